@@ -1,0 +1,157 @@
+"""billing_app: self-service Stripe subscriptions on a PostgreSQL mirror of Stripe."""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any, Mapping
+
+import psycopg
+from psycopg import sql
+from dotenv import find_dotenv, load_dotenv
+from flask import Flask
+from flask.helpers import get_debug_flag
+
+from billing_app.config import ConfigError, load_settings
+
+
+class StartupError(RuntimeError):
+    """The app cannot start; the message names the cause and the fix."""
+
+
+def create_app(test_config: Mapping[str, Any] | None = None, *, cli: bool = False) -> Flask:
+    """Build the app.
+
+    ``test_config`` replaces the environment (tests); ``cli`` is set by the
+    ``flask`` command (see .flaskenv) and skips the start-up database check,
+    so that ``flask db init`` can run against a database without the schema.
+    A configuration or start-up problem ends the process with one clear line.
+    """
+    app = Flask(__name__, instance_relative_config=True)
+    try:
+        configure(app, test_config)
+        if not cli and not app.testing:
+            check_database(app.config)
+    except (ConfigError, StartupError) as exc:
+        raise SystemExit(f"billing_app: {exc}") from None
+    configure_logging(app)
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_commands(app)
+    return app
+
+
+def configure(app: Flask, test_config: Mapping[str, Any] | None) -> None:
+    if test_config is None:
+        if not os.environ.get("FLASK_SKIP_DOTENV"):
+            load_dotenv(find_dotenv(usecwd=True), override=False)
+        source: Mapping[str, Any] = os.environ
+    else:
+        source = test_config
+    testing = bool(source.get("TESTING"))
+    # FLASK_DEBUG is applied to app.debug only after the factory returns
+    relaxed = app.debug or get_debug_flag() or testing
+    app.config.update(load_settings(source, relaxed=relaxed))
+    if test_config is not None:
+        app.config.update(test_config)
+    if app.config["DATABASE_URL"] is None:
+        start_embedded_database(app)
+    https = app.config["SITE_URL"].startswith("https://")
+    app.config.update(
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=https,
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_SECURE=https,
+        PREFERRED_URL_SCHEME="https" if https else "http",
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
+    )
+
+
+def start_embedded_database(app: Flask) -> None:
+    """No DATABASE_URL: run PostgreSQL inside the instance folder, with the full schema."""
+    from billing_app.embedded import EmbeddedDatabaseError, start_embedded_postgres
+    from billing_app.schema import SchemaError, apply_schema
+
+    try:
+        url = start_embedded_postgres(app.instance_path)
+        apply_schema(url, with_mirror=True)
+    except (EmbeddedDatabaseError, SchemaError) as exc:
+        raise StartupError(f"embedded database: {exc}") from None
+    app.config["DATABASE_URL"] = url
+    if app.config["REPORTING_DATABASE_URL"] is None:
+        app.config["REPORTING_DATABASE_URL"] = url
+
+
+def check_database(config: Mapping[str, Any]) -> None:
+    """Fail fast when the database cannot be reached, lacks the schema, or refuses the role."""
+    try:
+        with psycopg.connect(config["DATABASE_URL"], connect_timeout=5) as conn:
+            if config["DATABASE_ROLE"]:
+                try:
+                    conn.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(config["DATABASE_ROLE"])))
+                except psycopg.Error as exc:
+                    raise StartupError(
+                        f"cannot SET ROLE {config['DATABASE_ROLE']} ({str(exc).splitlines()[0]}): "
+                        f"run `flask db init` and GRANT {config['DATABASE_ROLE']} TO the login in DATABASE_URL"
+                    ) from None
+            missing = conn.execute(
+                "SELECT to_regclass('billing_app.users') IS NULL, to_regclass('stripe.customer') IS NULL"
+            ).fetchone()
+    except psycopg.OperationalError as exc:
+        raise StartupError(
+            f"cannot connect to DATABASE_URL ({str(exc).strip().splitlines()[-1]}): "
+            "check that PostgreSQL is running and that DATABASE_URL names its host, port, user and database"
+        ) from None
+    if missing[1]:
+        raise StartupError(
+            'the database has no mirror tables (schema "stripe"): point DATABASE_URL at the database '
+            "the sync service writes, or run `flask db init --mirror` for a local one"
+        )
+    if missing[0]:
+        raise StartupError("the database has no billing_app schema: run `flask db init`")
+
+
+def configure_logging(app: Flask) -> None:
+    if not app.debug and not app.testing:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def register_extensions(app: Flask) -> None:
+    from billing_app import db
+    from billing_app.extensions import csrf, login_manager
+    from billing_app.stripe_client import build_stripe_client
+
+    db.init_app(app)
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Please sign in to see that page."
+    login_manager.login_message_category = "info"
+    app.extensions["stripe_client"] = build_stripe_client(app.config)
+
+
+def register_blueprints(app: Flask) -> None:
+    from billing_app.auth import bp as auth_bp
+    from billing_app.main import bp as main_bp
+
+    app.register_blueprint(main_bp)
+    app.register_blueprint(auth_bp)
+
+
+def register_errorhandlers(app: Flask) -> None:
+    from billing_app.errors import register
+
+    register(app)
+
+
+def register_commands(app: Flask) -> None:
+    from billing_app.auth.commands import users_cli
+    from billing_app.demo import demo_command
+    from billing_app.schema import db_cli
+
+    app.cli.add_command(db_cli)
+    app.cli.add_command(users_cli)
+    app.cli.add_command(demo_command)

@@ -1,0 +1,27 @@
+"""`flask users ...`: account administration for operators."""
+
+import click
+from flask.cli import AppGroup
+
+from billing_app.auth.users import SignupError, create_user
+from billing_app.db import DatabaseUnavailable, database
+
+users_cli = AppGroup("users", help="Manage the app's user accounts.")
+
+
+@users_cli.command("create")
+@click.argument("email")
+@click.option("--password", help="The password (prompted for when not given).")
+def create_command(email: str, password: str | None) -> None:
+    """Create a user who can sign in with EMAIL."""
+    if password is None:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        with database().connection() as conn:
+            user = create_user(conn, email, password)
+    except SignupError as exc:
+        raise click.ClickException(str(exc)) from None
+    except DatabaseUnavailable as exc:
+        raise click.ClickException(f"the database is not available ({exc}); check DATABASE_URL "
+                                   "and run `flask db init`") from None
+    click.echo(f"created user {user.id} <{user.email}>")

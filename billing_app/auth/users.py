@@ -1,0 +1,97 @@
+"""The app's users: queries on billing_app.users and the rules for a new account."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import psycopg
+from email_validator import EmailNotValidError, validate_email
+from flask_login import UserMixin
+from psycopg.rows import class_row
+from werkzeug.security import check_password_hash, generate_password_hash
+
+PASSWORD_MIN_LENGTH = 10
+PASSWORD_MAX_LENGTH = 200
+
+# Checked against when the email is unknown, so that a wrong email and a wrong
+# password take the same time and an attacker cannot tell which it was.
+_DUMMY_HASH = generate_password_hash("not-a-real-password")
+
+
+class SignupError(ValueError):
+    """A new account was refused; ``field`` names the form field at fault."""
+
+    def __init__(self, field: str, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.field = field
+        self.status = status
+
+
+@dataclass
+class User(UserMixin):
+    id: int
+    email: str
+    password_hash: str
+    locale: str | None
+    created_at: datetime
+
+    def get_id(self) -> str:
+        return str(self.id)
+
+
+_COLUMNS = "id, email, password_hash, locale, created_at"
+
+
+def normalize_email(email: str) -> str:
+    """The address lower-cased, or SignupError when it is not a valid email address."""
+    try:
+        result = validate_email(email.strip(), check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise SignupError("email", f"That is not a valid email address: {exc}") from None
+    return result.normalized.lower()
+
+
+def check_password_rules(password: str) -> None:
+    if len(password) < PASSWORD_MIN_LENGTH:
+        raise SignupError("password", f"Choose a password of at least {PASSWORD_MIN_LENGTH} characters.")
+    if len(password) > PASSWORD_MAX_LENGTH:
+        raise SignupError("password", f"Choose a password of at most {PASSWORD_MAX_LENGTH} characters.")
+
+
+def user_by_id(conn: psycopg.Connection, user_id: int) -> User | None:
+    with conn.cursor(row_factory=class_row(User)) as cur:
+        return cur.execute(f"SELECT {_COLUMNS} FROM billing_app.users WHERE id = %s",  # noqa: S608 constant
+                           (user_id,)).fetchone()
+
+
+def user_by_email(conn: psycopg.Connection, email: str) -> User | None:
+    with conn.cursor(row_factory=class_row(User)) as cur:
+        return cur.execute(f"SELECT {_COLUMNS} FROM billing_app.users WHERE email = %s",  # noqa: S608 constant
+                           (email.strip().lower(),)).fetchone()
+
+
+def create_user(conn: psycopg.Connection, email: str, password: str, *, locale: str | None = None) -> User:
+    """Create an account; raises SignupError (bad email, weak password, email taken)."""
+    email = normalize_email(email)
+    check_password_rules(password)
+    with conn.transaction(), conn.cursor(row_factory=class_row(User)) as cur:
+        user = cur.execute(
+            f"""INSERT INTO billing_app.users (email, password_hash, locale)
+                VALUES (%s, %s, %s)
+                ON CONFLICT (email) DO NOTHING
+                RETURNING {_COLUMNS}""",  # noqa: S608 constant
+            (email, generate_password_hash(password), locale),
+        ).fetchone()
+    if user is None:
+        raise SignupError("email", "An account with this email already exists. Sign in instead.", status=409)
+    return user
+
+
+def authenticate(conn: psycopg.Connection, email: str, password: str) -> User | None:
+    """The user with this email and password, or None."""
+    user = user_by_email(conn, email)
+    if user is None:
+        check_password_hash(_DUMMY_HASH, password)
+        return None
+    return user if check_password_hash(user.password_hash, password) else None

@@ -1,0 +1,91 @@
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_user, logout_user
+from flask_wtf.csrf import CSRFError
+
+from billing_app.auth import bp
+from billing_app.auth.forms import LoginForm, LogoutForm, SignupForm
+from billing_app.auth.users import SignupError, authenticate, create_user, user_by_id
+from billing_app.db import get_db
+from billing_app.extensions import login_manager
+
+CSRF_MESSAGE = "This form expired or did not come from this site. Please try again."
+
+
+@login_manager.user_loader
+def load_user(user_id: str):
+    if not user_id.isdigit():
+        return None
+    return user_by_id(get_db(), int(user_id))
+
+
+def safe_next(target: str | None) -> str | None:
+    """``target`` when it is a path on this site, else None (no open redirects)."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return None
+    if any(ord(ch) < 32 for ch in target):
+        return None
+    parts = urlsplit(target)
+    return target if not parts.scheme and not parts.netloc else None
+
+
+def _after_sign_in():
+    return redirect(safe_next(request.args.get("next")) or url_for("main.home"))
+
+
+@bp.route("/signup", methods=["GET", "POST"])
+def signup():
+    if current_user.is_authenticated:
+        return redirect(url_for("main.home"))
+    form = SignupForm()
+    if form.validate_on_submit():
+        try:
+            user = create_user(get_db(), form.email.data, form.password.data)
+        except SignupError as exc:
+            form[exc.field].errors.append(str(exc))
+            return render_template("auth/signup.html", form=form), exc.status
+        login_user(user)
+        flash("Your account is ready.", "success")
+        return _after_sign_in()
+    status = 400 if request.method == "POST" else 200
+    return render_template("auth/signup.html", form=form), status
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    if current_user.is_authenticated:
+        return _after_sign_in()
+    form = LoginForm()
+    if form.validate_on_submit():
+        user = authenticate(get_db(), form.email.data, form.password.data)
+        if user is not None:
+            login_user(user)
+            return _after_sign_in()
+        form.password.errors.append("The email or password is not right.")
+        return render_template("auth/login.html", form=form), 401
+    status = 400 if request.method == "POST" else 200
+    return render_template("auth/login.html", form=form), status
+
+
+@bp.route("/logout", methods=["POST"])
+def logout():
+    logout_user()
+    flash("You are signed out.", "info")
+    return redirect(url_for("main.home"))
+
+
+@bp.errorhandler(CSRFError)
+def csrf_failed(exc: CSRFError):
+    """A bad or missing CSRF token on a sign-in form: show the form again, saying why."""
+    templates = {"auth.signup": ("auth/signup.html", SignupForm),
+                 "auth.login": ("auth/login.html", LoginForm)}
+    if request.endpoint not in templates:
+        flash(CSRF_MESSAGE, "error")
+        return redirect(url_for("main.home")), 303
+    template, form_class = templates[request.endpoint]
+    form = form_class(formdata=None)
+    form.email.data = request.form.get("email", "")
+    return render_template(template, form=form, form_error=CSRF_MESSAGE), 400

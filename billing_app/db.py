@@ -1,0 +1,132 @@
+"""The app's PostgreSQL connection pool.
+
+One psycopg ``ConnectionPool`` per process, created closed and opened on first
+use, so that under gunicorn each worker opens its own after the fork.  Every
+connection is checked before it is handed out, so connections broken by a
+PostgreSQL restart are replaced instead of failing a request.  Connections run
+in autocommit; code that writes wraps its statements in ``conn.transaction()``.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from contextlib import contextmanager
+from typing import Iterator
+
+import psycopg
+from flask import current_app, g
+from psycopg import sql
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+
+class DatabaseUnavailable(Exception):
+    """No connection could be had, or it broke: the request answers 503."""
+
+
+class SchemaMissing(DatabaseUnavailable):
+    """The database answers but lacks the app's tables: run `flask db init`."""
+
+
+class Database:
+    """The pool of one app in one process."""
+
+    def __init__(self, conninfo: str, *, role: str = "", min_size: int = 2,
+                 max_size: int = 10, timeout: float = 5.0, name: str = "billing_app") -> None:
+        self.conninfo = conninfo
+        self.role = role
+        self.min_size = min_size
+        self.max_size = max_size
+        self.timeout = timeout
+        self.name = name
+        self._pool: ConnectionPool | None = None
+        self._pid: int | None = None
+        self._lock = threading.Lock()
+
+    def _configure(self, conn: psycopg.Connection) -> None:
+        # The app reads the mirror through its own group role, so even a login
+        # that owns the tables cannot write them from here.
+        if self.role:
+            conn.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(self.role)))
+
+    @property
+    def pool(self) -> ConnectionPool:
+        if self._pool is None or self._pid != os.getpid():
+            with self._lock:
+                if self._pool is None or self._pid != os.getpid():
+                    # A pool inherited through fork() shares sockets with the
+                    # parent; it is dropped, never closed, and a new one made.
+                    self._pool = ConnectionPool(
+                        self.conninfo,
+                        min_size=self.min_size,
+                        max_size=self.max_size,
+                        timeout=self.timeout,
+                        open=False,
+                        check=ConnectionPool.check_connection,
+                        configure=self._configure,
+                        kwargs={"autocommit": True, "row_factory": dict_row,
+                                "connect_timeout": max(1, int(self.timeout))},
+                        name=self.name,
+                    )
+                    self._pool.open(wait=False)
+                    self._pid = os.getpid()
+        return self._pool
+
+    @contextmanager
+    def connection(self) -> Iterator[psycopg.Connection]:
+        """Lend a pooled connection; failures to reach the server become DatabaseUnavailable."""
+        try:
+            with self.pool.connection() as conn:
+                yield conn
+        except PoolTimeout as exc:
+            raise DatabaseUnavailable(f"no database connection within {self.timeout:g}s") from exc
+        except psycopg.errors.UndefinedTable as exc:
+            raise SchemaMissing(str(exc).splitlines()[0]) from exc
+        except psycopg.errors.InvalidSchemaName as exc:
+            raise SchemaMissing(str(exc).splitlines()[0]) from exc
+        except psycopg.OperationalError as exc:
+            raise DatabaseUnavailable(str(exc).splitlines()[0] if str(exc) else "connection lost") from exc
+
+    def close(self) -> None:
+        if self._pool is not None and self._pid == os.getpid():
+            self._pool.close()
+        self._pool = None
+
+
+def get_db() -> psycopg.Connection:
+    """The request's connection, taken from the pool on first use and returned at teardown."""
+    if "db_conn" not in g:
+        database: Database = current_app.extensions["billing_db"]
+        context = database.connection()
+        g.db_conn = context.__enter__()
+        g.db_context = context
+    return g.db_conn
+
+
+def _return_connection(exc: BaseException | None) -> None:
+    context = g.pop("db_context", None)
+    g.pop("db_conn", None)
+    if context is not None:
+        # Connections are in autocommit, so there is nothing to commit here;
+        # the pool discards a connection that broke during the request.
+        try:
+            context.__exit__(None, None, None)
+        except DatabaseUnavailable:
+            pass
+
+
+def init_app(app) -> None:
+    config = app.config
+    app.extensions["billing_db"] = Database(
+        config["DATABASE_URL"],
+        role=config["DATABASE_ROLE"] or "",
+        min_size=config["DATABASE_POOL_MIN_SIZE"],
+        max_size=config["DATABASE_POOL_MAX_SIZE"],
+        timeout=config["DATABASE_POOL_TIMEOUT"],
+    )
+    app.teardown_appcontext(_return_connection)
+
+
+def database() -> Database:
+    return current_app.extensions["billing_db"]

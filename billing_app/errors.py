@@ -1,0 +1,74 @@
+"""App-wide error answers: JSON for /api/ callers, a short page for browsers.
+
+Every error a user or operator can hit has its own status and a message that
+says what happened and what to do; no stack trace reaches a client.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, Response, jsonify, make_response, render_template, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from billing_app.db import DatabaseUnavailable, SchemaMissing
+
+log = logging.getLogger(__name__)
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+def error_response(status: int, code: str, message: str, *, title: str | None = None,
+                   headers: dict[str, str] | None = None) -> Response:
+    """One error, as {"error": {"code", "message"}} for the API or a page for a browser."""
+    if wants_json():
+        response = jsonify(error={"code": code, "message": message})
+    else:
+        response = make_response(render_template(
+            "errors/error.html", status=status, title=title or message, message=message))
+    response.status_code = status
+    response.headers.update(headers or {})
+    return response
+
+
+def _database_unavailable(exc: DatabaseUnavailable):
+    if isinstance(exc, SchemaMissing):
+        log.error("database schema missing: %s", exc)
+        return error_response(503, "schema_missing",
+                              "The billing database is not set up yet. The operator needs to run `flask db init`.",
+                              title="Billing is not set up yet")
+    log.error("database unavailable: %s", exc)
+    return error_response(503, "database_unavailable",
+                          "The billing database is not answering right now. Please try again in a minute.",
+                          title="Billing is temporarily unavailable", headers={"Retry-After": "30"})
+
+
+def _csrf_error(exc: CSRFError):
+    return error_response(400, "csrf_failed",
+                          "This form has expired or did not come from this site. "
+                          "Go back, reload the page and try again.",
+                          title="The form could not be accepted")
+
+
+def _http_error(exc: HTTPException):
+    code = (exc.name or "error").lower().replace(" ", "_")
+    headers = {k: v for k, v in exc.get_headers() if k.lower() != "content-type"}
+    return error_response(exc.code or 500, code, exc.description or exc.name, title=exc.name,
+                          headers=headers)
+
+
+def _unexpected_error(exc: Exception):
+    log.exception("unhandled error on %s %s", request.method, request.path)
+    return error_response(500, "internal_error",
+                          "Something went wrong on our side. Please try again; if it keeps happening, contact support.",
+                          title="Something went wrong")
+
+
+def register(app: Flask) -> None:
+    app.register_error_handler(DatabaseUnavailable, _database_unavailable)
+    app.register_error_handler(CSRFError, _csrf_error)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _unexpected_error)

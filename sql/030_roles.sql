@@ -1,0 +1,30 @@
+-- Group roles (NOLOGIN). A deployment grants them to its login roles:
+--   GRANT billing_service TO my_app_login;     -- the web app
+--   GRANT billing_reporting TO alice;          -- an analyst
+-- The app runs `SET ROLE billing_service` (DATABASE_ROLE) on every connection,
+-- so whatever login it uses, it can only read the mirror.
+
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'billing_service') THEN
+        CREATE ROLE billing_service NOLOGIN;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'billing_reporting') THEN
+        CREATE ROLE billing_reporting NOLOGIN;
+    END IF;
+END
+$$;
+
+-- The mirror: read-only for both roles.
+GRANT USAGE ON SCHEMA stripe TO billing_service, billing_reporting;
+GRANT SELECT ON ALL TABLES IN SCHEMA stripe TO billing_service, billing_reporting;
+REVOKE INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER
+    ON ALL TABLES IN SCHEMA stripe FROM billing_service, billing_reporting;
+
+-- The app's own schema: read/write for the app, nothing for reporting
+-- (users holds password hashes).
+GRANT USAGE ON SCHEMA billing_app TO billing_service;
+GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA billing_app TO billing_service;
+GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA billing_app TO billing_service;
+REVOKE ALL ON ALL TABLES IN SCHEMA billing_app FROM PUBLIC, billing_reporting;
+REVOKE ALL ON SCHEMA billing_app FROM PUBLIC, billing_reporting;
