@@ -12,7 +12,7 @@ from dotenv import find_dotenv, load_dotenv
 from flask import Flask
 from flask.helpers import get_debug_flag
 
-from billing_app.config import ConfigError, load_settings
+from billing_app.config import SETTINGS, ConfigError, load_settings
 
 
 class StartupError(RuntimeError):
@@ -27,7 +27,9 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, cli: bool = Fals
     so that ``flask db init`` can run against a database without the schema.
     A configuration or start-up problem ends the process with one clear line.
     """
-    app = Flask(__name__, instance_relative_config=True)
+    source = test_config if test_config is not None else os.environ
+    instance_path = source.get("INSTANCE_PATH") or None  # where the embedded database lives
+    app = Flask(__name__, instance_relative_config=True, instance_path=instance_path)
     try:
         configure(app, test_config)
         if not cli and not app.testing:
@@ -54,7 +56,9 @@ def configure(app: Flask, test_config: Mapping[str, Any] | None) -> None:
     relaxed = app.debug or get_debug_flag() or testing
     app.config.update(load_settings(source, relaxed=relaxed))
     if test_config is not None:
-        app.config.update(test_config)
+        # extra Flask settings (TESTING, WTF_CSRF_ENABLED...); known ones were parsed above
+        known = {setting.name for setting in SETTINGS}
+        app.config.update({k: v for k, v in test_config.items() if k not in known})
     if app.config["DATABASE_URL"] is None:
         start_embedded_database(app)
     https = app.config["SITE_URL"].startswith("https://")
@@ -87,31 +91,33 @@ def start_embedded_database(app: Flask) -> None:
 
 def check_database(config: Mapping[str, Any]) -> None:
     """Fail fast when the database cannot be reached, lacks the schema, or refuses the role."""
+    role = config["DATABASE_ROLE"]
     try:
-        with psycopg.connect(config["DATABASE_URL"], connect_timeout=5) as conn:
-            if config["DATABASE_ROLE"]:
+        with psycopg.connect(config["DATABASE_URL"], connect_timeout=5, autocommit=True) as conn:
+            present = {row[0] for row in conn.execute(
+                "SELECT schemaname || '.' || tablename FROM pg_tables "
+                "WHERE (schemaname, tablename) IN (('billing_app', 'users'), ('stripe', 'customer'))")}
+            if "stripe.customer" not in present:
+                raise StartupError(
+                    'the database has no mirror tables (schema "stripe"): point DATABASE_URL at the '
+                    "database the sync service writes, or run `flask db init --mirror` for a local one")
+            if "billing_app.users" not in present:
+                raise StartupError("the database has no billing_app schema: run `flask db init`")
+            if role:
                 try:
-                    conn.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(config["DATABASE_ROLE"])))
+                    conn.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(role)))
+                    conn.execute("SELECT 1 FROM stripe.customer LIMIT 1")
+                    conn.execute("SELECT 1 FROM billing_app.users LIMIT 1")
                 except psycopg.Error as exc:
                     raise StartupError(
-                        f"cannot SET ROLE {config['DATABASE_ROLE']} ({str(exc).splitlines()[0]}): "
-                        f"run `flask db init` and GRANT {config['DATABASE_ROLE']} TO the login in DATABASE_URL"
+                        f"the app's database role {role} cannot be used ({str(exc).splitlines()[0]}): "
+                        f"run `flask db init` and GRANT {role} TO the login in DATABASE_URL"
                     ) from None
-            missing = conn.execute(
-                "SELECT to_regclass('billing_app.users') IS NULL, to_regclass('stripe.customer') IS NULL"
-            ).fetchone()
     except psycopg.OperationalError as exc:
         raise StartupError(
             f"cannot connect to DATABASE_URL ({str(exc).strip().splitlines()[-1]}): "
             "check that PostgreSQL is running and that DATABASE_URL names its host, port, user and database"
         ) from None
-    if missing[1]:
-        raise StartupError(
-            'the database has no mirror tables (schema "stripe"): point DATABASE_URL at the database '
-            "the sync service writes, or run `flask db init --mirror` for a local one"
-        )
-    if missing[0]:
-        raise StartupError("the database has no billing_app schema: run `flask db init`")
 
 
 def configure_logging(app: Flask) -> None:

@@ -21,13 +21,20 @@ class ConfigError(ValueError):
 
 
 def _database_url(value: str) -> str:
+    if "://" in value and not value.startswith(("postgresql://", "postgres://")):
+        raise ValueError("the scheme must be postgresql://")
     try:
         psycopg.conninfo.conninfo_to_dict(value)
     except psycopg.ProgrammingError as exc:
-        raise ValueError(f"it is not a PostgreSQL connection URL ({exc})") from None
-    if "://" in value and not value.startswith(("postgresql://", "postgres://")):
-        raise ValueError("the scheme must be postgresql://")
+        reason = str(exc).strip().splitlines()[0]
+        raise ValueError(f"it is not a PostgreSQL connection URL ({reason})") from None
     return value
+
+
+def redact(value: str) -> str:
+    """The value with any password in a URL or conninfo string replaced by ***."""
+    value = re.sub(r"(://[^:/@]*):[^@/]*@", r"\1:***@", value)
+    return re.sub(r"(password\s*=\s*)\S+", r"\1***", value)
 
 
 def _secret_key(value: str) -> str:
@@ -64,7 +71,9 @@ def _portal_configuration(value: str) -> str:
 
 
 def _role_name(value: str) -> str:
-    if value and not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", value):
+    if value == "none":
+        return ""
+    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", value):
         raise ValueError("it is not a plain lower-case role name")
     return value
 
@@ -112,6 +121,7 @@ class Setting:
     required: bool = False
     default: Any = None
     dev_default: Any = None  # used in debug and testing when the setting is not given
+    secret: bool = False  # never echoed in messages
 
 
 SETTINGS: tuple[Setting, ...] = (
@@ -119,7 +129,7 @@ SETTINGS: tuple[Setting, ...] = (
             "postgresql://billing_app@db.example.com:5432/billing (unset: embedded PostgreSQL)"),
     Setting("REPORTING_DATABASE_URL", _database_url,
             "postgresql://analyst@replica.example.com:5432/billing (unset: DATABASE_URL)"),
-    Setting("DATABASE_ROLE", _role_name, "billing_service (empty: do not SET ROLE)",
+    Setting("DATABASE_ROLE", _role_name, "billing_service (none: connect without SET ROLE)",
             default="billing_service"),
     Setting("DATABASE_POOL_MIN_SIZE", _positive_int, "2", default=2),
     Setting("DATABASE_POOL_MAX_SIZE", _positive_int, "10", default=10),
@@ -127,11 +137,12 @@ SETTINGS: tuple[Setting, ...] = (
             default=5.0),
     Setting("SECRET_KEY", _secret_key,
             "64 random hex characters: python -c 'import secrets; print(secrets.token_hex(32))'",
-            required=True),
+            required=True, secret=True),
     Setting("SITE_URL", _base_url, "https://billing.example.com (no trailing slash)",
             required=True, dev_default="http://127.0.0.1:5000"),
     Setting("STRIPE_SECRET_KEY", _stripe_secret_key,
-            "sk_test_... or sk_live_... (Stripe Dashboard > Developers > API keys)", required=True),
+            "sk_test_... or sk_live_... (Stripe Dashboard > Developers > API keys)", required=True,
+            secret=True),
     Setting("STRIPE_API_BASE", _base_url, "http://localhost:12111 (stripe-mock; unset: api.stripe.com)"),
     Setting("STRIPE_PORTAL_CONFIGURATION", _portal_configuration,
             "bpc_... (printed by `flask portal configure`)"),
@@ -163,7 +174,7 @@ def load_settings(environ: dict[str, str], *, relaxed: bool = False) -> dict[str
         try:
             config[setting.name] = setting.parse(raw)
         except ValueError as exc:
-            shown = "(hidden)" if "SECRET" in setting.name else repr(raw)
+            shown = "(hidden)" if setting.secret else repr(redact(raw))
             raise ConfigError(
                 f"{setting.name}={shown} is invalid: {exc}; expected {setting.example}"
             ) from None

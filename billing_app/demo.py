@@ -17,6 +17,7 @@ import click
 import psycopg
 from psycopg import sql
 from flask import current_app
+from flask.cli import with_appcontext
 from werkzeug.security import generate_password_hash
 
 DEMO_PASSWORD = "demo-password"
@@ -281,6 +282,7 @@ def _copy_volume_chunk(conn, chunk: range, user_ids: list[int], prices, now: dat
 
 
 @click.command("demo")
+@with_appcontext
 @click.option("--customers", type=click.IntRange(min=0), default=0,
               help="Also generate this many customers (COPY-based, with a progress bar).")
 def demo_command(customers: int) -> None:

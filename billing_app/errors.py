@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, jsonify, make_response, render_template, request
+import psycopg
+
+from flask import Flask, g, Response, jsonify, make_response, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from billing_app.db import DatabaseUnavailable, SchemaMissing
+from billing_app.extensions import login_manager
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +38,10 @@ def error_response(status: int, code: str, message: str, *, title: str | None = 
 
 
 def _database_unavailable(exc: DatabaseUnavailable):
-    if isinstance(exc, SchemaMissing):
+    # The page shows no signed-in user: loading one would ask the database again
+    # (flask-login keeps the request's user in g._login_user).
+    g._login_user = login_manager.anonymous_user()
+    if isinstance(exc, (SchemaMissing, psycopg.errors.UndefinedTable, psycopg.errors.InvalidSchemaName)):
         log.error("database schema missing: %s", exc)
         return error_response(503, "schema_missing",
                               "The billing database is not set up yet. The operator needs to run `flask db init`.",
@@ -69,6 +75,9 @@ def _unexpected_error(exc: Exception):
 
 def register(app: Flask) -> None:
     app.register_error_handler(DatabaseUnavailable, _database_unavailable)
+    # raised by a query on the request's connection (get_db), outside Database.connection()
+    for error in (psycopg.OperationalError, psycopg.errors.UndefinedTable, psycopg.errors.InvalidSchemaName):
+        app.register_error_handler(error, _database_unavailable)
     app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected_error)

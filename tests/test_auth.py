@@ -1,0 +1,152 @@
+"""Sign-up, sign-in, sign-out: happy paths and every bad input."""
+
+import pytest
+
+from billing_app.auth.users import user_by_email
+from tests.conftest import csrf_token_from
+
+
+def count_users(owner_conn):
+    return owner_conn.execute("SELECT count(*) FROM billing_app.users").fetchone()[0]
+
+
+def test_signup_creates_hashed_user_and_signs_in(auth, client, owner_conn):
+    response = auth.signup("New.User@Example.com", "correct horse battery")
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/"
+    user = user_by_email(owner_conn, "new.user@example.com")
+    assert user.email == "new.user@example.com"
+    assert user.password_hash.startswith("scrypt:") and "correct horse" not in user.password_hash
+    assert "Hello, new.user@example.com" in client.get("/").get_data(as_text=True)
+
+
+@pytest.mark.parametrize("email, password, message", [
+    ("not-an-email", "correct horse battery", "That is not a valid email address"),
+    ("user@", "correct horse battery", "That is not a valid email address"),
+    ("user@example.com", "short", "Choose a password of at least 10 characters."),
+    ("", "correct horse battery", "Enter your email address."),
+    ("user@example.com", "", "Choose a password."),
+])
+def test_bad_signup_shows_message_on_form_and_writes_nothing(auth, owner_conn, email, password, message):
+    response = auth.signup(email, password)
+    assert response.status_code == 400
+    assert message in response.get_data(as_text=True)
+    assert count_users(owner_conn) == 0
+
+
+def test_signup_with_taken_email_is_409_and_keeps_the_first_account(auth, client, owner_conn):
+    auth.signup("user@example.com", "correct horse battery")
+    auth.logout()
+    response = auth.signup("USER@example.com", "another password here")
+    assert response.status_code == 409
+    assert "An account with this email already exists. Sign in instead." in response.get_data(as_text=True)
+    assert count_users(owner_conn) == 1
+
+
+@pytest.mark.parametrize("token", [None, "forged-token"])
+@pytest.mark.parametrize("path", ["/signup", "/login"])
+def test_missing_or_wrong_csrf_token_is_refused_on_the_form(client, owner_conn, path, token):
+    data = {"email": "user@example.com", "password": "correct horse battery"}
+    if token:
+        data["csrf_token"] = token
+    client.get(path)
+    response = client.post(path, data=data)
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert "This form expired or did not come from this site. Please try again." in page
+    assert 'value="user@example.com"' in page  # the form is shown again, filled in
+    assert count_users(owner_conn) == 0
+
+
+def test_login_with_wrong_password_is_401_with_message(auth):
+    auth.signup()
+    auth.logout()
+    response = auth.login(password="wrong password!!")
+    assert response.status_code == 401
+    assert "The email or password is not right." in response.get_data(as_text=True)
+
+
+def test_login_with_unknown_email_says_the_same(auth):
+    response = auth.login(email="nobody@example.com")
+    assert response.status_code == 401
+    assert "The email or password is not right." in response.get_data(as_text=True)
+
+
+def test_login_follows_next_on_this_site(auth):
+    auth.signup()
+    auth.logout()
+    response = auth.login(next_path="/healthz")
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/healthz"
+
+
+@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/", "/\\evil.example",
+                                    "javascript:alert(1)", "http:/evil.example"])
+def test_login_ignores_next_pointing_elsewhere(auth, target):
+    auth.signup()
+    auth.logout()
+    response = auth.login(next_path=target)
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/"
+
+
+def test_logout_needs_post_with_token(auth, client):
+    auth.signup()
+    assert client.get("/logout").status_code == 405
+    assert client.post("/logout").status_code == 303  # no token: refused, still signed in
+    assert "Hello, user@example.com" in client.get("/").get_data(as_text=True)
+    response = auth.logout()
+    assert response.status_code == 302
+    assert "Hello," not in client.get("/").get_data(as_text=True)
+
+
+def test_session_cookie_is_httponly_and_lax(auth, client):
+    response = auth.signup()
+    cookie = response.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" not in cookie
+
+
+def test_session_cookie_is_secure_when_site_is_https(app_config):
+    from billing_app import create_app
+    app = create_app({**app_config, "SITE_URL": "https://billing.example.com"})
+    try:
+        assert app.config["SESSION_COOKIE_SECURE"] is True
+        assert app.config["REMEMBER_COOKIE_SECURE"] is True
+    finally:
+        app.extensions["billing_db"].close()
+
+
+def test_users_create_command(runner, owner_conn):
+    result = runner.invoke(args=["users", "create", "Ops@Example.com", "--password", "a long password"])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("created user ")
+    assert user_by_email(owner_conn, "ops@example.com") is not None
+
+
+def test_users_create_prompts_for_password(runner, owner_conn):
+    result = runner.invoke(args=["users", "create", "ops@example.com"],
+                           input="a long password\na long password\n")
+    assert result.exit_code == 0, result.output
+    assert user_by_email(owner_conn, "ops@example.com") is not None
+
+
+@pytest.mark.parametrize("args, message", [
+    (["bad-email", "--password", "a long password"], "That is not a valid email address"),
+    (["ops@example.com", "--password", "short"], "Choose a password of at least 10 characters."),
+])
+def test_users_create_refuses_bad_input(runner, owner_conn, args, message):
+    result = runner.invoke(args=["users", "create", *args])
+    assert result.exit_code == 1
+    assert message in result.output
+    assert count_users(owner_conn) == 0
+
+
+def test_users_create_refuses_taken_email(runner, owner_conn):
+    runner.invoke(args=["users", "create", "ops@example.com", "--password", "a long password"])
+    result = runner.invoke(args=["users", "create", "ops@example.com", "--password", "a long password"])
+    assert result.exit_code == 1
+    assert "already exists" in result.output
+
+
+def test_login_page_has_csrf_token(client):
+    assert csrf_token_from(client.get("/login").get_data(as_text=True))

@@ -1,0 +1,145 @@
+"""Settings: every missing or malformed one stops start-up with one line naming it."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from billing_app.config import ConfigError, load_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+VALID = {
+    "DATABASE_URL": "postgresql://billing@localhost:5432/billing",
+    "SECRET_KEY": "a" * 64,
+    "STRIPE_SECRET_KEY": "sk_test_51Habcdef",
+    "SITE_URL": "https://billing.example.com",
+}
+
+
+def test_valid_settings_are_parsed_with_defaults():
+    config = load_settings(VALID)
+    assert config["SITE_URL"] == "https://billing.example.com"
+    assert config["REPORTING_DATABASE_URL"] == VALID["DATABASE_URL"]
+    assert config["DATABASE_ROLE"] == "billing_service"
+    assert config["STRIPE_TIMEOUT"] == 10.0
+    assert config["STRIPE_PORTAL_CONFIGURATION"] is None
+
+
+@pytest.mark.parametrize("name, value, message", [
+    ("STRIPE_SECRET_KEY", "pk_test_51Habc",
+     "STRIPE_SECRET_KEY=(hidden) is invalid: it is a publishable key (pk_...), the app needs "
+     "the secret key; expected sk_test_... or sk_live_... (Stripe Dashboard > Developers > API keys)"),
+    ("STRIPE_SECRET_KEY", "whsec_abc", "it is a webhook signing secret"),
+    ("STRIPE_SECRET_KEY", "hello", "it does not look like a Stripe secret key"),
+    ("SITE_URL", "https://billing.example.com/",
+     "SITE_URL='https://billing.example.com/' is invalid: it must not end with a slash; "
+     "expected https://billing.example.com (no trailing slash)"),
+    ("SITE_URL", "billing.example.com", "SITE_URL='billing.example.com' is invalid: it must be an absolute URL"),
+    ("SITE_URL", "https://billing.example.com?x=1", "it must not carry a query string"),
+    ("STRIPE_API_BASE", "localhost:12111", "STRIPE_API_BASE='localhost:12111' is invalid"),
+    ("STRIPE_PORTAL_CONFIGURATION", "pc_123", "it is not a portal configuration id; expected bpc_..."),
+    ("DATABASE_URL", "mysql://x@y/z", "DATABASE_URL='mysql://x@y/z' is invalid"),
+    ("DATABASE_URL", "host=localhost port", "it is not a PostgreSQL connection URL"),
+    ("SECRET_KEY", "short", "SECRET_KEY=(hidden) is invalid: it is shorter than 32 characters"),
+    ("STRIPE_TIMEOUT", "soon", "STRIPE_TIMEOUT='soon' is invalid: it is not a number"),
+    ("DATABASE_POOL_MAX_SIZE", "0", "it must be 1 or more"),
+    ("DATABASE_ROLE", "Robert'); DROP", "it is not a plain lower-case role name"),
+])
+def test_malformed_setting_is_named_with_a_valid_example(name, value, message):
+    with pytest.raises(ConfigError) as excinfo:
+        load_settings({**VALID, name: value})
+    assert message in str(excinfo.value)
+    assert "\n" not in str(excinfo.value)
+
+
+@pytest.mark.parametrize("name", ["SECRET_KEY", "STRIPE_SECRET_KEY", "SITE_URL"])
+def test_missing_required_setting_fails_outside_debug(name):
+    settings = {k: v for k, v in VALID.items() if k != name}
+    with pytest.raises(ConfigError, match=f"^{name} is not set; expected "):
+        load_settings(settings)
+
+
+def test_debug_fills_in_development_values_but_still_rejects_malformed_ones():
+    config = load_settings({}, relaxed=True)
+    assert config["SITE_URL"] == "http://127.0.0.1:5000"
+    assert len(config["SECRET_KEY"]) == 64
+    assert config["STRIPE_SECRET_KEY"] is None
+    with pytest.raises(ConfigError, match="publishable key"):
+        load_settings({"STRIPE_SECRET_KEY": "pk_live_x"}, relaxed=True)
+
+
+def test_secret_values_never_appear_in_the_message():
+    with pytest.raises(ConfigError) as excinfo:
+        load_settings({**VALID, "SECRET_KEY": "hunter2"})
+    assert "hunter2" not in str(excinfo.value)
+
+
+def run_app_start(tmp_path, env):
+    """Start the app in a fresh process as gunicorn would (import wsgi)."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("FLASK_", "STRIPE_", "SITE_URL",
+                                                                       "DATABASE_", "SECRET_KEY"))}
+    return subprocess.run([sys.executable, "-c", "import wsgi"], cwd=ROOT, capture_output=True, text=True,
+                          env={**clean, "FLASK_SKIP_DOTENV": "1", "PYTHONPATH": str(ROOT), **env}, timeout=60)
+
+
+def test_start_up_with_publishable_key_exits_with_one_clear_line(tmp_path):
+    result = run_app_start(tmp_path, {**VALID, "STRIPE_SECRET_KEY": "pk_live_abc"})
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines() == [
+        "billing_app: STRIPE_SECRET_KEY=(hidden) is invalid: it is a publishable key (pk_...), "
+        "the app needs the secret key; expected sk_test_... or sk_live_... "
+        "(Stripe Dashboard > Developers > API keys)"]
+
+
+def test_start_up_with_site_url_without_scheme_exits_with_one_clear_line(tmp_path):
+    result = run_app_start(tmp_path, {**VALID, "SITE_URL": "billing.example.com"})
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("billing_app: SITE_URL='billing.example.com' is invalid")
+
+
+def test_start_up_with_unreachable_database_exits_with_one_clear_line(tmp_path):
+    result = run_app_start(tmp_path, {**VALID, "DATABASE_URL": "postgresql://nobody@127.0.0.1:1/nothing"})
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("billing_app: cannot connect to DATABASE_URL")
+    assert "check that PostgreSQL is running" in lines[0]
+
+
+def test_start_up_on_database_without_schema_says_to_run_db_init(tmp_path, postgres_server_url, database_url):
+    import psycopg
+    from psycopg import sql
+    from psycopg.conninfo import make_conninfo
+    name = "billing_app_test_empty"
+    with psycopg.connect(postgres_server_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        url = make_conninfo(postgres_server_url, dbname=name)
+        # the mirror is there (sync service ran), the app's schema is not
+        with psycopg.connect(url, autocommit=True) as conn:
+            from billing_app.schema import SQL_DIR
+            conn.execute((SQL_DIR / "010_stripe_mirror.sql").read_text())
+        result = run_app_start(tmp_path, {**VALID, "DATABASE_URL": url, "DATABASE_ROLE": "none"})
+        assert result.returncode != 0
+        assert result.stderr.strip().splitlines() == [
+            "billing_app: the database has no billing_app schema: run `flask db init`"], result.stderr
+    finally:
+        with psycopg.connect(postgres_server_url, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def test_start_up_on_a_good_database_succeeds(tmp_path, database_url):
+    result = run_app_start(tmp_path, {**VALID, "DATABASE_URL": database_url})
+    assert result.returncode == 0, result.stderr
+
+
+def test_database_password_is_redacted_in_the_message():
+    with pytest.raises(ConfigError) as excinfo:
+        load_settings({**VALID, "DATABASE_URL": "mysql://app:s3cret@db/billing"})
+    assert "s3cret" not in str(excinfo.value)
+    assert "mysql://app:***@db/billing" in str(excinfo.value)

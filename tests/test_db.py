@@ -1,0 +1,99 @@
+"""The connection pool: health check, 503 when the database is gone, healing after a restart."""
+
+import subprocess
+
+import pytest
+from psycopg.conninfo import make_conninfo
+
+from billing_app import create_app
+from tests.conftest import make_config, start_pgserver
+
+DOWN_URL = "postgresql://nobody@127.0.0.1:1/nothing"
+
+
+def test_healthz_is_ok_when_the_database_answers(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "ok", "database": "up"}
+
+
+@pytest.fixture
+def app_without_database(app_config):
+    app = create_app({**app_config, "DATABASE_URL": DOWN_URL, "DATABASE_POOL_TIMEOUT": "1"})
+    yield app
+    app.extensions["billing_db"].close()
+
+
+def test_healthz_is_503_when_the_database_is_down(app_without_database):
+    response = app_without_database.test_client().get("/healthz")
+    assert response.status_code == 503
+    assert response.get_json() == {"status": "unavailable", "database": "down"}
+
+
+def test_page_needing_the_database_answers_503_page_without_stack_trace(app_without_database):
+    client = app_without_database.test_client()
+    with client.session_transaction() as session:
+        session["_user_id"] = "1"  # a signed-in visitor: loading the user needs the database
+        session["_fresh"] = True
+    response = client.get("/")
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "30"
+    page = response.get_data(as_text=True)
+    assert "Billing is temporarily unavailable" in page
+    assert "Please try again in a minute." in page
+    assert "Traceback" not in page and "psycopg" not in page
+
+
+def test_api_errors_are_json(client):
+    response = client.get("/api/no-such-thing")
+    assert response.status_code == 404
+    assert response.get_json()["error"]["code"] == "not_found"
+
+
+def test_pages_answer_html_errors(client):
+    response = client.get("/no-such-page")
+    assert response.status_code == 404
+    assert "Not Found" in response.get_data(as_text=True)
+
+
+def test_database_without_schema_answers_503_telling_the_operator(app_config, postgres_server_url):
+    # the server's maintenance database has no billing_app schema
+    app = create_app({**app_config, "DATABASE_URL": postgres_server_url, "DATABASE_ROLE": "none"})
+    try:
+        client = app.test_client()
+        token_page = client.get("/login").get_data(as_text=True)
+        from tests.conftest import csrf_token_from
+        response = client.post("/login", data={"email": "a@example.com", "password": "whatever-password",
+                                                "csrf_token": csrf_token_from(token_page)})
+        assert response.status_code == 503
+        assert "The operator needs to run `flask db init`." in response.get_data(as_text=True)
+    finally:
+        app.extensions["billing_db"].close()
+
+
+def pg_ctl(server, *args):
+    command = [str(server.bin_path / "pg_ctl"), "-D", str(server.pgdata), "-w", *args]
+    subprocess.run(command, check=True, capture_output=True, user=server.system_user, timeout=60)
+
+
+def test_postgres_restart_is_survived(tmp_path, stripe_api):
+    """Stop the server under a running app: 503 while it is down, 200 as soon as it is back."""
+    from billing_app.schema import apply_schema
+    server = start_pgserver(tmp_path / "restartable")
+    try:
+        url = make_conninfo(server.get_uri())
+        apply_schema(url, with_mirror=True)
+        app = create_app(make_config(url, stripe_api.url_for("").rstrip("/"), DATABASE_POOL_TIMEOUT="1"))
+        client = app.test_client()
+        assert client.get("/healthz").status_code == 200
+
+        socket_dir = server.get_postmaster_info().socket_dir
+        pg_ctl(server, "-m", "fast", "stop")
+        assert client.get("/healthz").status_code == 503
+
+        pg_ctl(server, "-o", f'-h "" -k {socket_dir}', "-l", str(server.log), "start")
+        assert client.get("/healthz").status_code == 200
+        assert client.get("/healthz").status_code == 200
+        app.extensions["billing_db"].close()
+    finally:
+        server.cleanup()

@@ -1,0 +1,72 @@
+"""The embedded PostgreSQL default and the demo data loader."""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from billing_app.demo import ACCOUNTS, DEMO_PASSWORD, load_demo, load_volume
+from billing_app.embedded import EmbeddedDatabaseError, start_embedded_postgres
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def make_read_only(folder: Path):
+    """Make ``folder`` unwritable even for root (immutable flag), or skip."""
+    if os.geteuid() != 0:
+        folder.chmod(0o555)
+        return lambda: folder.chmod(0o755)
+    if shutil.which("chattr") and subprocess.run(["chattr", "+i", str(folder)], capture_output=True).returncode == 0:
+        return lambda: subprocess.run(["chattr", "-i", str(folder)], check=True)
+    pytest.skip("cannot make a folder read-only for root here (no chattr support)")
+
+
+def test_read_only_instance_folder_is_reported_with_the_fix(tmp_path):
+    folder = tmp_path / "instance"
+    folder.mkdir()
+    undo = make_read_only(folder)
+    try:
+        with pytest.raises(EmbeddedDatabaseError) as excinfo:
+            start_embedded_postgres(str(folder))
+    finally:
+        undo()
+    message = str(excinfo.value)
+    assert message.startswith(f"the instance folder {folder} is not writable")
+    assert "make it writable, or set DATABASE_URL" in message
+
+
+def test_instance_folder_that_cannot_be_created_is_reported(tmp_path):
+    (tmp_path / "a-file").write_text("")
+    with pytest.raises(EmbeddedDatabaseError, match="is not writable .*Not a directory"):
+        start_embedded_postgres(str(tmp_path / "a-file" / "instance"))
+
+
+def app_process(command, instance: Path, **env):
+    clean = {k: v for k, v in os.environ.items()
+             if not k.startswith(("FLASK_", "STRIPE_", "DATABASE_", "SECRET_KEY", "SITE_URL"))}
+    return subprocess.run(command, cwd=instance.parent, capture_output=True, text=True, timeout=180,
+                          env={**clean, "PYTHONPATH": str(ROOT), "FLASK_SKIP_DOTENV": "1", **env})
+
+
+def run_flask(instance: Path, *args):
+    clean = {k: v for k, v in os.environ.items()
+             if not k.startswith(("FLASK_", "STRIPE_", "DATABASE_", "SECRET_KEY", "SITE_URL"))}
+    return subprocess.run([sys.executable, "-m", "flask", "--debug", *args], cwd=ROOT, capture_output=True,
+                          text=True, timeout=180,
+                          env={**clean, "FLASK_SKIP_DOTENV": "1", "INSTANCE_PATH": str(instance)})
+
+
+def test_without_database_url_flask_demo_runs_embedded_postgres_with_schema_and_demo(tmp_path):
+    """`flask demo` on a fresh instance folder: server, schema, demo data, sign-in details; twice."""
+    instance = tmp_path / "instance"
+    for _ in range(2):  # the second run replaces the demo rows instead of failing
+        result = run_flask(instance, "--app", "billing_app:create_app(cli=True)", "demo")
+        assert result.returncode == 0, result.stderr
+        assert "Sign in at http://127.0.0.1:5000/login with password 'demo-password' as:" in result.stdout
+        for account in ACCOUNTS:
+            assert f"{account.email:<22} {account.story}" in result.stdout
+    assert (instance / "pgdata" / "PG_VERSION").exists()

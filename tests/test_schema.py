@@ -1,0 +1,142 @@
+"""`flask db init`: idempotent, all-or-nothing, and the roles it creates."""
+
+import psycopg
+import pytest
+from psycopg import sql
+from psycopg.conninfo import make_conninfo
+
+from billing_app.schema import MIRROR_FILE, SchemaError, apply_schema, schema_files
+
+MIRROR_TABLES = {"customer", "subscription", "subscription_item", "price", "product", "plan", "invoice",
+                 "payment_method"}
+
+CATALOG_SNAPSHOT = """
+SELECT 'column', table_schema || '.' || table_name || '.' || column_name || ' ' || data_type
+  FROM information_schema.columns WHERE table_schema IN ('stripe', 'billing_app')
+UNION ALL
+SELECT 'index', schemaname || '.' || indexname || ' ' || indexdef
+  FROM pg_indexes WHERE schemaname IN ('stripe', 'billing_app')
+UNION ALL
+SELECT 'constraint', conrelid::regclass || ' ' || conname || ' ' || pg_get_constraintdef(oid)
+  FROM pg_constraint WHERE connamespace::regnamespace::text IN ('stripe', 'billing_app')
+UNION ALL
+SELECT 'acl', n.nspname || '.' || c.relname || ' ' || coalesce(c.relacl::text, '')
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname IN ('stripe', 'billing_app')
+UNION ALL
+SELECT 'schema', nspname || ' ' || coalesce(nspacl::text, '') FROM pg_namespace
+ WHERE nspname IN ('stripe', 'billing_app')
+UNION ALL
+SELECT 'role', rolname || ' ' || rolcanlogin FROM pg_roles WHERE rolname LIKE 'billing\\_%'
+ORDER BY 1, 2
+"""
+
+
+@pytest.fixture
+def scratch_database(postgres_server_url):
+    """An empty database of its own, for tests that create the schema from nothing."""
+    name = "billing_app_test_scratch"
+    with psycopg.connect(postgres_server_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    yield make_conninfo(postgres_server_url, dbname=name)
+    with psycopg.connect(postgres_server_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def snapshot(url):
+    with psycopg.connect(url) as conn:
+        return conn.execute(CATALOG_SNAPSHOT).fetchall()
+
+
+def test_files_apply_in_fixed_order_and_mirror_only_when_asked():
+    names = [f.name for f in schema_files(with_mirror=True)]
+    assert names[:4] == [MIRROR_FILE, "020_app_schema.sql", "030_roles.sql", "040_mirror_indexes.sql"]
+    assert MIRROR_FILE not in [f.name for f in schema_files(with_mirror=False)]
+
+
+def test_db_init_twice_changes_nothing_the_second_time(scratch_database):
+    apply_schema(scratch_database, with_mirror=True)
+    first = snapshot(scratch_database)
+    apply_schema(scratch_database, with_mirror=True)
+    assert snapshot(scratch_database) == first
+    apply_schema(scratch_database, with_mirror=False)
+    assert snapshot(scratch_database) == first
+    tables = {row[1].split(".")[1] for row in first if row[0] == "column" and row[1].startswith("stripe.")}
+    assert tables == MIRROR_TABLES
+
+
+def test_db_init_without_mirror_refuses_and_writes_nothing(scratch_database):
+    with pytest.raises(SchemaError, match=r'the mirror tables \(schema "stripe"\) are not in this database'):
+        apply_schema(scratch_database, with_mirror=False)
+    with psycopg.connect(scratch_database) as conn:
+        assert conn.execute("SELECT to_regnamespace('billing_app')").fetchone()[0] is None
+
+
+def test_flask_db_init_command_reports_each_file(runner):
+    result = runner.invoke(args=["db", "init"])
+    assert result.exit_code == 0, result.output
+    assert "applied 020_app_schema.sql" in result.output
+    assert "applied 010_stripe_mirror.sql" not in result.output
+    assert result.output.strip().endswith("database schema is up to date")
+
+
+def test_flask_db_init_on_unreachable_database_fails_with_clear_message(app_config):
+    from billing_app import create_app
+    app = create_app({**app_config, "DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none"}, cli=True)
+    result = app.test_cli_runner().invoke(args=["db", "init"])
+    assert result.exit_code == 1
+    assert "Error: cannot connect to the database:" in result.output
+
+
+def test_mirror_has_sequin_foreign_key_names(owner_conn):
+    names = {row[0] for row in owner_conn.execute(
+        "SELECT conname FROM pg_constraint WHERE contype = 'f' AND connamespace = 'stripe'::regnamespace")}
+    assert {"subscription_customer_id_fk", "subscription_item_subscription_id_fk",
+            "subscription_item_price_id_fk", "price_product_id_fk", "invoice_customer_id_fk"} <= names
+
+
+def as_role(conn, role):
+    conn.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(role)))
+
+
+@pytest.mark.parametrize("statement", [
+    "INSERT INTO stripe.customer (id) VALUES ('cus_evil')",
+    "UPDATE stripe.customer SET email = 'x@example.com'",
+    "DELETE FROM stripe.subscription",
+    "TRUNCATE stripe.invoice",
+])
+@pytest.mark.parametrize("role", ["billing_service", "billing_reporting"])
+def test_app_and_reporting_roles_cannot_write_the_mirror(owner_conn, role, statement):
+    as_role(owner_conn, role)
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        owner_conn.execute(statement)
+
+
+def test_service_role_reads_mirror_and_writes_its_own_schema(owner_conn, mirror):
+    mirror.customer("cus_1", user_id=1)
+    as_role(owner_conn, "billing_service")
+    assert owner_conn.execute("SELECT id FROM stripe.customer").fetchall() == [("cus_1",)]
+    owner_conn.execute("INSERT INTO billing_app.users (email, password_hash) VALUES ('a@example.com', 'x')")
+    owner_conn.execute("UPDATE billing_app.users SET locale = 'de'")
+    owner_conn.execute("DELETE FROM billing_app.users")
+
+
+def test_reporting_role_cannot_read_users(owner_conn):
+    as_role(owner_conn, "billing_reporting")
+    owner_conn.execute("SELECT count(*) FROM stripe.subscription")
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        owner_conn.execute("SELECT password_hash FROM billing_app.users")
+
+
+def test_roles_cannot_log_in(owner_conn):
+    rows = owner_conn.execute(
+        "SELECT rolname, rolcanlogin FROM pg_roles WHERE rolname IN ('billing_service', 'billing_reporting')"
+    ).fetchall()
+    assert sorted(rows) == [("billing_reporting", False), ("billing_service", False)]
+
+
+def test_app_connections_run_as_the_service_role(app):
+    with app.extensions["billing_db"].connection() as conn:
+        assert conn.execute("SELECT current_user").fetchone()["current_user"] == "billing_service"
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("DELETE FROM stripe.customer")

@@ -1,0 +1,72 @@
+"""The app's StripeClient: built from config, talking HTTP to the local Stripe stand-in."""
+
+import threading
+import time
+
+import pytest
+import stripe
+from werkzeug import Response
+
+from billing_app import create_app
+from billing_app.stripe_client import StripeNotConfigured, stripe_client
+from tests.conftest import TEST_STRIPE_KEY
+
+
+def test_client_sends_requests_to_the_configured_base_with_the_key(app, stripe_api):
+    stripe_api.expect_request("/v1/customers/cus_123", method="GET").respond_with_json(
+        {"id": "cus_123", "object": "customer", "email": "a@example.com"})
+    with app.app_context():
+        customer = stripe_client().v1.customers.retrieve("cus_123")
+    assert customer.email == "a@example.com"
+    request, _ = stripe_api.log[0]
+    assert request.method == "GET" and request.path == "/v1/customers/cus_123"
+    assert request.headers["Authorization"] == f"Bearer {TEST_STRIPE_KEY}"
+    assert request.headers["Stripe-Version"]
+
+
+def test_client_gives_up_on_a_hanging_stripe_after_the_timeout(app_config, stripe_api):
+    answered = threading.Event()
+
+    def hang(request):
+        time.sleep(1.5)
+        answered.set()
+        return Response("{}", content_type="application/json")
+    stripe_api.expect_request("/v1/customers/cus_slow").respond_with_handler(hang)
+    app = create_app({**app_config, "STRIPE_TIMEOUT": "0.3"})
+    try:
+        with app.app_context(), pytest.raises(stripe.APIConnectionError):
+            stripe_client().v1.customers.retrieve("cus_slow")
+    finally:
+        app.extensions["billing_db"].close()
+        answered.wait(5)  # let the stand-in finish, so the next test starts with an empty log
+
+
+def test_client_retries_with_one_idempotency_key(app_config, stripe_api):
+    stripe_api.expect_request("/v1/customers", method="POST").respond_with_json(
+        {"error": {"type": "api_error", "message": "try again"}}, status=500,
+        headers={"Stripe-Should-Retry": "true"})
+    app = create_app({**app_config, "STRIPE_MAX_NETWORK_RETRIES": "2"})
+    try:
+        with app.app_context(), pytest.raises(stripe.APIError):
+            stripe_client().v1.customers.create(params={"email": "a@example.com"})
+    finally:
+        app.extensions["billing_db"].close()
+    requests = [request for request, _ in stripe_api.log]
+    assert len(requests) == 3
+    keys = {request.headers["Idempotency-Key"] for request in requests}
+    assert len(keys) == 1
+    assert requests[0].get_data(as_text=True) == "email=a%40example.com"
+
+
+def test_without_key_in_testing_there_is_no_client(app_config):
+    app = create_app({**app_config, "STRIPE_SECRET_KEY": ""})
+    try:
+        with app.app_context(), pytest.raises(StripeNotConfigured):
+            stripe_client()
+    finally:
+        app.extensions["billing_db"].close()
+
+
+def test_no_module_level_api_key(app):
+    import stripe
+    assert stripe.api_key is None
