@@ -133,18 +133,19 @@ def register_extensions(app: Flask) -> None:
     db.init_app(app)
     csrf.init_app(app)
     login_manager.init_app(app)
-    login_manager.login_view = "auth.login"
-    login_manager.login_message = "Please sign in to see that page."
-    login_manager.login_message_category = "info"
     app.extensions["stripe_client"] = build_stripe_client(app.config)
 
 
 def register_blueprints(app: Flask) -> None:
+    from billing_app.account import bp as account_bp
     from billing_app.auth import bp as auth_bp
     from billing_app.main import bp as main_bp
+    from billing_app.plans import bp as plans_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(auth_bp)
+    app.register_blueprint(account_bp)
+    app.register_blueprint(plans_bp)
 
 
 def register_errorhandlers(app: Flask) -> None:

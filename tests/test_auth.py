@@ -13,7 +13,7 @@ def count_users(owner_conn):
 def test_signup_creates_hashed_user_and_signs_in(auth, client, owner_conn):
     response = auth.signup("New.User@Example.com", "correct horse battery")
     assert response.status_code == 302
-    assert response.headers["Location"] == "/"
+    assert response.headers["Location"] == "/account"
     user = user_by_email(owner_conn, "new.user@example.com")
     assert user.email == "new.user@example.com"
     assert user.password_hash.startswith("scrypt:") and "correct horse" not in user.password_hash
@@ -87,7 +87,7 @@ def test_login_ignores_next_pointing_elsewhere(auth, target):
     auth.logout()
     response = auth.login(next_path=target)
     assert response.status_code == 302
-    assert response.headers["Location"] == "/"
+    assert response.headers["Location"] == "/account"
 
 
 def test_logout_needs_post_with_token(auth, client):

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_user, logout_user
@@ -10,6 +10,7 @@ from billing_app.auth import bp
 from billing_app.auth.forms import LoginForm, LogoutForm, SignupForm
 from billing_app.auth.users import SignupError, authenticate, create_user, user_by_id
 from billing_app.db import get_db
+from billing_app.errors import error_response
 from billing_app.extensions import login_manager
 
 CSRF_MESSAGE = "This form expired or did not come from this site. Please try again."
@@ -20,6 +21,16 @@ def load_user(user_id: str):
     if not user_id.isdigit():
         return None
     return user_by_id(get_db(), int(user_id))
+
+
+@login_manager.unauthorized_handler
+def unauthorized():
+    """Not signed in: 401 JSON for the API, the sign-in page (coming back here after) for browsers."""
+    if request.path.startswith("/api/"):
+        return error_response(401, "unauthorized", "Sign in first: this needs a signed-in user.")
+    target = request.path + (f"?{request.query_string.decode()}" if request.query_string else "")
+    flash("Please sign in to see that page.", "info")
+    return redirect(url_for("auth.login") + "?" + urlencode({"next": target}, safe="/"))
 
 
 def safe_next(target: str | None) -> str | None:
@@ -33,7 +44,7 @@ def safe_next(target: str | None) -> str | None:
 
 
 def _after_sign_in():
-    return redirect(safe_next(request.args.get("next")) or url_for("main.home"))
+    return redirect(safe_next(request.args.get("next")) or url_for("account.account"))
 
 
 @bp.route("/signup", methods=["GET", "POST"])

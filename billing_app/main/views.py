@@ -18,3 +18,13 @@ def healthz():
     except DatabaseUnavailable:
         return jsonify(status="unavailable", database="down"), 503
     return jsonify(status="ok", database="up")
+
+
+@bp.route("/terms")
+def terms():
+    return render_template("legal/terms.html")
+
+
+@bp.route("/privacy")
+def privacy():
+    return render_template("legal/privacy.html")

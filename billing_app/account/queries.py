@@ -1,0 +1,91 @@
+"""Reads of the mirrored Stripe tables for one user's account.
+
+Every function takes the connection first and returns plain rows.  Each query
+is served by an index from sql/040_mirror_indexes.sql (or a primary key), so
+the account page costs the same few lookups however large the mirror is.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import psycopg
+
+log = logging.getLogger(__name__)
+
+# Subscriptions that are not over. A canceled one also counts while the period
+# it was paid for still runs (see LIVE_SUBSCRIPTION below).
+OPEN_STATUSES = ("trialing", "active", "past_due", "unpaid", "incomplete", "paused")
+
+_PERIOD_END = """coalesce(s.current_period_end,
+         (SELECT max(si.current_period_end) FROM stripe.subscription_item si
+           WHERE si.subscription_id = s.id AND si.deleted IS NOT TRUE))"""
+
+LIVE_SUBSCRIPTION = f"""(s.status = ANY(%(open_statuses)s)
+      OR (s.status = 'canceled' AND {_PERIOD_END} > (now() AT TIME ZONE 'utc')))"""
+
+
+def customer_for_user(conn: psycopg.Connection, user_id: int) -> dict | None:
+    """The user's Stripe customer, found by metadata.user_id, never by email.
+
+    Deleted customers are ignored.  When several live customers carry the same
+    user id (a duplicate made by a retry, say), the one with a live
+    subscription wins, then the newest; a warning names them all.
+    """
+    rows = conn.execute(
+        f"""SELECT c.id, c.email, c.name, c.created, c.invoice_settings_default_payment_method_id,
+                   EXISTS (SELECT 1 FROM stripe.subscription s
+                            WHERE s.customer_id = c.id AND {LIVE_SUBSCRIPTION}) AS has_live_subscription
+              FROM stripe.customer c
+             WHERE c.metadata ->> 'user_id' = %(user_id)s
+               AND c.deleted IS NOT TRUE
+             ORDER BY has_live_subscription DESC, c.created DESC NULLS LAST, c.id DESC""",
+        {"user_id": str(user_id), "open_statuses": list(OPEN_STATUSES)},
+    ).fetchall()
+    if len(rows) > 1:
+        log.warning("user %s is linked to %d Stripe customers (%s); using %s", user_id, len(rows),
+                    ", ".join(r["id"] for r in rows), rows[0]["id"])
+    return rows[0] if rows else None
+
+
+def live_subscription_items(conn: psycopg.Connection, customer_id: str) -> list[dict]:
+    """One row per item of each live subscription, newest subscription first.
+
+    Price and product are LEFT JOINed: an item whose price or product is
+    missing from the mirror still comes back, with those columns NULL.
+    """
+    return conn.execute(
+        f"""SELECT s.id AS subscription_id, s.status, s.created, s.cancel_at_period_end, s.cancel_at,
+                   s.canceled_at, s.ended_at, s.trial_end, s.pause_collection_resumes_at,
+                   s.default_payment_method_id,
+                   {_PERIOD_END} AS period_end,
+                   i.id AS item_id, i.quantity,
+                   p.id AS price_id, p.nickname, p.currency, p.unit_amount, p.recurring_interval,
+                   p.recurring_interval_count, p.deleted AS price_deleted,
+                   pr.id AS product_id, pr.name AS product_name, pr.deleted AS product_deleted
+              FROM stripe.subscription s
+              LEFT JOIN stripe.subscription_item i ON i.subscription_id = s.id AND i.deleted IS NOT TRUE
+              LEFT JOIN stripe.price p ON p.id = i.price_id
+              LEFT JOIN stripe.product pr ON pr.id = p.product_id
+             WHERE s.customer_id = %(customer_id)s AND {LIVE_SUBSCRIPTION}
+             ORDER BY s.created DESC NULLS LAST, s.id, i.created NULLS LAST, i.id""",
+        {"customer_id": customer_id, "open_statuses": list(OPEN_STATUSES)},
+    ).fetchall()
+
+
+def payment_methods_by_id(conn: psycopg.Connection, ids: list[str]) -> dict[str, dict]:
+    if not ids:
+        return {}
+    rows = conn.execute(
+        """SELECT id, type, card_brand, card_last4, card_exp_month, card_exp_year
+             FROM stripe.payment_method WHERE id = ANY(%s)""", (ids,)).fetchall()
+    return {row["id"]: row for row in rows}
+
+
+def recent_invoices(conn: psycopg.Connection, customer_id: str, limit: int = 10) -> list[dict]:
+    return conn.execute(
+        """SELECT id, number, created, total, amount_due, currency, status, hosted_invoice_url, invoice_pdf
+             FROM stripe.invoice
+            WHERE customer_id = %s AND deleted IS NOT TRUE
+            ORDER BY created DESC NULLS LAST, id DESC
+            LIMIT %s""", (customer_id, limit)).fetchall()

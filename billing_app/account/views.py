@@ -1,0 +1,26 @@
+from flask import jsonify, render_template, request
+from flask_login import current_user, login_required
+
+from billing_app.account import RETURN_PARAM, RETURN_SOURCES, bp
+from billing_app.account.summary import account_summary
+from billing_app.db import get_db
+
+
+@bp.route("/account")
+@login_required
+def account():
+    summary = account_summary(get_db(), current_user.id)
+    returned_from = request.args.get(RETURN_PARAM)
+    response = render_template("account/account.html", summary=summary,
+                               freshness_notice=RETURN_SOURCES.get(returned_from),
+                               fingerprint=summary.as_json()["fingerprint"])
+    return response, 200, {"Cache-Control": "no-store"}
+
+
+@bp.route("/api/billing/summary")
+@login_required
+def billing_summary():
+    """The signed-in user's subscription state as JSON (the page's freshness poll uses it)."""
+    response = jsonify(account_summary(get_db(), current_user.id).as_json())
+    response.headers["Cache-Control"] = "no-store"
+    return response
