@@ -121,18 +121,22 @@ def check_database(config: Mapping[str, Any]) -> None:
 
 
 def configure_logging(app: Flask) -> None:
+    # stripe-python logs every request and error body at INFO; our own log lines
+    # say what failed without echoing Stripe's bodies (masked keys, emails).
+    logging.getLogger("stripe").setLevel(logging.WARNING)
     if not app.debug and not app.testing:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
 def register_extensions(app: Flask) -> None:
     from billing_app import db
-    from billing_app.extensions import csrf, login_manager
+    from billing_app.extensions import csrf, limiter, login_manager
     from billing_app.stripe_client import build_stripe_client
 
     db.init_app(app)
     csrf.init_app(app)
     login_manager.init_app(app)
+    limiter.init_app(app)
     app.extensions["stripe_client"] = build_stripe_client(app.config)
 
 
@@ -141,11 +145,13 @@ def register_blueprints(app: Flask) -> None:
     from billing_app.auth import bp as auth_bp
     from billing_app.main import bp as main_bp
     from billing_app.plans import bp as plans_bp
+    from billing_app.portal import bp as portal_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(account_bp)
     app.register_blueprint(plans_bp)
+    app.register_blueprint(portal_bp)
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -109,6 +109,21 @@ def _positive_float(value: str) -> float:
     return number
 
 
+def _rate_limit(value: str) -> str:
+    from limits import parse_many
+    try:
+        parse_many(value)
+    except ValueError:
+        raise ValueError("it is not a rate limit") from None
+    return value
+
+
+def _storage_uri(value: str) -> str:
+    if "://" not in value:
+        raise ValueError("it is not a storage URI")
+    return value
+
+
 def _text(value: str) -> str:
     return value
 
@@ -148,6 +163,11 @@ SETTINGS: tuple[Setting, ...] = (
             "bpc_... (printed by `flask portal configure`)"),
     Setting("STRIPE_TIMEOUT", _positive_float, "10 (seconds per Stripe request)", default=10.0),
     Setting("STRIPE_MAX_NETWORK_RETRIES", _non_negative_int, "2", default=2),
+    Setting("PORTAL_RATE_LIMIT", _rate_limit, "10 per minute (portal sessions per user)",
+            default="10 per minute"),
+    Setting("RATELIMIT_STORAGE_URI", _storage_uri,
+            "redis://127.0.0.1:6379/0 (shared by all processes; default memory://, per process)",
+            default="memory://"),
     Setting("COMPANY_NAME", _text, "Example Inc.", default="Example Inc."),
     Setting("CONTACT_EMAIL", _text, "billing@example.com", default="billing@example.com"),
 )

@@ -7,17 +7,30 @@ says what happened and what to do; no stack trace reaches a client.
 from __future__ import annotations
 
 import logging
+import time
 
 import psycopg
 
 from flask import Flask, g, Response, jsonify, make_response, render_template, request
+from flask_limiter import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from billing_app.db import DatabaseUnavailable, SchemaMissing
-from billing_app.extensions import login_manager
+from billing_app.extensions import limiter, login_manager
 
 log = logging.getLogger(__name__)
+
+
+class BillingError(Exception):
+    """A failure the user or operator can act on: its own status, code and message."""
+
+    def __init__(self, status: int, code: str, message: str, *, retry_after: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.retry_after = retry_after
 
 
 def wants_json() -> bool:
@@ -52,6 +65,19 @@ def _database_unavailable(exc: DatabaseUnavailable):
                           title="Billing is temporarily unavailable", headers={"Retry-After": "30"})
 
 
+def _billing_error(exc: BillingError):
+    headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else None
+    return error_response(exc.status, exc.code, exc.message, headers=headers)
+
+
+def _rate_limited(exc: RateLimitExceeded):
+    current = limiter.current_limit
+    seconds = max(1, int(current.reset_at - time.time())) if current else 60
+    return error_response(429, "too_many_requests",
+                          f"Too many requests. Please wait {seconds} seconds and try again.",
+                          headers={"Retry-After": str(seconds)})
+
+
 def _csrf_error(exc: CSRFError):
     return error_response(400, "csrf_failed",
                           "This form has expired or did not come from this site. "
@@ -79,5 +105,7 @@ def register(app: Flask) -> None:
     for error in (psycopg.OperationalError, psycopg.errors.UndefinedTable, psycopg.errors.InvalidSchemaName):
         app.register_error_handler(error, _database_unavailable)
     app.register_error_handler(CSRFError, _csrf_error)
+    app.register_error_handler(BillingError, _billing_error)
+    app.register_error_handler(RateLimitExceeded, _rate_limited)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected_error)

@@ -1,18 +1,41 @@
-"""The app's one Stripe client, built from configuration.
+"""The app's one Stripe client, built from configuration, and how its failures read.
 
 There is no module-level ``stripe.api_key``: every call goes through the
 ``StripeClient`` stored on the app, so tests and stripe-mock can point it at
-another base address (``STRIPE_API_BASE``).
+another base address (``STRIPE_API_BASE``).  ``call_stripe`` runs one API
+call and turns each way Stripe can fail into a BillingError with its own
+status and message; the API key never appears in what it logs or answers.
 """
 
 from __future__ import annotations
 
+import logging
+import time
+import uuid
+from typing import Callable, TypeVar
+
 import stripe
 from flask import current_app
 
+from billing_app.errors import BillingError
 
-class StripeNotConfigured(RuntimeError):
-    """STRIPE_SECRET_KEY is not set (allowed only in debug and testing)."""
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# Locales Stripe's hosted pages (Customer Portal, Checkout) speak.
+STRIPE_LOCALES = (
+    "bg", "cs", "da", "de", "el", "en", "en-AU", "en-CA", "en-GB", "en-IE", "en-IN", "en-NZ", "en-SG", "es",
+    "es-419", "et", "fi", "fil", "fr", "fr-CA", "hr", "hu", "id", "it", "ja", "ko", "lt", "lv", "ms", "mt", "nb",
+    "nl", "pl", "pt", "pt-BR", "ro", "ru", "sk", "sl", "sv", "th", "tr", "vi", "zh", "zh-HK", "zh-TW",
+)
+
+RETRY_HINT = "Please try again in a minute."
+
+
+class StripeNotConfigured(BillingError):
+    def __init__(self) -> None:
+        super().__init__(503, "stripe_not_configured",
+                         "Payments are not set up on this server yet (STRIPE_SECRET_KEY is not set).")
 
 
 def build_stripe_client(config) -> stripe.StripeClient | None:
@@ -32,8 +55,71 @@ def build_stripe_client(config) -> stripe.StripeClient | None:
 
 
 def stripe_client() -> stripe.StripeClient:
-    """The current app's client; raises StripeNotConfigured when there is none."""
+    """The current app's client; raises StripeNotConfigured (503) when there is none."""
     client = current_app.extensions.get("stripe_client")
     if client is None:
-        raise StripeNotConfigured("STRIPE_SECRET_KEY is not set")
+        raise StripeNotConfigured()
     return client
+
+
+def key_mode(api_key: str) -> str:
+    return "live" if "_live_" in api_key else "test"
+
+
+def new_idempotency_key() -> str:
+    return f"billing_app-{uuid.uuid4()}"
+
+
+def translate_stripe_error(exc: stripe.StripeError) -> BillingError:
+    """The answer for a failed Stripe call; logged without the API key."""
+    request_id = getattr(exc, "request_id", None)
+    if isinstance(exc, (stripe.AuthenticationError, stripe.PermissionError)):
+        log.error("Stripe refused the API key (%s, request %s): check STRIPE_SECRET_KEY",
+                  type(exc).__name__, request_id)
+        return BillingError(503, "stripe_misconfigured",
+                            "Stripe is misconfigured. The operator needs to check STRIPE_SECRET_KEY.")
+    message = exc.user_message or ""
+    if isinstance(exc, stripe.InvalidRequestError):
+        if "No configuration provided" in message:
+            log.error("Stripe has no Customer Portal configuration in this mode: %s", message)
+            return BillingError(503, "portal_not_configured",
+                                "The billing portal is not set up yet. "
+                                "The operator needs to run `flask portal configure`.")
+        if exc.code == "resource_missing" and (exc.param == "customer" or "No such customer" in message):
+            log.error("Stripe has no customer for a mirrored id (deleted, or test/live mismatch): %s", message)
+            return BillingError(409, "billing_account_not_found",
+                                "Your billing account was not found in Stripe. Please contact support.")
+        log.error("Stripe refused a request (%s, param %s, request %s): %s", exc.code, exc.param,
+                  request_id, message)
+        return BillingError(502, "stripe_request_failed",
+                            "Stripe could not complete the request. " + RETRY_HINT, retry_after=60)
+    if isinstance(exc, stripe.RateLimitError):
+        log.warning("Stripe rate limit hit (request %s)", request_id)
+        return BillingError(502, "stripe_busy", "Stripe is busy right now. " + RETRY_HINT, retry_after=30)
+    if isinstance(exc, stripe.APIConnectionError):
+        log.warning("Stripe did not answer: %s", message or type(exc).__name__)
+        return BillingError(502, "stripe_unreachable", "Stripe did not answer in time. " + RETRY_HINT,
+                            retry_after=30)
+    log.error("Stripe failed (%s, request %s): %s", type(exc).__name__, request_id, message)
+    return BillingError(502, "stripe_error", "Stripe could not complete the request. " + RETRY_HINT,
+                        retry_after=30)
+
+
+def call_stripe(operation: Callable[[], T]) -> T:
+    """Run one Stripe call; rate-limited calls are retried with backoff, failures become BillingError.
+
+    Network errors and 5xx answers are retried inside stripe-python; both
+    kinds of retry resend the same idempotency key, which the operation must
+    carry (see new_idempotency_key).
+    """
+    retries = current_app.config["STRIPE_MAX_NETWORK_RETRIES"]
+    for attempt in range(retries + 1):
+        try:
+            return operation()
+        except stripe.RateLimitError as exc:
+            if attempt == retries:
+                raise translate_stripe_error(exc) from None
+            time.sleep(min(2.0, 0.25 * 2 ** attempt))
+        except stripe.StripeError as exc:
+            raise translate_stripe_error(exc) from None
+    raise AssertionError("unreachable")

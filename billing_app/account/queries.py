@@ -89,3 +89,16 @@ def recent_invoices(conn: psycopg.Connection, customer_id: str, limit: int = 10)
             WHERE customer_id = %s AND deleted IS NOT TRUE
             ORDER BY created DESC NULLS LAST, id DESC
             LIMIT %s""", (customer_id, limit)).fetchall()
+
+
+def live_subscription_of_customer(conn: psycopg.Connection, customer_id: str,
+                                  subscription_id: str) -> list[dict]:
+    """The items of ``subscription_id`` when it is a live subscription of ``customer_id``, else []."""
+    return conn.execute(
+        f"""SELECT s.id AS subscription_id, i.id AS item_id, i.price_id
+              FROM stripe.subscription s
+              LEFT JOIN stripe.subscription_item i ON i.subscription_id = s.id AND i.deleted IS NOT TRUE
+             WHERE s.id = %(subscription_id)s AND s.customer_id = %(customer_id)s AND {LIVE_SUBSCRIPTION}
+             ORDER BY i.created NULLS LAST, i.id""",
+        {"subscription_id": subscription_id, "customer_id": customer_id, "open_statuses": list(OPEN_STATUSES)},
+    ).fetchall()

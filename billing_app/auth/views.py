@@ -12,6 +12,7 @@ from billing_app.auth.users import SignupError, authenticate, create_user, user_
 from billing_app.db import get_db
 from billing_app.errors import error_response
 from billing_app.extensions import login_manager
+from billing_app.stripe_client import STRIPE_LOCALES
 
 CSRF_MESSAGE = "This form expired or did not come from this site. Please try again."
 
@@ -54,7 +55,9 @@ def signup():
     form = SignupForm()
     if form.validate_on_submit():
         try:
-            user = create_user(get_db(), form.email.data, form.password.data)
+            # the browser's language, for Stripe-hosted pages
+            locale = request.accept_languages.best_match(STRIPE_LOCALES)
+            user = create_user(get_db(), form.email.data, form.password.data, locale=locale)
         except SignupError as exc:
             form[exc.field].errors.append(str(exc))
             return render_template("auth/signup.html", form=form), exc.status

@@ -1,0 +1,96 @@
+"""Creating a Customer Portal session for the signed-in user.
+
+The customer is resolved from the mirror on the server (as the account page
+does), never taken from the request; a fresh session is created on every call.
+"""
+
+from __future__ import annotations
+
+from flask import current_app
+
+from billing_app.account import RETURN_PARAM
+from billing_app.account.queries import customer_for_user, live_subscription_of_customer
+from billing_app.db import get_db
+from billing_app.errors import BillingError
+from billing_app.plans.queries import is_active_recurring_price
+from billing_app.stripe_client import call_stripe, new_idempotency_key, stripe_client
+
+FLOWS = ("payment_method_update", "subscription_cancel", "subscription_update", "subscription_update_confirm")
+FLOWS_NEEDING_SUBSCRIPTION = FLOWS[1:]
+
+
+def return_url() -> str:
+    """/account with the back-from-portal marker, built from SITE_URL (never the Host header)."""
+    return f"{current_app.config['SITE_URL']}/account?{RETURN_PARAM}=portal"
+
+
+def no_billing_account() -> BillingError:
+    return BillingError(404, "no_billing_account",
+                        "You do not have a billing account yet. Choose a plan to get started.")
+
+
+def _flow_data(conn, customer_id: str, flow: str, subscription_id: str | None,
+               price_id: str | None, item_id: str | None) -> dict:
+    if flow in FLOWS_NEEDING_SUBSCRIPTION and not subscription_id:
+        raise BillingError(400, "subscription_required", f"The {flow} flow needs a subscription id.")
+    items = []
+    if subscription_id:
+        items = live_subscription_of_customer(conn, customer_id, subscription_id)
+        if not items:
+            raise BillingError(404, "subscription_not_found",
+                               "That subscription is not one of your current subscriptions.")
+    data: dict = {"type": flow,
+                  "after_completion": {"type": "redirect", "redirect": {"return_url": return_url()}}}
+    if flow in ("subscription_cancel", "subscription_update"):
+        data[flow] = {"subscription": subscription_id}
+    elif flow == "subscription_update_confirm":
+        data[flow] = {"subscription": subscription_id,
+                      "items": [{"id": _item_to_change(items, item_id), "price": _target_price(conn, price_id)}]}
+    return data
+
+
+def _item_to_change(items: list[dict], item_id: str | None) -> str:
+    ids = [row["item_id"] for row in items if row["item_id"]]
+    if item_id:
+        if item_id not in ids:
+            raise BillingError(404, "subscription_item_not_found", "That item is not part of this subscription.")
+        return item_id
+    if len(ids) != 1:
+        raise BillingError(400, "item_required",
+                           "This subscription has several items: say which one to change (item).")
+    return ids[0]
+
+
+def _target_price(conn, price_id: str | None) -> str:
+    if not price_id:
+        raise BillingError(400, "price_required", "The subscription_update_confirm flow needs the new price.")
+    if not is_active_recurring_price(conn, price_id):
+        raise BillingError(400, "price_not_available", "That price is not an active plan.")
+    return price_id
+
+
+def create_portal_session(user, flow: str | None = None, subscription_id: str | None = None,
+                          price_id: str | None = None, item_id: str | None = None) -> str:
+    """A new Customer Portal session for ``user``; returns its URL.
+
+    Raises BillingError: 400 unknown flow or missing field, 404 no billing
+    account or not this user's subscription, and Stripe's failures (see
+    stripe_client.translate_stripe_error).  Bad input never reaches Stripe.
+    """
+    if flow and flow not in FLOWS:
+        raise BillingError(400, "unknown_flow", f"Unknown flow {flow!r}; valid flows: {', '.join(FLOWS)}.")
+    client = stripe_client()
+    conn = get_db()
+    customer = customer_for_user(conn, user.id)
+    if customer is None:
+        raise no_billing_account()
+    params: dict = {"customer": customer["id"], "return_url": return_url()}
+    if current_app.config["STRIPE_PORTAL_CONFIGURATION"]:
+        params["configuration"] = current_app.config["STRIPE_PORTAL_CONFIGURATION"]
+    if user.locale:
+        params["locale"] = user.locale
+    if flow:
+        params["flow_data"] = _flow_data(conn, customer["id"], flow, subscription_id, price_id, item_id)
+    options = {"idempotency_key": new_idempotency_key()}
+    session = call_stripe(lambda: client.v1.billing_portal.sessions.create(params=params, options=options))
+    return session.url

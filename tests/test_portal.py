@@ -1,0 +1,484 @@
+"""POST /billing/portal and POST /api/customer_portal against the local Stripe stand-in."""
+
+import logging
+import threading
+import time
+
+import pytest
+from werkzeug import Response
+
+from billing_app import create_app
+from tests.conftest import TEST_STRIPE_KEY, csrf_token_from
+from tests.stripe_stand_in import (
+    INVALID_API_KEY,
+    NO_PORTAL_CONFIGURATION,
+    NO_SUCH_CUSTOMER,
+    PORTAL_URL,
+    RATE_LIMITED,
+    answer_error,
+    answer_portal_session,
+    requests_to,
+    sent_form,
+)
+
+SESSIONS = "/v1/billing_portal/sessions"
+RETURN_URL = "http://billing.test/account?from=portal"
+
+
+@pytest.fixture
+def user(auth, owner_conn):
+    auth.signup("me@example.com", "correct horse battery")
+    return owner_conn.execute("SELECT id FROM billing_app.users WHERE email = 'me@example.com'").fetchone()[0]
+
+
+@pytest.fixture
+def customer(mirror, user):
+    mirror.product("prod_pro", "Pro")
+    mirror.price("price_pro_monthly", "prod_pro")
+    mirror.price("price_pro_yearly", "prod_pro", unit_amount=29000, interval="year", nickname="Pro yearly")
+    mirror.customer("cus_me", user)
+    mirror.subscription("sub_mine", "cus_me")
+    return "cus_me"
+
+
+@pytest.fixture
+def token(client, user):
+    return csrf_token_from(client.get("/").get_data(as_text=True))
+
+
+def click(client, token, **fields):
+    return client.post("/billing/portal", data={"csrf_token": token, **fields})
+
+
+def api(client, token, body=None):
+    return client.post("/api/customer_portal", json=body or {}, headers={"X-CSRFToken": token})
+
+
+def sessions_sent(stripe_api):
+    return [sent_form(r) for r in requests_to(stripe_api, SESSIONS)]
+
+
+# --- the button --------------------------------------------------------------
+
+def test_button_redirects_303_to_a_fresh_session_with_no_store(client, customer, token, stripe_api):
+    answer_portal_session(stripe_api)
+    response = click(client, token)
+    assert response.status_code == 303
+    assert response.headers["Location"] == PORTAL_URL
+    assert response.headers["Cache-Control"] == "no-store"
+    assert sessions_sent(stripe_api) == [{"customer": "cus_me", "return_url": RETURN_URL}]
+    request = requests_to(stripe_api, SESSIONS)[0]
+    assert request.headers["Authorization"] == f"Bearer {TEST_STRIPE_KEY}"
+    assert request.headers["Idempotency-Key"].startswith("billing_app-")
+
+
+def test_every_click_creates_a_new_session(client, customer, token, stripe_api):
+    answer_portal_session(stripe_api)
+    click(client, token)
+    click(client, token)
+    requests = requests_to(stripe_api, SESSIONS)
+    assert len(requests) == 2
+    assert requests[0].headers["Idempotency-Key"] != requests[1].headers["Idempotency-Key"]
+
+
+def test_return_url_comes_from_site_url_not_the_host_header(client, customer, token, stripe_api):
+    answer_portal_session(stripe_api)
+    client.set_cookie("session", client.get_cookie("session").value, domain="evil.example")
+    response = client.post("/billing/portal", data={"csrf_token": token}, base_url="http://evil.example",
+                           headers={"X-Forwarded-Host": "evil.example"})
+    assert response.status_code == 303
+    assert sessions_sent(stripe_api)[0]["return_url"] == RETURN_URL
+
+
+def test_configured_portal_configuration_is_sent(app_config, stripe_api, mirror):
+    app = create_app({**app_config, "STRIPE_PORTAL_CONFIGURATION": "bpc_1PxyzABC"})
+    try:
+        client = app.test_client()
+        from tests.conftest import AuthActions
+        AuthActions(client).signup("me@example.com", "correct horse battery")
+        mirror.customer("cus_me", 1)
+        answer_portal_session(stripe_api)
+        token = csrf_token_from(client.get("/").get_data(as_text=True))
+        assert click(client, token).status_code == 303
+        assert sessions_sent(stripe_api) == [
+            {"customer": "cus_me", "return_url": RETURN_URL, "configuration": "bpc_1PxyzABC"}]
+    finally:
+        app.extensions["billing_db"].close()
+
+
+def test_users_language_is_sent_as_locale(client, stripe_api, mirror, owner_conn):
+    from tests.conftest import AuthActions
+    token = csrf_token_from(client.get("/signup").get_data(as_text=True))
+    client.post("/signup", data={"email": "de@example.com", "password": "correct horse battery",
+                                 "csrf_token": token}, headers={"Accept-Language": "de-DE,de;q=0.9,en;q=0.5"})
+    user_id, locale = owner_conn.execute("SELECT id, locale FROM billing_app.users").fetchone()
+    assert locale == "de"
+    mirror.customer("cus_de", user_id)
+    answer_portal_session(stripe_api)
+    token = csrf_token_from(client.get("/").get_data(as_text=True))
+    click(client, token)
+    assert sessions_sent(stripe_api) == [{"customer": "cus_de", "return_url": RETURN_URL, "locale": "de"}]
+    del AuthActions
+
+
+def test_button_not_signed_in_goes_to_login(client, stripe_api):
+    token = csrf_token_from(client.get("/login").get_data(as_text=True))
+    response = click(client, token)
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/login?next=/billing/portal"
+    assert stripe_api.log == []
+
+
+def test_button_without_billing_account_goes_back_to_account_with_message(client, user, token, stripe_api):
+    response = click(client, token)
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/account"
+    page = client.get("/account").get_data(as_text=True)
+    assert "You do not have a billing account yet. Choose a plan to get started." in page
+    assert 'href="/pricing"' in page
+    assert stripe_api.log == []
+
+
+def test_button_without_csrf_token_is_refused(client, customer, stripe_api):
+    response = client.post("/billing/portal")
+    assert response.status_code == 400
+    assert stripe_api.log == []
+
+
+# --- deep links ----------------------------------------------------------------
+
+AFTER_COMPLETION = {"flow_data[after_completion][type]": "redirect",
+                    "flow_data[after_completion][redirect][return_url]": RETURN_URL}
+
+
+@pytest.mark.parametrize("flow, expected", [
+    ("payment_method_update", {"flow_data[type]": "payment_method_update"}),
+    ("subscription_cancel", {"flow_data[type]": "subscription_cancel",
+                             "flow_data[subscription_cancel][subscription]": "sub_mine"}),
+    ("subscription_update", {"flow_data[type]": "subscription_update",
+                             "flow_data[subscription_update][subscription]": "sub_mine"}),
+])
+def test_flow_deep_links(client, customer, token, stripe_api, flow, expected):
+    answer_portal_session(stripe_api)
+    response = click(client, token, flow=flow, subscription="sub_mine")
+    assert response.status_code == 303
+    assert sessions_sent(stripe_api) == [
+        {"customer": "cus_me", "return_url": RETURN_URL, **expected, **AFTER_COMPLETION}]
+
+
+def test_subscription_update_confirm_sends_the_item_and_target_price(client, customer, token, stripe_api):
+    answer_portal_session(stripe_api)
+    response = click(client, token, flow="subscription_update_confirm", subscription="sub_mine",
+                     price="price_pro_yearly")
+    assert response.status_code == 303
+    assert sessions_sent(stripe_api) == [{
+        "customer": "cus_me", "return_url": RETURN_URL,
+        "flow_data[type]": "subscription_update_confirm",
+        "flow_data[subscription_update_confirm][subscription]": "sub_mine",
+        "flow_data[subscription_update_confirm][items][0][id]": "si_sub_mine_1",
+        "flow_data[subscription_update_confirm][items][0][price]": "price_pro_yearly",
+        **AFTER_COMPLETION}]
+
+
+def test_another_users_subscription_is_404_and_no_stripe_call(client, customer, token, stripe_api, mirror):
+    mirror.customer("cus_other", 999)
+    mirror.subscription("sub_other", "cus_other")
+    response = click(client, token, flow="subscription_cancel", subscription="sub_other")
+    assert response.status_code == 404
+    assert "That subscription is not one of your current subscriptions." in response.get_data(as_text=True)
+    api_response = api(client, token, {"flow": "subscription_cancel", "subscription": "sub_other"})
+    assert api_response.status_code == 404
+    assert api_response.get_json()["error"]["code"] == "subscription_not_found"
+    assert stripe_api.log == []
+
+
+def test_ended_subscription_is_404(client, customer, token, stripe_api, mirror):
+    from datetime import datetime
+    mirror.subscription("sub_ended", "cus_me", status="canceled", current_period_end=datetime(2020, 1, 1))
+    assert click(client, token, flow="subscription_update", subscription="sub_ended").status_code == 404
+    assert stripe_api.log == []
+
+
+def test_unknown_flow_is_400_listing_valid_flows(client, customer, token, stripe_api):
+    response = api(client, token, {"flow": "delete_everything"})
+    assert response.status_code == 400
+    assert response.get_json() == {"error": {"code": "unknown_flow", "message": (
+        "Unknown flow 'delete_everything'; valid flows: payment_method_update, subscription_cancel, "
+        "subscription_update, subscription_update_confirm.")}}
+    assert click(client, token, flow="delete_everything").status_code == 400
+    assert stripe_api.log == []
+
+
+@pytest.mark.parametrize("fields, code", [
+    ({"flow": "subscription_cancel"}, "subscription_required"),
+    ({"flow": "subscription_update_confirm", "subscription": "sub_mine"}, "price_required"),
+    ({"flow": "subscription_update_confirm", "subscription": "sub_mine", "price": "price_forged"},
+     "price_not_available"),
+])
+def test_missing_or_bad_flow_fields_are_400(client, customer, token, stripe_api, fields, code):
+    response = api(client, token, fields)
+    assert response.status_code == 400
+    assert response.get_json()["error"]["code"] == code
+    assert stripe_api.log == []
+
+
+# --- the JSON API ------------------------------------------------------------------
+
+def test_api_returns_the_session_url(client, customer, token, stripe_api):
+    answer_portal_session(stripe_api)
+    response = api(client, token)
+    assert response.status_code == 200
+    assert response.get_json() == {"url": PORTAL_URL}
+    assert response.headers["Cache-Control"] == "no-store"
+    assert sessions_sent(stripe_api) == [{"customer": "cus_me", "return_url": RETURN_URL}]
+
+
+def test_api_not_signed_in_is_401(client, stripe_api):
+    token = csrf_token_from(client.get("/login").get_data(as_text=True))
+    response = api(client, token)
+    assert response.status_code == 401
+    assert response.get_json()["error"]["code"] == "unauthorized"
+
+
+def test_api_without_customer_is_404(client, user, token, stripe_api):
+    response = api(client, token)
+    assert response.status_code == 404
+    assert response.get_json() == {"error": {"code": "no_billing_account", "message":
+                                             "You do not have a billing account yet. Choose a plan to get started."}}
+
+
+def test_api_without_csrf_header_is_400_json(client, customer, stripe_api):
+    response = client.post("/api/customer_portal", json={})
+    assert response.status_code == 400
+    assert response.get_json()["error"]["code"] == "csrf_failed"
+    assert stripe_api.log == []
+
+
+def test_api_when_stripe_is_not_configured_is_503(app_config, stripe_api):
+    app = create_app({**app_config, "STRIPE_SECRET_KEY": ""})
+    try:
+        client = app.test_client()
+        from tests.conftest import AuthActions
+        AuthActions(client).signup("me@example.com", "correct horse battery")
+        token = csrf_token_from(client.get("/").get_data(as_text=True))
+        response = api(client, token)
+        assert response.status_code == 503
+        assert response.get_json()["error"]["code"] == "stripe_not_configured"
+    finally:
+        app.extensions["billing_db"].close()
+
+
+def test_api_when_database_is_down_is_503(app_config, client, customer, stripe_api):
+    with client.session_transaction() as session:
+        saved = dict(session)
+    down = create_app({**app_config, "DATABASE_URL": "postgresql://nobody@127.0.0.1:1/x",
+                       "DATABASE_POOL_TIMEOUT": "1", "WTF_CSRF_ENABLED": False})
+    try:
+        down_client = down.test_client()
+        with down_client.session_transaction() as session:
+            session.update(saved)
+        response = down_client.post("/api/customer_portal", json={})
+        assert response.status_code == 503
+        assert response.get_json()["error"]["code"] == "database_unavailable"
+    finally:
+        down.extensions["billing_db"].close()
+
+
+# --- Stripe failures -------------------------------------------------------------
+
+def test_no_portal_configuration_is_503_telling_operator_to_configure(client, customer, token, stripe_api):
+    answer_error(stripe_api, SESSIONS, 400, NO_PORTAL_CONFIGURATION)
+    response = api(client, token)
+    assert response.status_code == 503
+    assert response.get_json() == {"error": {"code": "portal_not_configured", "message":
+                                             "The billing portal is not set up yet. The operator needs to run "
+                                             "`flask portal configure`."}}
+    page = click(client, token)
+    assert page.status_code == 503
+    assert "flask portal configure" in page.get_data(as_text=True)
+
+
+def test_no_such_customer_is_409(client, customer, token, stripe_api):
+    answer_error(stripe_api, SESSIONS, 400, NO_SUCH_CUSTOMER)
+    response = api(client, token)
+    assert response.status_code == 409
+    assert response.get_json()["error"] == {
+        "code": "billing_account_not_found",
+        "message": "Your billing account was not found in Stripe. Please contact support."}
+
+
+def test_authentication_error_is_503_and_the_key_never_shows(client, customer, token, stripe_api, caplog):
+    answer_error(stripe_api, SESSIONS, 401, INVALID_API_KEY)
+    with caplog.at_level(logging.DEBUG):
+        response = api(client, token)
+        page = click(client, token)
+    assert response.status_code == 503
+    assert response.get_json()["error"]["message"] == \
+        "Stripe is misconfigured. The operator needs to check STRIPE_SECRET_KEY."
+    assert page.status_code == 503 and "Stripe is misconfigured" in page.get_data(as_text=True)
+    for text in (caplog.text, response.get_data(as_text=True), page.get_data(as_text=True)):
+        assert TEST_STRIPE_KEY not in text and "p7dc" not in text
+
+
+def test_rate_limited_by_stripe_is_retried_with_one_key_then_502(app_config, stripe_api, mirror):
+    app = create_app({**app_config, "STRIPE_MAX_NETWORK_RETRIES": "2"})
+    try:
+        client = app.test_client()
+        from tests.conftest import AuthActions
+        AuthActions(client).signup("me@example.com", "correct horse battery")
+        mirror.customer("cus_me", 1)
+        answer_error(stripe_api, SESSIONS, 429, RATE_LIMITED)
+        token = csrf_token_from(client.get("/").get_data(as_text=True))
+        response = api(client, token)
+    finally:
+        app.extensions["billing_db"].close()
+    assert response.status_code == 502
+    assert response.get_json()["error"] == {"code": "stripe_busy",
+                                            "message": "Stripe is busy right now. Please try again in a minute."}
+    assert response.headers["Retry-After"] == "30"
+    requests = requests_to(stripe_api, SESSIONS)
+    assert len(requests) == 3
+    assert len({r.headers["Idempotency-Key"] for r in requests}) == 1
+
+
+def test_network_errors_are_retried_with_the_same_key(app_config, stripe_api, mirror):
+    """The first attempt hangs past the timeout; the retry, same key, gets the session."""
+    first_done = threading.Event()
+    calls = []
+
+    def answer(request):
+        calls.append(request.headers["Idempotency-Key"])
+        if len(calls) == 1:
+            time.sleep(0.8)
+            first_done.set()
+        return Response('{"id": "bps_1", "object": "billing_portal.session", "url": "%s"}' % PORTAL_URL,
+                        content_type="application/json")
+
+    stripe_api.expect_request(SESSIONS, method="POST").respond_with_handler(answer)
+    app = create_app({**app_config, "STRIPE_MAX_NETWORK_RETRIES": "2", "STRIPE_TIMEOUT": "0.4"})
+    try:
+        client = app.test_client()
+        from tests.conftest import AuthActions
+        AuthActions(client).signup("me@example.com", "correct horse battery")
+        mirror.customer("cus_me", 1)
+        token = csrf_token_from(client.get("/").get_data(as_text=True))
+        response = api(client, token)
+    finally:
+        app.extensions["billing_db"].close()
+        first_done.wait(5)
+    assert response.status_code == 200, response.get_json()
+    assert len(calls) >= 2 and len(set(calls)) == 1
+
+
+def test_hanging_stripe_is_cut_off_by_the_timeout_with_502(app_config, stripe_api, mirror):
+    released = threading.Event()
+
+    def hang(request):
+        released.wait(5)
+        return Response("{}", content_type="application/json")
+
+    stripe_api.expect_request(SESSIONS, method="POST").respond_with_handler(hang)
+    app = create_app({**app_config, "STRIPE_TIMEOUT": "0.5", "STRIPE_MAX_NETWORK_RETRIES": "0"})
+    try:
+        client = app.test_client()
+        from tests.conftest import AuthActions
+        AuthActions(client).signup("me@example.com", "correct horse battery")
+        mirror.customer("cus_me", 1)
+        token = csrf_token_from(client.get("/").get_data(as_text=True))
+        started = time.monotonic()
+        response = api(client, token)
+        elapsed = time.monotonic() - started
+    finally:
+        released.set()
+        app.extensions["billing_db"].close()
+    assert response.status_code == 502
+    assert response.get_json()["error"] == {"code": "stripe_unreachable",
+                                            "message": "Stripe did not answer in time. Please try again in a minute."}
+    assert response.headers["Retry-After"] == "30"
+    assert elapsed < 5  # cut off by the 0.5 s timeout, not by the stand-in letting go
+
+
+def test_unreachable_stripe_is_502(app_config, stripe_api, mirror):
+    app = create_app({**app_config, "STRIPE_API_BASE": "http://127.0.0.1:1"})
+    try:
+        client = app.test_client()
+        from tests.conftest import AuthActions
+        AuthActions(client).signup("me@example.com", "correct horse battery")
+        mirror.customer("cus_me", 1)
+        token = csrf_token_from(client.get("/").get_data(as_text=True))
+        response = api(client, token)
+    finally:
+        app.extensions["billing_db"].close()
+    assert response.status_code == 502
+    assert response.get_json()["error"]["code"] == "stripe_unreachable"
+
+
+# --- abuse control ------------------------------------------------------------------
+
+def limited_app(app_config, **extra):
+    return create_app({**app_config, "PORTAL_RATE_LIMIT": "2 per minute", **extra})
+
+
+def signed_in(app, mirror=None, customer=True):
+    from tests.conftest import AuthActions
+    client = app.test_client()
+    AuthActions(client).login("me@example.com", "correct horse battery")
+    return client, csrf_token_from(client.get("/").get_data(as_text=True))
+
+
+def test_portal_sessions_are_rate_limited_per_user_with_retry_after(app_config, stripe_api, mirror, auth):
+    auth.signup("me@example.com", "correct horse battery")
+    auth.logout()
+    auth.signup("other@example.com", "correct horse battery")
+    mirror.customer("cus_me", 1)
+    mirror.customer("cus_other", 2)
+    answer_portal_session(stripe_api)
+    app = limited_app(app_config)
+    try:
+        client, token = signed_in(app)
+        assert click(client, token).status_code == 303
+        assert api(client, token).status_code == 200
+        limited = api(client, token)
+        assert limited.status_code == 429
+        assert int(limited.headers["Retry-After"]) > 0
+        assert limited.get_json()["error"]["code"] == "too_many_requests"
+        assert click(client, token).status_code == 429
+        # another user has their own budget
+        other = app.test_client()
+        from tests.conftest import AuthActions
+        AuthActions(other).login("other@example.com", "correct horse battery")
+        assert api(other, csrf_token_from(other.get("/").get_data(as_text=True))).status_code == 200
+    finally:
+        app.extensions["billing_db"].close()
+    assert len(requests_to(stripe_api, SESSIONS)) == 3
+
+
+def redis_available() -> bool:
+    import socket
+    try:
+        with socket.create_connection(("127.0.0.1", 6379), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not redis_available(), reason="no Redis on 127.0.0.1:6379")
+def test_rate_limit_storage_is_shared_between_processes(app_config, stripe_api, mirror, auth):
+    """Two app instances (as two gunicorn workers) on one Redis share one budget."""
+    import uuid
+    auth.signup("me@example.com", "correct horse battery")
+    mirror.customer("cus_me", 1)
+    answer_portal_session(stripe_api)
+    shared = {"RATELIMIT_STORAGE_URI": "redis://127.0.0.1:6379/0",
+              "RATELIMIT_KEY_PREFIX": f"billing_app_test_{uuid.uuid4().hex}"}
+    first, second = limited_app(app_config, **shared), limited_app(app_config, **shared)
+    try:
+        client_a, token_a = signed_in(first)
+        client_b, token_b = signed_in(second)
+        assert api(client_a, token_a).status_code == 200
+        assert api(client_b, token_b).status_code == 200
+        assert api(client_a, token_a).status_code == 429
+        assert api(client_b, token_b).status_code == 429
+    finally:
+        first.extensions["billing_db"].close()
+        second.extensions["billing_db"].close()
