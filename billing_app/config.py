@@ -53,7 +53,7 @@ def _stripe_secret_key(value: str) -> str:
     return value
 
 
-def _base_url(value: str) -> str:
+def parse_base_url(value: str) -> str:
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ValueError("it must be an absolute URL with http:// or https://")
@@ -153,12 +153,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SECRET_KEY", _secret_key,
             "64 random hex characters: python -c 'import secrets; print(secrets.token_hex(32))'",
             required=True, secret=True),
-    Setting("SITE_URL", _base_url, "https://billing.example.com (no trailing slash)",
+    Setting("SITE_URL", parse_base_url, "https://billing.example.com (no trailing slash)",
             required=True, dev_default="http://127.0.0.1:5000"),
     Setting("STRIPE_SECRET_KEY", _stripe_secret_key,
             "sk_test_... or sk_live_... (Stripe Dashboard > Developers > API keys)", required=True,
             secret=True),
-    Setting("STRIPE_API_BASE", _base_url, "http://localhost:12111 (stripe-mock; unset: api.stripe.com)"),
+    Setting("STRIPE_API_BASE", parse_base_url, "http://localhost:12111 (stripe-mock; unset: api.stripe.com)"),
     Setting("STRIPE_PORTAL_CONFIGURATION", _portal_configuration,
             "bpc_... (printed by `flask portal configure`)"),
     Setting("STRIPE_TIMEOUT", _positive_float, "10 (seconds per Stripe request)", default=10.0),

@@ -69,7 +69,7 @@ ACCOUNTS = [
     DemoAccount("alice", "active monthly plan", [_sub("active", ("price_demo_pro_monthly", 1))]),
     DemoAccount("bob", "yearly plan", [_sub("active", ("price_demo_pro_yearly", 1), started_days_ago=100)]),
     DemoAccount("carol", "in a free trial", [_sub("trialing", ("price_demo_starter_monthly", 1),
-                                                  started_days_ago=4, trial_days=14)]),
+                                                  started_days_ago=1, trial_days=14)]),
     DemoAccount("dave", "payment failed (past due)", [_sub("past_due", ("price_demo_pro_monthly", 1),
                                                           started_days_ago=35)]),
     DemoAccount("erin", "cancels at period end", [_sub("active", ("price_demo_pro_quarterly", 1),

@@ -1,0 +1,174 @@
+"""`flask billing doctor`: what is wrong, and how to fix it.
+
+Each check prints one line, ``OK`` or ``FAIL`` with the fix; the command
+exits 1 when any check fails.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+import click
+import psycopg
+import stripe
+from flask import current_app
+from flask.cli import AppGroup
+
+from billing_app.config import parse_base_url
+from billing_app.db import DatabaseUnavailable, database
+from billing_app.schema import SQL_DIR
+from billing_app.stripe_client import key_mode
+
+MIRROR_TABLES = ("customer", "subscription", "subscription_item", "price", "product", "invoice",
+                 "payment_method")
+
+billing_cli = AppGroup("billing", help="Check the billing set-up.")
+
+
+@dataclass
+class Check:
+    ok: bool
+    subject: str
+    detail: str
+
+    def line(self) -> str:
+        return f"{'OK  ' if self.ok else 'FAIL'} {self.subject}: {self.detail}"
+
+
+def required_indexes() -> list[str]:
+    text = (SQL_DIR / "040_mirror_indexes.sql").read_text()
+    return re.findall(r"CREATE INDEX IF NOT EXISTS (\w+)", text)
+
+
+def check_stripe(config) -> list[Check]:
+    key = config.get("STRIPE_SECRET_KEY")
+    if not key:
+        return [Check(False, "stripe key", "STRIPE_SECRET_KEY is not set: set a sk_test_... or sk_live_... key")]
+    mode = key_mode(key)
+    client = current_app.extensions["stripe_client"]
+    try:
+        listing = client.v1.billing_portal.configurations.list(params={"limit": 100})
+        configurations = [c.to_dict() for c in listing.auto_paging_iter()]
+    except (stripe.AuthenticationError, stripe.PermissionError):
+        return [Check(False, "stripe key", f"Stripe refused the {mode}-mode key: create a new secret key "
+                                           "in Dashboard > Developers > API keys and set STRIPE_SECRET_KEY")]
+    except stripe.StripeError as exc:
+        base = config.get("STRIPE_API_BASE") or "https://api.stripe.com"
+        return [Check(False, "stripe key", f"cannot reach Stripe at {base} ({type(exc).__name__}): "
+                                           "check the network and STRIPE_API_BASE")]
+    checks = [Check(True, "stripe key", f"{mode} mode, accepted by Stripe")]
+    configured = config.get("STRIPE_PORTAL_CONFIGURATION")
+    if configured:
+        checks.append(check_portal_configuration(client, configured, mode))
+    else:
+        default = next((c for c in configurations if c.get("is_default")), None)
+        checks.append(Check(True, "portal configuration", f"STRIPE_PORTAL_CONFIGURATION unset; the default "
+                                                          f"{default['id']} is used") if default else
+                      Check(False, "portal configuration", f"no portal configuration in {mode} mode: "
+                                                           "run `flask portal configure` and set "
+                                                           "STRIPE_PORTAL_CONFIGURATION to the printed id"))
+    return checks
+
+
+def check_portal_configuration(client, configuration_id: str, mode: str) -> Check:
+    subject = "portal configuration"
+    try:
+        configuration = client.v1.billing_portal.configurations.retrieve(configuration_id).to_dict()
+    except stripe.InvalidRequestError:
+        return Check(False, subject, f"{configuration_id} does not exist in {mode} mode: run "
+                                     "`flask portal configure` and set STRIPE_PORTAL_CONFIGURATION to the printed id")
+    except stripe.StripeError as exc:
+        return Check(False, subject, f"cannot read {configuration_id} ({type(exc).__name__})")
+    if bool(configuration.get("livemode")) != (mode == "live"):
+        other = "live" if configuration.get("livemode") else "test"
+        return Check(False, subject, f"{configuration_id} belongs to {other} mode but the key is a {mode}-mode "
+                                     "key: use the id printed by `flask portal configure` with this key")
+    if not configuration.get("active"):
+        return Check(False, subject, f"{configuration_id} is inactive: run `flask portal configure`")
+    return Check(True, subject, f"{configuration_id} exists and is active ({mode} mode)")
+
+
+def check_site_url(config) -> Check:
+    site_url = config.get("SITE_URL") or ""
+    try:
+        parse_base_url(site_url)
+    except ValueError as exc:
+        return Check(False, "SITE_URL", f"{site_url!r}: {exc}; set e.g. https://billing.example.com")
+    if key_mode(config.get("STRIPE_SECRET_KEY") or "") == "live" and not site_url.startswith("https://"):
+        return Check(False, "SITE_URL", f"{site_url} is not https but the Stripe key is live: use https")
+    return Check(True, "SITE_URL", site_url)
+
+
+def check_database(max_age: timedelta) -> list[Check]:
+    checks = []
+    try:
+        with database().connection() as conn:
+            for table in MIRROR_TABLES:
+                checks.append(check_table(conn, table))
+            present = {row["indexname"] for row in conn.execute(
+                "SELECT indexname FROM pg_indexes WHERE schemaname = 'stripe'")}
+            missing = [name for name in required_indexes() if name not in present]
+            checks.append(Check(not missing, "mirror indexes",
+                                f"missing {', '.join(missing)}: run `flask db init`" if missing
+                                else f"all {len(required_indexes())} present"))
+            checks.append(check_freshness(conn, max_age))
+    except DatabaseUnavailable as exc:
+        checks.append(Check(False, "database", f"cannot connect ({exc}): check DATABASE_URL and DATABASE_ROLE"))
+    return checks
+
+
+def check_table(conn: psycopg.Connection, table: str) -> Check:
+    subject = f"stripe.{table}"
+    try:
+        with conn.transaction():
+            has_rows = conn.execute(f"SELECT EXISTS (SELECT 1 FROM stripe.{table})").fetchone()["exists"]  # noqa: S608
+    except psycopg.errors.UndefinedTable:
+        return Check(False, subject, "does not exist: point DATABASE_URL at the database the sync service "
+                                     "writes (or `flask db init --mirror` for a local one)")
+    except psycopg.errors.InsufficientPrivilege:
+        role = current_app.config["DATABASE_ROLE"] or "the app's login"
+        return Check(False, subject, f"not readable by {role}: run `flask db init`")
+    if not has_rows:
+        return Check(False, subject, "is empty: has the sync service finished its first backfill?")
+    return Check(True, subject, "readable, has rows")
+
+
+def check_freshness(conn: psycopg.Connection, max_age: timedelta) -> Check:
+    try:
+        with conn.transaction():
+            newest = conn.execute("""
+                SELECT greatest((SELECT max(created) FROM stripe.customer),
+                                (SELECT max(created) FROM stripe.subscription),
+                                (SELECT max(created) FROM stripe.invoice)) AS newest""").fetchone()["newest"]
+    except psycopg.Error:
+        return Check(False, "mirror freshness", "cannot read the mirror (see above)")
+    if newest is None:
+        return Check(False, "mirror freshness", "no mirrored rows yet: check the sync service")
+    age = datetime.now(timezone.utc).replace(tzinfo=None) - newest
+    detail = f"newest mirrored row is from {newest:%Y-%m-%d %H:%M} UTC ({_age_words(age)} ago)"
+    if age > max_age:
+        return Check(False, "mirror freshness", f"{detail}: check that the sync service is running")
+    return Check(True, "mirror freshness", detail)
+
+
+def _age_words(age: timedelta) -> str:
+    hours = age.total_seconds() / 3600
+    return f"{hours / 24:.1f} days" if hours >= 48 else f"{max(hours, 0):.1f} hours"
+
+
+@billing_cli.command("doctor")
+@click.option("--max-age", type=click.FloatRange(min=0.1), default=48.0, show_default=True,
+              help="Hours after which the newest mirrored row counts as stale.")
+def doctor_command(max_age: float) -> None:
+    """Check Stripe, the portal configuration, SITE_URL and the mirror; exit 1 on any FAIL."""
+    config = current_app.config
+    checks = [*check_stripe(config), check_site_url(config), *check_database(timedelta(hours=max_age))]
+    for check in checks:
+        click.echo(check.line())
+    failed = sum(not c.ok for c in checks)
+    if failed:
+        click.echo(f"{failed} check(s) failed")
+        raise SystemExit(1)
+    click.echo("all checks passed")

@@ -1,0 +1,73 @@
+"""`flask portal configure`: the Customer Portal set up from portal.toml."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+
+from billing_app.db import DatabaseUnavailable, database
+from billing_app.errors import BillingError
+from billing_app.plans.queries import active_recurring_prices
+from billing_app.portal.configuration import (
+    DEFAULT_FILE,
+    MANAGED_BY,
+    PortalConfigError,
+    portal_configuration_params,
+    read_portal_file,
+)
+from billing_app.stripe_client import call_stripe, key_mode, new_idempotency_key, stripe_client
+
+portal_cli = AppGroup("portal", help="Set up Stripe's Customer Portal.")
+
+
+def find_managed_configuration(client):
+    """The configuration this command created before (found by its metadata), or None."""
+    listing = call_stripe(lambda: client.v1.billing_portal.configurations.list(params={"limit": 100}))
+    for configuration in listing.auto_paging_iter():
+        metadata = configuration.to_dict().get("metadata") or {}
+        if metadata.get("managed_by") == MANAGED_BY["managed_by"]:
+            return configuration
+    return None
+
+
+@portal_cli.command("configure")
+@click.option("--file", "path", type=click.Path(dir_okay=False, path_type=Path), default=DEFAULT_FILE,
+              show_default="portal.toml", help="The portal description.")
+@click.option("--dry-run", is_flag=True, help="Print what would be sent to Stripe; send nothing.")
+def configure_command(path: Path, dry_run: bool) -> None:
+    """Create or update the portal configuration and print its bpc_ id."""
+    try:
+        raw = read_portal_file(path)
+        with database().connection() as conn:
+            catalog = active_recurring_prices(conn)
+        params = portal_configuration_params(raw, current_app.config["SITE_URL"], catalog)
+    except PortalConfigError as exc:
+        raise click.ClickException(f"portal settings refused, nothing sent to Stripe: {exc}") from None
+    except DatabaseUnavailable as exc:
+        raise click.ClickException(f"cannot read the plans from the mirror: {exc}") from None
+    if dry_run:
+        click.echo(json.dumps(params, indent=2))
+        click.echo("dry run: nothing was sent to Stripe")
+        return
+    try:
+        client = stripe_client()
+        existing = find_managed_configuration(client)
+        options = {"idempotency_key": new_idempotency_key()}
+        if existing is None:
+            result = call_stripe(lambda: client.v1.billing_portal.configurations.create(
+                params=params, options=options))
+            verb = "created"
+        else:
+            result = call_stripe(lambda: client.v1.billing_portal.configurations.update(
+                existing.id, params={**params, "active": True}, options=options))
+            verb = "updated"
+    except BillingError as exc:
+        raise click.ClickException(exc.message) from None
+    mode = key_mode(current_app.config["STRIPE_SECRET_KEY"])
+    click.echo(f"{verb} portal configuration {result.id} ({mode} mode)")
+    if current_app.config["STRIPE_PORTAL_CONFIGURATION"] != result.id:
+        click.echo(f"set STRIPE_PORTAL_CONFIGURATION={result.id}")

@@ -1,0 +1,185 @@
+"""Customer Portal configuration as code: portal.toml -> Stripe's configuration parameters.
+
+Every setting is checked before anything is sent to Stripe; a bad one is
+refused with a message naming it (``subscription_cancel.mode``).  The plans a
+customer may switch between are read from the mirror.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from itertools import groupby
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from billing_app.account import RETURN_PARAM
+
+DEFAULT_FILE = Path(__file__).resolve().parent.parent.parent / "portal.toml"
+MANAGED_BY = {"managed_by": "billing_app"}
+
+CUSTOMER_FIELDS = ("address", "email", "name", "phone", "shipping", "tax_id")
+CANCEL_MODES = ("at_period_end", "immediately")
+PRORATIONS = ("none", "create_prorations", "always_invoice")
+CANCEL_REASONS = ("customer_service", "low_quality", "missing_features", "other", "switched_service",
+                  "too_complex", "too_expensive", "unused")
+UPDATE_FIELDS = ("price", "quantity", "promotion_code")
+DOWNGRADE_CONDITIONS = ("decreasing_item_amount", "shortening_interval")
+
+KNOWN = {
+    "": {"business_profile", "default_return_url", "invoice_history", "payment_method_update",
+         "customer_update", "subscription_cancel", "subscription_update"},
+    "business_profile": {"headline", "privacy_policy_url", "terms_of_service_url"},
+    "invoice_history": {"enabled"},
+    "payment_method_update": {"enabled"},
+    "customer_update": {"enabled", "allowed_updates"},
+    "subscription_cancel": {"enabled", "mode", "proration_behavior", "reasons"},
+    "subscription_update": {"enabled", "allowed_updates", "proration_behavior", "products",
+                            "downgrades_at_period_end"},
+}
+
+
+class PortalConfigError(ValueError):
+    """A setting in the portal file is invalid; the message starts with its name."""
+
+
+def read_portal_file(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise PortalConfigError(f"{path}: no such file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise PortalConfigError(f"{path}: not valid TOML ({exc})") from None
+
+
+class _Section:
+    """Typed reads of one table of the file, each error naming the setting."""
+
+    def __init__(self, raw: dict, name: str) -> None:
+        value = raw.get(name, {}) if name else raw
+        if not isinstance(value, dict):
+            raise PortalConfigError(f"{name}: must be a table ([{name}])")
+        unknown = sorted(set(value) - KNOWN[name])
+        if unknown:
+            raise PortalConfigError(f"{self._path(name, unknown[0])}: unknown setting; "
+                                    f"known: {', '.join(sorted(KNOWN[name]))}")
+        self.values, self.name = value, name
+
+    @staticmethod
+    def _path(section: str, key: str) -> str:
+        return f"{section}.{key}" if section else key
+
+    def path(self, key: str) -> str:
+        return self._path(self.name, key)
+
+    def boolean(self, key: str, default: bool) -> bool:
+        value = self.values.get(key, default)
+        if not isinstance(value, bool):
+            raise PortalConfigError(f"{self.path(key)}: must be true or false")
+        return value
+
+    def choice(self, key: str, choices: tuple[str, ...], default: str) -> str:
+        value = self.values.get(key, default)
+        if value not in choices:
+            raise PortalConfigError(f"{self.path(key)}: {value!r} is not one of {', '.join(choices)}")
+        return value
+
+    def choices(self, key: str, choices: tuple[str, ...], default: list[str]) -> list[str]:
+        value = self.values.get(key, default)
+        if not isinstance(value, list) or any(v not in choices for v in value):
+            raise PortalConfigError(f"{self.path(key)}: must be a list of {', '.join(choices)}")
+        if len(set(value)) != len(value):
+            raise PortalConfigError(f"{self.path(key)}: lists an entry twice")
+        return value
+
+    def url(self, key: str, default: str) -> str:
+        value = self.values.get(key, default)
+        parts = urlsplit(value) if isinstance(value, str) else None
+        if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
+            raise PortalConfigError(f"{self.path(key)}: {value!r} is not an absolute http(s) URL")
+        return value
+
+    def text(self, key: str, max_length: int) -> str | None:
+        value = self.values.get(key)
+        if value is not None and (not isinstance(value, str) or len(value) > max_length):
+            raise PortalConfigError(f"{self.path(key)}: must be text of at most {max_length} characters")
+        return value
+
+
+def _plans(section: _Section, catalog: list[dict]) -> list[dict]:
+    """[{"product": ..., "prices": [...]}] from the mirror's active recurring prices."""
+    by_product = {product: [row["id"] for row in rows]
+                  for product, rows in groupby(sorted(catalog, key=lambda r: (r["product_id"], r["id"])),
+                                               key=lambda r: r["product_id"])}
+    wanted = section.values.get("products", "all")
+    if wanted == "all":
+        chosen = sorted(by_product)
+    elif isinstance(wanted, list) and all(isinstance(p, str) for p in wanted):
+        missing = [p for p in wanted if p not in by_product]
+        if missing:
+            raise PortalConfigError(f"{section.path('products')}: {missing[0]} is not an active product "
+                                    "with active recurring prices in the mirror")
+        chosen = wanted
+    else:
+        raise PortalConfigError(f"{section.path('products')}: must be \"all\" or a list of product ids")
+    if not chosen:
+        raise PortalConfigError(f"{section.path('products')}: the mirror has no active recurring prices "
+                                "to switch between; disable subscription_update or add prices in Stripe")
+    return [{"product": product, "prices": by_product[product]} for product in chosen]
+
+
+def portal_configuration_params(raw: dict, site_url: str, catalog: list[dict]) -> dict[str, Any]:
+    """The parameters for billing_portal.configurations.create/update."""
+    top = _Section(raw, "")
+    profile = _Section(raw, "business_profile")
+    business_profile = {"privacy_policy_url": profile.url("privacy_policy_url", f"{site_url}/privacy"),
+                        "terms_of_service_url": profile.url("terms_of_service_url", f"{site_url}/terms")}
+    headline = profile.text("headline", 60)
+    if headline:
+        business_profile["headline"] = headline
+
+    features: dict[str, Any] = {}
+    for name in ("invoice_history", "payment_method_update"):
+        features[name] = {"enabled": _Section(raw, name).boolean("enabled", True)}
+
+    customer = _Section(raw, "customer_update")
+    features["customer_update"] = {"enabled": customer.boolean("enabled", True)}
+    if features["customer_update"]["enabled"]:
+        allowed = customer.choices("allowed_updates", CUSTOMER_FIELDS, ["email", "address"])
+        if not allowed:
+            raise PortalConfigError("customer_update.allowed_updates: empty; list fields or set enabled = false")
+        features["customer_update"]["allowed_updates"] = allowed
+
+    cancel = _Section(raw, "subscription_cancel")
+    features["subscription_cancel"] = {"enabled": cancel.boolean("enabled", True)}
+    if features["subscription_cancel"]["enabled"]:
+        mode = cancel.choice("mode", CANCEL_MODES, "at_period_end")
+        features["subscription_cancel"]["mode"] = mode
+        proration = cancel.choice("proration_behavior", PRORATIONS, "none")
+        if mode == "immediately":
+            features["subscription_cancel"]["proration_behavior"] = proration
+        reasons = cancel.choices("reasons", CANCEL_REASONS, [])
+        features["subscription_cancel"]["cancellation_reason"] = (
+            {"enabled": True, "options": reasons} if reasons else {"enabled": False})
+
+    update = _Section(raw, "subscription_update")
+    features["subscription_update"] = {"enabled": update.boolean("enabled", True)}
+    if features["subscription_update"]["enabled"]:
+        allowed = update.choices("allowed_updates", UPDATE_FIELDS, ["price"])
+        if not allowed:
+            raise PortalConfigError("subscription_update.allowed_updates: empty; list fields or set enabled = false")
+        conditions = update.choices("downgrades_at_period_end", DOWNGRADE_CONDITIONS, [])
+        features["subscription_update"].update(
+            default_allowed_updates=allowed,
+            proration_behavior=update.choice("proration_behavior", PRORATIONS, "create_prorations"),
+            products=_plans(update, catalog),
+            schedule_at_period_end={"conditions": [{"type": c} for c in conditions]},
+        )
+
+    return {
+        "business_profile": business_profile,
+        "default_return_url": top.url("default_return_url", f"{site_url}/account?{RETURN_PARAM}=portal"),
+        "features": features,
+        "metadata": dict(MANAGED_BY),
+    }

@@ -1,0 +1,291 @@
+"""`flask portal configure` and `flask billing doctor` against the local Stripe stand-in."""
+
+import json
+from datetime import datetime, timedelta
+
+import pytest
+
+from billing_app import create_app
+from billing_app.demo import load_demo
+from tests.stripe_stand_in import INVALID_API_KEY, answer_error, requests_to, sent_form
+
+CONFIGURATIONS = "/v1/billing_portal/configurations"
+
+PORTAL_TOML = """
+[business_profile]
+headline = "Manage your Acme plan"
+
+[customer_update]
+enabled = true
+allowed_updates = ["email", "tax_id"]
+
+[subscription_cancel]
+enabled = true
+mode = "immediately"
+proration_behavior = "create_prorations"
+reasons = ["too_expensive", "other"]
+
+[subscription_update]
+enabled = true
+allowed_updates = ["price"]
+proration_behavior = "always_invoice"
+products = ["prod_pro"]
+downgrades_at_period_end = ["shortening_interval"]
+"""
+
+EXPECTED_FORM = {
+    "business_profile[privacy_policy_url]": "http://billing.test/privacy",
+    "business_profile[terms_of_service_url]": "http://billing.test/terms",
+    "business_profile[headline]": "Manage your Acme plan",
+    "default_return_url": "http://billing.test/account?from=portal",
+    "features[invoice_history][enabled]": "true",
+    "features[payment_method_update][enabled]": "true",
+    "features[customer_update][enabled]": "true",
+    "features[customer_update][allowed_updates][0]": "email",
+    "features[customer_update][allowed_updates][1]": "tax_id",
+    "features[subscription_cancel][enabled]": "true",
+    "features[subscription_cancel][mode]": "immediately",
+    "features[subscription_cancel][proration_behavior]": "create_prorations",
+    "features[subscription_cancel][cancellation_reason][enabled]": "true",
+    "features[subscription_cancel][cancellation_reason][options][0]": "too_expensive",
+    "features[subscription_cancel][cancellation_reason][options][1]": "other",
+    "features[subscription_update][enabled]": "true",
+    "features[subscription_update][default_allowed_updates][0]": "price",
+    "features[subscription_update][proration_behavior]": "always_invoice",
+    "features[subscription_update][products][0][product]": "prod_pro",
+    "features[subscription_update][products][0][prices][0]": "price_pro_monthly",
+    "features[subscription_update][products][0][prices][1]": "price_pro_yearly",
+    "features[subscription_update][schedule_at_period_end][conditions][0][type]": "shortening_interval",
+    "metadata[managed_by]": "billing_app",
+}
+
+
+@pytest.fixture
+def catalog(mirror):
+    mirror.product("prod_pro", "Pro")
+    mirror.product("prod_old", "Old", active=False)
+    mirror.price("price_pro_monthly", "prod_pro")
+    mirror.price("price_pro_yearly", "prod_pro", interval="year", unit_amount=29000)
+    mirror.price("price_pro_retired", "prod_pro", active=False)
+    mirror.price("price_old", "prod_old")
+    return mirror
+
+
+@pytest.fixture
+def portal_file(tmp_path):
+    path = tmp_path / "portal.toml"
+    path.write_text(PORTAL_TOML)
+    return path
+
+
+def configuration(id_="bpc_1", *, managed=True, active=True, livemode=False, is_default=False):
+    return {"id": id_, "object": "billing_portal.configuration", "active": active, "livemode": livemode,
+            "is_default": is_default, "metadata": {"managed_by": "billing_app"} if managed else {}}
+
+
+def answer_list(stripe_api, *configurations):
+    stripe_api.expect_request(CONFIGURATIONS, method="GET").respond_with_json(
+        {"object": "list", "data": list(configurations), "has_more": False, "url": CONFIGURATIONS})
+
+
+def test_dry_run_prints_the_parameters_and_sends_nothing(runner, catalog, portal_file, stripe_api):
+    result = runner.invoke(args=["portal", "configure", "--file", str(portal_file), "--dry-run"])
+    assert result.exit_code == 0, result.output
+    printed = json.loads(result.output.rsplit("dry run", 1)[0])
+    assert printed["features"]["subscription_update"]["products"] == [
+        {"product": "prod_pro", "prices": ["price_pro_monthly", "price_pro_yearly"]}]
+    assert printed["metadata"] == {"managed_by": "billing_app"}
+    assert result.output.strip().endswith("dry run: nothing was sent to Stripe")
+    assert stripe_api.log == []
+
+
+def test_configure_creates_a_configuration_with_exact_parameters(runner, catalog, portal_file, stripe_api):
+    answer_list(stripe_api, configuration("bpc_other", managed=False, is_default=True))
+    stripe_api.expect_request(CONFIGURATIONS, method="POST").respond_with_json(configuration("bpc_new"))
+    result = runner.invoke(args=["portal", "configure", "--file", str(portal_file)])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == ["created portal configuration bpc_new (test mode)",
+                                          "set STRIPE_PORTAL_CONFIGURATION=bpc_new"]
+    (created,) = requests_to(stripe_api, CONFIGURATIONS)
+    assert sent_form(created) == EXPECTED_FORM
+
+
+def test_configure_twice_updates_the_one_it_created(runner, catalog, portal_file, stripe_api):
+    answer_list(stripe_api, configuration("bpc_other", managed=False), configuration("bpc_mine"))
+    stripe_api.expect_request(f"{CONFIGURATIONS}/bpc_mine", method="POST").respond_with_json(
+        configuration("bpc_mine"))
+    result = runner.invoke(args=["portal", "configure", "--file", str(portal_file)])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[0] == "updated portal configuration bpc_mine (test mode)"
+    assert requests_to(stripe_api, CONFIGURATIONS) == []  # nothing created
+    (updated,) = requests_to(stripe_api, f"{CONFIGURATIONS}/bpc_mine")
+    assert sent_form(updated) == {**EXPECTED_FORM, "active": "true"}
+
+
+def test_the_repository_portal_file_is_valid(runner, catalog, stripe_api):
+    result = runner.invoke(args=["portal", "configure", "--dry-run"])
+    assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize("replace, add, message", [
+    ('mode = "immediately"', 'mode = "whenever"',
+     "subscription_cancel.mode: 'whenever' is not one of at_period_end, immediately"),
+    ('allowed_updates = ["email", "tax_id"]', 'allowed_updates = ["email", "password"]',
+     "customer_update.allowed_updates: must be a list of address, email, name, phone, shipping, tax_id"),
+    ('products = ["prod_pro"]', 'products = ["prod_old"]',
+     "subscription_update.products: prod_old is not an active product with active recurring prices"),
+    ('headline = "Manage your Acme plan"', 'headline = "' + "x" * 61 + '"',
+     "business_profile.headline: must be text of at most 60 characters"),
+    ('headline = "Manage your Acme plan"', 'headline = "ok"\nprivacy_policy_url = "example.com/privacy"',
+     "business_profile.privacy_policy_url: 'example.com/privacy' is not an absolute http(s) URL"),
+    ('reasons = ["too_expensive", "other"]', 'reasons = ["too_expensive", "bored"]',
+     "subscription_cancel.reasons: must be a list of customer_service"),
+    ('enabled = true\nallowed_updates = ["price"]', 'enabled = "yes"\nallowed_updates = ["price"]',
+     "subscription_update.enabled: must be true or false"),
+    ('proration_behavior = "always_invoice"', 'prorate = true',
+     "subscription_update.prorate: unknown setting"),
+    ('[business_profile]', '[business_profile',
+     "not valid TOML"),
+])
+def test_invalid_settings_are_refused_before_any_call(runner, catalog, portal_file, stripe_api,
+                                                      replace, add, message):
+    portal_file.write_text(PORTAL_TOML.replace(replace, add))
+    result = runner.invoke(args=["portal", "configure", "--file", str(portal_file)])
+    assert result.exit_code == 1
+    assert "portal settings refused, nothing sent to Stripe: " in result.output
+    assert message in result.output
+    assert stripe_api.log == []
+
+
+def test_configure_with_refused_key_fails_cleanly(runner, catalog, portal_file, stripe_api):
+    answer_error(stripe_api, CONFIGURATIONS, 401, INVALID_API_KEY, method="GET")
+    result = runner.invoke(args=["portal", "configure", "--file", str(portal_file)])
+    assert result.exit_code == 1
+    assert "Stripe is misconfigured. The operator needs to check STRIPE_SECRET_KEY." in result.output
+    assert "p7dc" not in result.output
+
+
+# --- doctor -------------------------------------------------------------------------
+
+@pytest.fixture
+def healthy(database_url, stripe_api, owner_conn):
+    load_demo(database_url)
+    answer_list(stripe_api, configuration("bpc_1"))
+    stripe_api.expect_request(f"{CONFIGURATIONS}/bpc_1", method="GET").respond_with_json(configuration("bpc_1"))
+
+
+@pytest.fixture
+def doctor(app_config):
+    def run(*args, **config):
+        app = create_app({**app_config, "STRIPE_PORTAL_CONFIGURATION": "bpc_1", **config})
+        try:
+            return app.test_cli_runner().invoke(args=["billing", "doctor", *args])
+        finally:
+            app.extensions["billing_db"].close()
+    return run
+
+
+def test_doctor_all_ok(doctor, healthy):
+    result = doctor()
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[:4] == ["OK   stripe key: test mode, accepted by Stripe",
+                         "OK   portal configuration: bpc_1 exists and is active (test mode)",
+                         "OK   SITE_URL: http://billing.test",
+                         "OK   stripe.customer: readable, has rows"]
+    assert "OK   mirror indexes: all 6 present" in lines
+    assert any(line.startswith("OK   mirror freshness: newest mirrored row is from") for line in lines)
+    assert lines[-1] == "all checks passed"
+
+
+def test_doctor_reports_refused_key(doctor, database_url, stripe_api):
+    load_demo(database_url)
+    answer_error(stripe_api, CONFIGURATIONS, 401, INVALID_API_KEY, method="GET")
+    result = doctor()
+    assert result.exit_code == 1
+    assert ("FAIL stripe key: Stripe refused the test-mode key: create a new secret key in Dashboard > "
+            "Developers > API keys and set STRIPE_SECRET_KEY") in result.output
+    assert "p7dc" not in result.output
+
+
+def test_doctor_reports_missing_configuration(doctor, database_url, stripe_api):
+    load_demo(database_url)
+    answer_list(stripe_api)
+    answer_error(stripe_api, f"{CONFIGURATIONS}/bpc_1", 404,
+                 {"type": "invalid_request_error", "code": "resource_missing",
+                  "message": "No such configuration: 'bpc_1'"}, method="GET")
+    result = doctor()
+    assert result.exit_code == 1
+    assert ("FAIL portal configuration: bpc_1 does not exist in test mode: run `flask portal configure` "
+            "and set STRIPE_PORTAL_CONFIGURATION to the printed id") in result.output
+
+
+@pytest.mark.parametrize("answer, line", [
+    (configuration("bpc_1", livemode=True),
+     "FAIL portal configuration: bpc_1 belongs to live mode but the key is a test-mode key"),
+    (configuration("bpc_1", active=False),
+     "FAIL portal configuration: bpc_1 is inactive: run `flask portal configure`"),
+])
+def test_doctor_reports_wrong_mode_or_inactive_configuration(doctor, database_url, stripe_api, answer, line):
+    load_demo(database_url)
+    answer_list(stripe_api)
+    stripe_api.expect_request(f"{CONFIGURATIONS}/bpc_1", method="GET").respond_with_json(answer)
+    result = doctor()
+    assert result.exit_code == 1
+    assert line in result.output
+
+
+def test_doctor_without_configuration_and_without_default(doctor, database_url, stripe_api):
+    load_demo(database_url)
+    answer_list(stripe_api, configuration("bpc_x", managed=False))
+    result = doctor(STRIPE_PORTAL_CONFIGURATION="")
+    assert result.exit_code == 1
+    assert "FAIL portal configuration: no portal configuration in test mode: run `flask portal configure`" \
+        in result.output
+
+
+def test_doctor_reports_empty_tables_and_stale_mirror(doctor, stripe_api, healthy, owner_conn):
+    owner_conn.execute("DELETE FROM stripe.invoice")
+    owner_conn.execute("UPDATE stripe.customer SET created = created - interval '30 days'")
+    owner_conn.execute("UPDATE stripe.subscription SET created = now() - interval '10 days'")
+    result = doctor()
+    assert result.exit_code == 1
+    assert "FAIL stripe.invoice: is empty: has the sync service finished its first backfill?" in result.output
+    assert "FAIL mirror freshness: newest mirrored row is from" in result.output
+    assert "(10.0 days ago): check that the sync service is running" in result.output
+    assert doctor("--max-age", str(24 * 11)).output.count("FAIL mirror freshness") == 0
+
+
+def test_doctor_reports_missing_index(doctor, healthy, owner_conn, database_url):
+    from billing_app.schema import apply_schema
+    owner_conn.execute("DROP INDEX stripe.customer_metadata_user_id_idx")
+    try:
+        result = doctor()
+        assert result.exit_code == 1
+        assert "FAIL mirror indexes: missing customer_metadata_user_id_idx: run `flask db init`" in result.output
+    finally:
+        apply_schema(database_url, with_mirror=False)
+
+
+def test_doctor_reports_unreadable_table(doctor, healthy, owner_conn, database_url):
+    from billing_app.schema import apply_schema
+    owner_conn.execute("REVOKE SELECT ON stripe.price FROM billing_service")
+    try:
+        result = doctor()
+        assert result.exit_code == 1
+        assert "FAIL stripe.price: not readable by billing_service: run `flask db init`" in result.output
+    finally:
+        apply_schema(database_url, with_mirror=False)
+
+
+def test_doctor_reports_live_key_with_http_site_url(doctor, healthy, stripe_api):
+    result = doctor(STRIPE_SECRET_KEY="sk_live_abc123", STRIPE_PORTAL_CONFIGURATION="")
+    assert "FAIL SITE_URL: http://billing.test is not https but the Stripe key is live: use https" in result.output
+
+
+def test_doctor_reports_unreachable_database(doctor, stripe_api):
+    answer_list(stripe_api)
+    result = doctor(DATABASE_URL="postgresql://nobody@127.0.0.1:1/x", DATABASE_POOL_TIMEOUT="1",
+                    STRIPE_PORTAL_CONFIGURATION="")
+    assert result.exit_code == 1
+    assert "FAIL database: cannot connect" in result.output
