@@ -1,0 +1,117 @@
+"""A real headless Chromium: sign in, "Manage subscription", the portal, and back.
+
+The app is served over HTTP from a thread; the Stripe stand-in answers the
+session request and serves a stand-in portal page whose return link goes back
+to the return_url the app sent.  Needs Debian's chromium (`.ci/run` installs
+it); without it the test is skipped locally and fails in CI.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from datetime import datetime
+from html import escape
+from urllib.parse import parse_qs
+
+import pytest
+from werkzeug import Response
+from werkzeug.serving import make_server
+
+from billing_app import create_app
+from tests.conftest import make_config
+from tests.stripe_stand_in import requests_to, sent_form
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture
+def browser():
+    if not CHROMIUM:
+        message = "Debian's chromium is not installed (apt-get install chromium)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def live_app(database_url, stripe_api):
+    """The app on a real port, with SITE_URL pointing at it."""
+    server = make_server("127.0.0.1", 0, None, threaded=True)
+    site_url = f"http://127.0.0.1:{server.server_port}"
+    app = create_app(make_config(database_url, stripe_api.url_for("").rstrip("/"), SITE_URL=site_url))
+    server.app = app
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield site_url
+    server.shutdown()
+    app.extensions["billing_db"].close()
+
+
+@pytest.fixture
+def stand_in_portal(stripe_api):
+    """Answers session creation with a URL on the stand-in, whose page links back to return_url."""
+    sessions = {}
+
+    def create_session(request):
+        form = parse_qs(request.get_data(as_text=True))
+        session_id = f"bps_{len(sessions) + 1}"
+        sessions[session_id] = form["return_url"][0]
+        body = {"id": session_id, "object": "billing_portal.session",
+                "url": stripe_api.url_for(f"/p/session/{session_id}")}
+        import json
+        return Response(json.dumps(body), content_type="application/json")
+
+    def portal_page(request):
+        session_id = request.path.rsplit("/", 1)[1]
+        return Response(f"<!doctype html><title>Billing portal</title><h1>Stand-in Customer Portal</h1>"
+                        f'<a id="return" href="{escape(sessions[session_id])}">Return to the app</a>',
+                        content_type="text/html")
+
+    stripe_api.expect_request("/v1/billing_portal/sessions", method="POST").respond_with_handler(create_session)
+    for n in range(1, 4):
+        stripe_api.expect_request(f"/p/session/bps_{n}", method="GET").respond_with_handler(portal_page)
+    return sessions
+
+
+def test_manage_subscription_round_trip_in_chromium(browser, live_app, stand_in_portal, stripe_api, mirror,
+                                                    owner_conn, auth):
+    auth.signup("browser@example.com", "correct horse battery")
+    user_id = owner_conn.execute("SELECT id FROM billing_app.users").fetchone()[0]
+    mirror.product("prod_pro", "Pro")
+    mirror.price("price_pro_monthly", "prod_pro")
+    mirror.customer("cus_browser", user_id)
+    mirror.subscription("sub_1", "cus_browser", current_period_end=datetime(2031, 3, 5))
+
+    page = browser.new_page()
+    page.goto(f"{live_app}/account")
+    assert page.url == f"{live_app}/login?next=/account"
+    page.fill("#email", "browser@example.com")
+    page.fill("#password", "correct horse battery")
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{live_app}/account")
+    assert "Renews on March 5, 2031" in page.inner_text("main")
+
+    page.click("text=Manage subscription")
+    page.wait_for_url(stripe_api.url_for("/p/session/bps_1"))
+    assert page.inner_text("h1") == "Stand-in Customer Portal"
+    (request,) = requests_to(stripe_api, "/v1/billing_portal/sessions")
+    assert sent_form(request) == {"customer": "cus_browser", "return_url": f"{live_app}/account?from=portal"}
+
+    page.click("#return")
+    page.wait_for_url(f"{live_app}/account?from=portal")
+    notice = page.inner_text("#freshness")
+    assert "Changes you made in the billing portal can take a few seconds to appear here." in notice
+
+    # the sync service catches up: the page notices and shows the new state by itself
+    owner_conn.execute("UPDATE stripe.subscription SET cancel_at_period_end = true WHERE id = 'sub_1'")
+    page.wait_for_url(f"{live_app}/account", timeout=10_000)
+    page.wait_for_selector("text=Cancels on March 5, 2031", timeout=10_000)
