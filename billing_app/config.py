@@ -146,6 +146,8 @@ SETTINGS: tuple[Setting, ...] = (
             "postgresql://analyst@replica.example.com:5432/billing (unset: DATABASE_URL)"),
     Setting("DATABASE_ROLE", _role_name, "billing_service (none: connect without SET ROLE)",
             default="billing_service"),
+    Setting("REPORTING_ROLE", _role_name, "billing_reporting (none: connect without SET ROLE)",
+            default="billing_reporting"),
     Setting("DATABASE_POOL_MIN_SIZE", _positive_int, "2", default=2),
     Setting("DATABASE_POOL_MAX_SIZE", _positive_int, "10", default=10),
     Setting("DATABASE_POOL_TIMEOUT", _positive_float, "5 (seconds to wait for a connection)",

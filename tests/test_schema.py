@@ -21,10 +21,19 @@ SELECT 'constraint', conrelid::regclass || ' ' || conname || ' ' || pg_get_const
   FROM pg_constraint WHERE connamespace::regnamespace::text IN ('stripe', 'billing_app')
 UNION ALL
 SELECT 'acl', n.nspname || '.' || c.relname || ' ' || coalesce(c.relacl::text, '')
-  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname IN ('stripe', 'billing_app')
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE n.nspname IN ('stripe', 'billing_app', 'reporting')
 UNION ALL
 SELECT 'schema', nspname || ' ' || coalesce(nspacl::text, '') FROM pg_namespace
- WHERE nspname IN ('stripe', 'billing_app')
+ WHERE nspname IN ('stripe', 'billing_app', 'reporting')
+UNION ALL
+SELECT 'view', schemaname || '.' || viewname || ' ' || definition FROM pg_views WHERE schemaname = 'reporting'
+UNION ALL
+SELECT 'comment', c.relname || ' ' || coalesce(obj_description(c.oid, 'pg_class'), '')
+  FROM pg_class c WHERE c.relnamespace = 'reporting'::regnamespace
+UNION ALL
+SELECT 'function', p.oid::regprocedure::text || ' ' || md5(p.prosrc) FROM pg_proc p
+ WHERE p.pronamespace = 'reporting'::regnamespace
 UNION ALL
 SELECT 'role', rolname || ' ' || rolcanlogin FROM pg_roles WHERE rolname LIKE 'billing\\_%'
 ORDER BY 1, 2
@@ -52,6 +61,8 @@ def test_files_apply_in_fixed_order_and_mirror_only_when_asked():
     names = [f.name for f in schema_files(with_mirror=True)]
     assert names[:4] == [MIRROR_FILE, "020_app_schema.sql", "030_roles.sql", "040_mirror_indexes.sql"]
     assert MIRROR_FILE not in [f.name for f in schema_files(with_mirror=False)]
+    reporting = [f.name for f in schema_files(with_mirror=True) if f.parent.name == "reporting"]
+    assert names[4:] == reporting and reporting[0] == "000_schema.sql" and reporting[-1] == "999_grants.sql"
 
 
 def test_db_init_twice_changes_nothing_the_second_time(scratch_database):

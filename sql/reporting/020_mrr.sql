@@ -1,0 +1,25 @@
+CREATE OR REPLACE VIEW reporting.mrr AS
+SELECT s.customer_id,
+       s.id                                          AS subscription_id,
+       s.status,
+       i.id                                          AS subscription_item_id,
+       pr.id                                         AS product_id,
+       pr.name                                       AS product,
+       p.id                                          AS price_id,
+       p.currency,
+       i.quantity,
+       p.recurring_interval                          AS billing_interval,
+       p.recurring_interval_count                    AS interval_count,
+       reporting.monthly_amount(coalesce(p.unit_amount::numeric, p.unit_amount_decimal), i.quantity,
+                                p.recurring_interval, p.recurring_interval_count) AS mrr_minor_units
+  FROM stripe.subscription s
+  JOIN stripe.subscription_item i ON i.subscription_id = s.id AND i.deleted IS NOT TRUE
+  JOIN stripe.price p ON p.id = i.price_id
+  LEFT JOIN stripe.product pr ON pr.id = p.product_id
+ WHERE s.status IN ('active', 'past_due')
+   AND p.type = 'recurring'
+   AND p.recurring_usage_type IS DISTINCT FROM 'metered'
+   AND coalesce(p.unit_amount::numeric, p.unit_amount_decimal) IS NOT NULL;
+
+COMMENT ON VIEW reporting.mrr IS
+    'Monthly recurring revenue per subscription item, in the price''s currency and minor units (mrr_minor_units, not rounded): unit amount x quantity, normalised from the price''s interval (day x 365/12, week x 52/12, month x 1, year x 1/12) and divided by the interval count. Counted for status active and past_due only; trialing, canceled, incomplete, incomplete_expired, unpaid and paused count nothing. Excluded: metered prices (usage is not known in advance), one-time prices, tiered prices without a unit amount, and items whose price is missing from the mirror. Discounts and taxes are not applied. A deleted price still counts while a subscription bills on it.';

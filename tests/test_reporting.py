@@ -1,0 +1,284 @@
+"""The reporting views on a data set written for these tests, with figures worked out by hand.
+
+Data set (amounts in minor units):
+  prices  m_usd    usd  1000 / month        (Alpha)
+          q_usd    usd  9000 / 3 months     (Alpha)  -> 3000 a month
+          y_usd    usd 12000 / year         (Beta)   -> 1000 a month
+          w_usd    usd   700 / week         (Beta)   -> 700 * 52 / 12 a month
+          d_eur    eur   100 / day          (Alpha)  -> 100 * 365 / 12 a month
+          y2_eur   eur 24000 / 2 years      (Alpha)  -> 1000 a month
+          m_jpy    jpy  3000 / month        (Alpha)
+          metered  usd    50 / month metered (Beta)  -> never MRR
+          gone     usd  2000 / month, deleted price of a deleted product (Gone)
+  subscriptions
+          s1  c1 active     m_usd x2 + metered       2025-01-15   MRR usd 2000
+          s2  c2 active     q_usd x1                 2025-01-20   MRR usd 3000
+          s5  c5 active     d_eur x1 + y2_eur x1     2025-02-03   MRR eur 3041.666.. + 1000
+          s6  c6 active     m_jpy x5                 2025-02-04   MRR jpy 15000
+          s8  c8 canceled   m_usd x1                 2025-02-10, ended 2025-03-20
+          s3  c3 past_due   y_usd x1                 2025-03-01   MRR usd 1000, open invoice 12000
+          s4  c4 active     w_usd x3                 2025-03-02   MRR usd 2100 * 52 / 12 = 9100
+          s11 c3 active     gone x1                  2025-03-03   MRR usd 2000 (deleted price still bills)
+          s7  c7 trialing   m_usd, trial ends in 5 days           2025-04-01
+          s7b c7 trialing   m_usd, trial ends in 20 days          2025-04-01
+          s9  c1 unpaid     m_usd, open invoice 1000              2025-04-02
+          s10 c2 incomplete m_usd                                 2025-04-03
+          s12 c4 active     item on a price missing from the mirror 2025-04-04
+          s13 c5 paused     m_usd                                 2025-04-05
+"""
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+import psycopg
+import pytest
+
+from billing_app.reporting import ReportError, reporting_connection, run_report
+from tests.mirror import utcnow
+
+NOW = utcnow()
+
+
+@pytest.fixture
+def dataset(mirror, owner_conn):
+    m = mirror
+    for user_id in range(1, 10):  # users 1..8 own customers c1..c8; user 9 has none
+        owner_conn.execute("INSERT INTO billing_app.users (id, email, password_hash) OVERRIDING SYSTEM VALUE "
+                           "VALUES (%s, %s, 'x')", (user_id, f"u{user_id}@example.com"))
+    m.product("prod_alpha", "Alpha")
+    m.product("prod_beta", "Beta")
+    m.product("prod_gone", "Gone", deleted=True, active=False)
+    m.price("m_usd", "prod_alpha", unit_amount=1000)
+    m.price("q_usd", "prod_alpha", unit_amount=9000, interval_count=3)
+    m.price("y_usd", "prod_beta", unit_amount=12000, interval="year")
+    m.price("w_usd", "prod_beta", unit_amount=700, interval="week")
+    m.price("d_eur", "prod_alpha", currency="eur", unit_amount=100, interval="day")
+    m.price("y2_eur", "prod_alpha", currency="eur", unit_amount=24000, interval="year", interval_count=2)
+    m.price("m_jpy", "prod_alpha", currency="jpy", unit_amount=3000)
+    m.price("metered", "prod_beta", unit_amount=50, recurring_usage_type="metered")
+    m.price("gone", "prod_gone", unit_amount=2000, deleted=True, active=False)
+    for n in range(1, 9):
+        m.customer(f"c{n}", n, email=f"c{n}@example.com")
+    m.customer("c_orphan", None, email="orphan@example.com")
+    m.customer("c_ghost", 99999, email="ghost@example.com")
+
+    def sub(id_, customer, status, items, created, **kw):
+        m.subscription(id_, customer, status=status, items=items, created=created, start_date=created, **kw)
+
+    sub("s1", "c1", "active", [("m_usd", 2), ("metered", 1)], datetime(2025, 1, 15))
+    sub("s2", "c2", "active", [("q_usd", 1)], datetime(2025, 1, 20))
+    sub("s5", "c5", "active", [("d_eur", 1), ("y2_eur", 1)], datetime(2025, 2, 3))
+    sub("s6", "c6", "active", [("m_jpy", 5)], datetime(2025, 2, 4))
+    sub("s8", "c8", "canceled", [("m_usd", 1)], datetime(2025, 2, 10), canceled_at=datetime(2025, 3, 1),
+        ended_at=datetime(2025, 3, 20), current_period_end=datetime(2025, 3, 20))
+    sub("s3", "c3", "past_due", [("y_usd", 1)], datetime(2025, 3, 1))
+    sub("s4", "c4", "active", [("w_usd", 3)], datetime(2025, 3, 2))
+    sub("s11", "c3", "active", [("gone", 1)], datetime(2025, 3, 3))
+    sub("s7", "c7", "trialing", [("m_usd", 1)], datetime(2025, 4, 1), trial_end=NOW + timedelta(days=5, hours=1))
+    sub("s7b", "c7", "trialing", [("m_usd", 1)], datetime(2025, 4, 1), trial_end=NOW + timedelta(days=20))
+    sub("s9", "c1", "unpaid", [("m_usd", 1)], datetime(2025, 4, 2))
+    sub("s10", "c2", "incomplete", [("m_usd", 1)], datetime(2025, 4, 3))
+    owner_conn.execute("SET session_replication_role = replica")  # an item synced before its price
+    sub("s12", "c4", "active", [("price_not_synced", 1)], datetime(2025, 4, 4))
+    owner_conn.execute("SET session_replication_role = DEFAULT")
+    sub("s13", "c5", "paused", [("m_usd", 1)], datetime(2025, 4, 5))
+    m.invoice("in_s3_open", "c3", subscription_id="s3", amount=12000, status="open", amount_remaining=12000,
+              created=datetime(2025, 4, 1))
+    m.invoice("in_s3_paid", "c3", subscription_id="s3", amount=12000, status="paid", amount_remaining=0,
+              created=datetime(2025, 3, 1))
+    m.invoice("in_s9_open", "c1", subscription_id="s9", amount=1000, status="open", amount_remaining=1000,
+              created=datetime(2025, 4, 2))
+    return m
+
+
+@pytest.fixture
+def report(app, dataset):
+    def run(view, *filters):
+        with app.app_context(), reporting_connection() as conn:
+            columns, rows = run_report(conn, view, list(filters))
+        return [dict(zip(columns, row)) for row in rows]
+    return run
+
+
+def test_mrr_per_item_normalises_each_interval(report):
+    rows = {(r["subscription_id"], r["price_id"]): round(r["mrr_minor_units"], 6) for r in report("mrr")}
+    assert rows == {
+        ("s1", "m_usd"): 2000,
+        ("s2", "q_usd"): 3000,                      # 9000 every 3 months
+        ("s3", "y_usd"): 1000,                      # 12000 a year, past due still counts
+        ("s4", "w_usd"): 9100,                      # 700 x 3 x 52 / 12
+        ("s5", "d_eur"): Decimal("3041.666667"),    # 100 x 365 / 12
+        ("s5", "y2_eur"): 1000,                     # 24000 every 2 years
+        ("s6", "m_jpy"): 15000,                     # zero-decimal currency, quantity 5
+        ("s11", "gone"): 2000,                      # deleted price, still billing
+    }
+    # never: metered (s1), trialing (s7, s7b), canceled (s8), unpaid (s9), incomplete (s10),
+    # a missing price (s12), paused (s13)
+
+
+def test_mrr_summary_per_currency_never_mixed(report):
+    rows = {r["currency"]: r for r in report("mrr_summary")}
+    assert set(rows) == {"eur", "jpy", "usd"}
+    usd = rows["usd"]
+    assert (usd["customers"], usd["subscriptions"]) == (4, 5)  # c1..c4; s1 s2 s3 s4 s11
+    assert usd["mrr_minor_units"] == Decimal("17100.00")       # 2000 + 3000 + 1000 + 9100 + 2000
+    assert usd["mrr"] == Decimal("171.00")
+    assert usd["arr"] == Decimal("2052.00")
+    assert rows["eur"]["mrr_minor_units"] == Decimal("4041.67")  # 3041.666... + 1000
+    assert rows["eur"]["mrr"] == Decimal("40.42")
+    assert rows["jpy"]["mrr"] == Decimal("15000")                # yen have no minor unit
+    assert rows["jpy"]["arr"] == Decimal("180000")
+
+
+def test_mrr_by_product(report):
+    rows = {(r["currency"], r["product"]): (r["subscriptions"], r["mrr_minor_units"])
+            for r in report("mrr_by_product")}
+    assert rows == {
+        ("usd", "Alpha"): (2, Decimal("5000.00")),     # s1 2000 + s2 3000
+        ("usd", "Beta"): (2, Decimal("10100.00")),     # s3 1000 + s4 9100
+        ("usd", "Gone"): (1, Decimal("2000.00")),      # s11
+        ("eur", "Alpha"): (1, Decimal("4041.67")),     # s5
+        ("jpy", "Alpha"): (1, Decimal("15000.00")),    # s6
+    }
+
+
+def test_subscription_status_counts(report):
+    rows = {r["status"]: r["subscriptions"] for r in report("subscription_status_counts")}
+    assert rows == {"active": 7, "past_due": 1, "trialing": 2, "canceled": 1, "unpaid": 1, "incomplete": 1,
+                    "paused": 1}
+
+
+def test_monthly_movements(report):
+    rows = {(r["month"].isoformat(), r["currency"]):
+            (r["new_subscriptions"], r["new_mrr_minor_units"], r["churned_subscriptions"],
+             r["churned_mrr_minor_units"]) for r in report("monthly_movements")}
+    assert rows == {
+        ("2025-01-01", "usd"): (2, Decimal("5000.00"), 0, 0),        # s1 2000, s2 3000 (metered left out)
+        ("2025-02-01", "usd"): (1, Decimal("1000.00"), 0, 0),        # s8
+        ("2025-02-01", "eur"): (1, Decimal("4041.67"), 0, 0),        # s5
+        ("2025-02-01", "jpy"): (1, Decimal("15000.00"), 0, 0),       # s6
+        ("2025-03-01", "usd"): (3, Decimal("12100.00"), 1, Decimal("1000.00")),  # s3 s4 s11; s8 churned
+        ("2025-04-01", "usd"): (4, Decimal("4000.00"), 0, 0),        # s7 s7b s9 s13; s10 never paid, s12 no price
+    }
+
+
+def test_trials_ending_in_the_next_14_days(report):
+    rows = report("trials_ending")
+    assert [(r["subscription_id"], r["email"], r["days_left"], r["products"]) for r in rows] == [
+        ("s7", "c7@example.com", 5, "Alpha")]
+
+
+def test_past_due_with_amount_outstanding(report):
+    rows = {r["subscription_id"]: (r["status"], r["currency"], r["amount_outstanding"],
+                                   r["amount_outstanding_major"], r["open_invoices"]) for r in report("past_due")}
+    assert rows == {"s3": ("past_due", "usd", 12000, Decimal("120.00"), 1),
+                    "s9": ("unpaid", "usd", 1000, Decimal("10.00"), 1)}
+
+
+def test_active_subscriptions_one_row_per_billing_item(report):
+    rows = report("active_subscriptions")
+    assert sorted((r["subscription_id"], r["price_id"]) for r in rows) == [
+        ("s1", "m_usd"), ("s1", "metered"), ("s11", "gone"), ("s12", None), ("s2", "q_usd"), ("s3", "y_usd"),
+        ("s4", "w_usd"), ("s5", "d_eur"), ("s5", "y2_eur"), ("s6", "m_jpy"), ("s7", "m_usd"), ("s7b", "m_usd")]
+    s4 = next(r for r in rows if r["subscription_id"] == "s4")
+    assert (s4["email"], s4["product"], s4["currency"], s4["quantity"], s4["billing_interval"],
+            s4["interval_count"]) == ("c4@example.com", "Beta", "usd", 3, "week", 1)
+
+
+def test_data_quality(report):
+    rows = sorted((r["problem"], r["object_id"]) for r in report("data_quality"))
+    assert rows == [
+        ("customer_with_unknown_user_id", "c_ghost"),
+        ("customer_without_user_id", "c_orphan"),
+        ("price_deleted", "si_s11_1"),
+        ("price_missing", "si_s12_1"),
+        ("product_deleted", "si_s11_1"),
+        ("user_without_customer", "9"),
+    ]
+
+
+def test_filters_use_real_columns_and_values_as_parameters(report):
+    assert [r["subscription_id"] for r in report("mrr", ("currency", "eur"), ("price_id", "y2_eur"))] == ["s5"]
+    assert report("mrr", ("currency", "usd'; DROP TABLE stripe.price; --")) == []
+    with pytest.raises(ReportError, match="unknown column 'currency; DROP' for report mrr; columns: customer_id"):
+        report("mrr", ("currency; DROP", "x"))
+    with pytest.raises(ReportError, match="unknown report 'pg_user'; reports: active_subscriptions"):
+        report("pg_user")
+
+
+def test_every_view_has_a_comment(app):
+    with app.app_context(), reporting_connection() as conn:
+        from billing_app.reporting import report_views
+        views = report_views(conn)
+    assert set(views) == {"active_subscriptions", "mrr", "mrr_by_product", "mrr_summary",
+                          "subscription_status_counts", "monthly_movements", "trials_ending", "past_due",
+                          "data_quality"}
+    assert all(len(comment) > 40 for comment in views.values())
+
+
+# --- the role and the command -----------------------------------------------------------
+
+def test_reporting_connection_is_read_only_and_runs_as_billing_reporting(app, dataset):
+    with app.app_context(), reporting_connection() as conn:
+        assert conn.execute("SELECT current_user").fetchone()[0] == "billing_reporting"
+        assert conn.execute("SHOW transaction_read_only").fetchone()[0] == "on"
+        with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
+            conn.execute("CREATE TEMP TABLE scratch (x int)")
+
+
+def test_reporting_role_cannot_read_users_nor_write_the_mirror(owner_conn):
+    owner_conn.execute("SET ROLE billing_reporting")
+    owner_conn.execute("SELECT count(*) FROM reporting.data_quality")
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        owner_conn.execute("SELECT email FROM billing_app.users")
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        owner_conn.execute("UPDATE stripe.price SET unit_amount = 1")
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        owner_conn.execute("CREATE VIEW reporting.mine AS SELECT 1")
+
+
+def test_report_list_prints_each_view_with_its_comment(runner, dataset):
+    result = runner.invoke(args=["report", "list"])
+    assert result.exit_code == 0, result.output
+    assert "mrr_summary\n    Monthly recurring revenue per currency" in result.output
+
+
+def test_report_show_prints_an_aligned_table(runner, dataset):
+    result = runner.invoke(args=["report", "show", "subscription_status_counts", "--where", "status=active"])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == [
+        "status  subscriptions",
+        "------  -------------",
+        "active              7",
+        "(1 row)",
+    ]
+
+
+def test_report_show_csv(runner, dataset):
+    result = runner.invoke(args=["report", "show", "mrr_summary", "--csv"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0] == "currency,customers,subscriptions,mrr_minor_units,mrr,arr"
+    assert "usd,4,5,17100.00,171.00,2052.00" in lines
+
+
+@pytest.mark.parametrize("args, message", [
+    (["report", "show", "users"], "Error: unknown report 'users'"),
+    (["report", "show", "mrr", "--where", "email=x@example.com"], "Error: unknown column 'email' for report mrr"),
+    (["report", "show", "mrr", "--where", "currency"], "Error: --where 'currency': expected COLUMN=VALUE"),
+])
+def test_report_show_refuses_bad_input(runner, dataset, args, message):
+    result = runner.invoke(args=args)
+    assert result.exit_code == 1
+    assert message in result.output
+
+
+def test_report_over_unreachable_database_fails_cleanly(app_config):
+    from billing_app import create_app
+    app = create_app({**app_config, "REPORTING_DATABASE_URL": "postgresql://nobody@127.0.0.1:1/x"})
+    try:
+        result = app.test_cli_runner().invoke(args=["report", "list"])
+    finally:
+        app.extensions["billing_db"].close()
+    assert result.exit_code == 1
+    assert "Error: cannot connect to REPORTING_DATABASE_URL" in result.output
