@@ -143,6 +143,7 @@ def register_extensions(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     from billing_app.account import bp as account_bp
     from billing_app.auth import bp as auth_bp
+    from billing_app.checkout import bp as checkout_bp
     from billing_app.main import bp as main_bp
     from billing_app.plans import bp as plans_bp
     from billing_app.portal import bp as portal_bp
@@ -152,6 +153,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(account_bp)
     app.register_blueprint(plans_bp)
     app.register_blueprint(portal_bp)
+    app.register_blueprint(checkout_bp)
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -89,6 +89,10 @@ def translate_stripe_error(exc: stripe.StripeError) -> BillingError:
             log.error("Stripe has no customer for a mirrored id (deleted, or test/live mismatch): %s", message)
             return BillingError(409, "billing_account_not_found",
                                 "Your billing account was not found in Stripe. Please contact support.")
+        if exc.code == "resource_missing" and "price" in (exc.param or ""):
+            log.error("Stripe has no such price (test/live mismatch?): %s", message)
+            return BillingError(409, "plan_not_found_in_stripe",
+                                "This plan is not available in Stripe right now. Please contact support.")
         log.error("Stripe refused a request (%s, param %s, request %s): %s", exc.code, exc.param,
                   request_id, message)
         return BillingError(502, "stripe_request_failed",

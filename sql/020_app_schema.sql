@@ -13,6 +13,11 @@ CREATE TABLE IF NOT EXISTS billing_app.users (
     created_at timestamptz NOT NULL DEFAULT now()
 );
 
+-- The Stripe customer the app created for this user at checkout, remembered
+-- for the second or two before the sync service mirrors it. The mirror's
+-- stripe.customer (found by metadata.user_id) wins as soon as it has the row.
+ALTER TABLE billing_app.users ADD COLUMN IF NOT EXISTS stripe_customer_id text;
+
 CREATE UNIQUE INDEX IF NOT EXISTS users_email_key ON billing_app.users (email);
 
 COMMENT ON TABLE billing_app.users IS

@@ -370,14 +370,3 @@ def test_terms_and_privacy_name_the_company(app_config):
             assert 'href="mailto:help@acme.test"' in response.get_data(as_text=True)
     finally:
         app.extensions["billing_db"].close()
-
-
-def test_pricing_lists_only_active_recurring_prices(client, catalog, owner_conn):
-    owner_conn.execute("UPDATE stripe.price SET active = false WHERE id = 'price_weekly'")
-    owner_conn.execute("UPDATE stripe.price SET deleted = true WHERE id = 'price_pro_quarterly'")
-    catalog.price("price_one_time", "prod_pro", nickname="Setup fee", interval=None)
-    text = text_of(client.get("/pricing"))
-    assert "Extra seats €5.00 per month Per seat" in text
-    assert "$29.00 per month Pro monthly" in text and "$290.00 per year Pro yearly" in text
-    for hidden in ("Pro weekly", "Pro quarterly", "Setup fee"):
-        assert hidden not in text

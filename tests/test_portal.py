@@ -121,11 +121,17 @@ def test_users_language_is_sent_as_locale(client, stripe_api, mirror, owner_conn
     del AuthActions
 
 
-def test_button_not_signed_in_goes_to_login(client, stripe_api):
+def test_button_not_signed_in_goes_to_login_and_back_to_the_page_it_was_on(client, stripe_api):
     token = csrf_token_from(client.get("/login").get_data(as_text=True))
     response = click(client, token)
     assert response.status_code == 302
-    assert response.headers["Location"] == "/login?next=/billing/portal"
+    assert response.headers["Location"] == "/login"
+    response = client.post("/billing/portal", data={"csrf_token": token},
+                           headers={"Referer": "http://billing.test/account?x=1"})
+    assert response.headers["Location"] == "/login?next=/account%3Fx%3D1"
+    response = client.post("/billing/portal", data={"csrf_token": token},
+                           headers={"Referer": "https://evil.example/account"})
+    assert response.headers["Location"] == "/login"
     assert stripe_api.log == []
 
 

@@ -45,7 +45,22 @@ def customer_for_user(conn: psycopg.Connection, user_id: int) -> dict | None:
     if len(rows) > 1:
         log.warning("user %s is linked to %d Stripe customers (%s); using %s", user_id, len(rows),
                     ", ".join(r["id"] for r in rows), rows[0]["id"])
-    return rows[0] if rows else None
+    return rows[0] if rows else remembered_customer(conn, user_id)
+
+
+def remembered_customer(conn: psycopg.Connection, user_id: int) -> dict | None:
+    """The customer the app created at checkout, while the mirror has no row for it yet.
+
+    Once the sync service has mirrored that customer, this returns None and the
+    mirror's answer (by metadata.user_id) is the only one.
+    """
+    return conn.execute(
+        """SELECT u.stripe_customer_id AS id, u.email, NULL AS name, NULL::timestamp AS created,
+                  NULL AS invoice_settings_default_payment_method_id, false AS has_live_subscription
+             FROM billing_app.users u
+            WHERE u.id = %s AND u.stripe_customer_id IS NOT NULL
+              AND NOT EXISTS (SELECT 1 FROM stripe.customer c WHERE c.id = u.stripe_customer_id)""",
+        (user_id,)).fetchone()
 
 
 def live_subscription_items(conn: psycopg.Connection, customer_id: str) -> list[dict]:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from urllib.parse import urlencode, urlsplit
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_user, logout_user
 from flask_wtf.csrf import CSRFError
 
@@ -29,9 +29,21 @@ def unauthorized():
     """Not signed in: 401 JSON for the API, the sign-in page (coming back here after) for browsers."""
     if request.path.startswith("/api/"):
         return error_response(401, "unauthorized", "Sign in first: this needs a signed-in user.")
-    target = request.path + (f"?{request.query_string.decode()}" if request.query_string else "")
-    flash("Please sign in to see that page.", "info")
-    return redirect(url_for("auth.login") + "?" + urlencode({"next": target}, safe="/"))
+    if request.method == "GET":
+        target = request.path + (f"?{request.query_string.decode()}" if request.query_string else "")
+    else:
+        target = _referring_page()  # a form was posted: go back to the page it was on
+    flash("Please sign in to continue.", "info")
+    query = "?" + urlencode({"next": target}, safe="/") if target else ""
+    return redirect(url_for("auth.login") + query)
+
+
+def _referring_page() -> str | None:
+    """The path of the Referer when it is a page of this site (SITE_URL), else None."""
+    referrer, site = urlsplit(request.referrer or ""), urlsplit(current_app.config["SITE_URL"])
+    if (referrer.scheme, referrer.netloc) != (site.scheme, site.netloc):
+        return None
+    return safe_next(referrer.path + (f"?{referrer.query}" if referrer.query else ""))
 
 
 def safe_next(target: str | None) -> str | None:

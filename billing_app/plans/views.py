@@ -1,18 +1,55 @@
 from itertools import groupby
 
-from flask import render_template
+from flask import render_template, request
+from flask_login import current_user
 
+from billing_app.account.queries import customer_for_user, live_subscription_items
 from billing_app.account.summary import interval_words
 from billing_app.db import get_db
 from billing_app.money import format_money
 from billing_app.plans import bp
 from billing_app.plans.queries import active_recurring_prices
 
+INTERVAL_NAMES = {("day", 1): "Daily", ("week", 1): "Weekly", ("month", 1): "Monthly", ("year", 1): "Yearly"}
+
+
+def _interval_key(row) -> str:
+    count = row["recurring_interval_count"] or 1
+    return row["recurring_interval"] if count == 1 else f"{row['recurring_interval']}-{count}"
+
+
+def _interval_name(row) -> str:
+    count = row["recurring_interval_count"] or 1
+    return INTERVAL_NAMES.get((row["recurring_interval"], count)) or f"Every {count} {row['recurring_interval']}s"
+
+
+def _current_plan(conn) -> tuple[set[str], str | None]:
+    """The price ids the signed-in user pays for now, and their newest live subscription."""
+    if not current_user.is_authenticated:
+        return set(), None
+    customer = customer_for_user(conn, current_user.id)
+    if customer is None or not customer["has_live_subscription"]:
+        return set(), None
+    rows = live_subscription_items(conn, customer["id"])
+    return {r["price_id"] for r in rows if r["price_id"]}, rows[0]["subscription_id"]
+
 
 @bp.route("/pricing")
 def pricing():
+    """The active recurring prices by product, one billing interval at a time."""
+    conn = get_db()
     prices = [{**row, "amount": format_money(row["unit_amount"], row["currency"]),
-               "interval": interval_words(row["recurring_interval"], row["recurring_interval_count"])}
-              for row in active_recurring_prices(get_db())]
-    products = [(name, list(group)) for name, group in groupby(prices, key=lambda p: p["product_name"])]
-    return render_template("plans/pricing.html", products=products)
+               "interval": interval_words(row["recurring_interval"], row["recurring_interval_count"]),
+               "interval_key": _interval_key(row), "interval_name": _interval_name(row)}
+              for row in active_recurring_prices(conn)]
+    intervals = {p["interval_key"]: p["interval_name"] for p in prices}
+    toggle = sorted(intervals.items(), key=lambda kv: list(INTERVAL_NAMES.values()).index(kv[1])
+                    if kv[1] in INTERVAL_NAMES.values() else 99)
+    selected = request.args.get("interval")
+    if selected not in intervals:
+        selected = "month" if "month" in intervals else (toggle[0][0] if toggle else None)
+    shown = [p for p in prices if p["interval_key"] == selected]
+    products = [(name, list(group)) for name, group in groupby(shown, key=lambda p: p["product_name"])]
+    current_prices, subscription_id = _current_plan(conn)
+    return render_template("plans/pricing.html", products=products, toggle=toggle if len(toggle) > 1 else [],
+                           selected=selected, current_prices=current_prices, subscription_id=subscription_id)

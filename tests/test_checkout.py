@@ -1,0 +1,287 @@
+"""GET /pricing and POST /billing/checkout against the mirror and the local Stripe stand-in."""
+
+import re
+import threading
+import time
+
+import pytest
+from werkzeug import Response
+
+from tests.conftest import AuthActions, csrf_token_from
+from tests.stripe_stand_in import NO_SUCH_CUSTOMER, answer_error, requests_to, sent_form
+from tests.test_account import text_of
+
+CUSTOMERS = "/v1/customers"
+CHECKOUT = "/v1/checkout/sessions"
+CHECKOUT_URL = "https://checkout.stripe.com/c/pay/cs_test_a1"
+
+
+@pytest.fixture
+def catalog(mirror, owner_conn):
+    mirror.product("prod_pro", "Pro", description="For growing teams")
+    mirror.product("prod_seats", "Extra seats")
+    mirror.product("prod_retired", "Retired", active=False)
+    mirror.product("prod_deleted", "Deleted", deleted=True)
+    mirror.price("price_pro_monthly", "prod_pro", nickname="Pro monthly", unit_amount=2900)
+    mirror.price("price_pro_yearly", "prod_pro", nickname="Pro yearly", unit_amount=29000, interval="year")
+    mirror.price("price_pro_jpy", "prod_pro", nickname="Pro Japan", currency="jpy", unit_amount=3000)
+    mirror.price("price_seat", "prod_seats", nickname="Per seat", currency="eur", unit_amount=500)
+    mirror.price("price_inactive", "prod_pro", nickname="Old monthly", unit_amount=1900, active=False)
+    mirror.price("price_deleted", "prod_pro", nickname="Gone monthly", unit_amount=2500, deleted=True)
+    mirror.price("price_setup", "prod_pro", nickname="Setup fee", interval=None)
+    mirror.price("price_retired_product", "prod_retired", nickname="Retired monthly")
+    mirror.price("price_deleted_product", "prod_deleted", nickname="Deleted monthly")
+    return mirror
+
+
+@pytest.fixture
+def user(auth, owner_conn):
+    auth.signup("new@example.com", "correct horse battery")
+    return owner_conn.execute("SELECT id FROM billing_app.users").fetchone()[0]
+
+
+@pytest.fixture
+def token(client, user):
+    return csrf_token_from(client.get("/pricing").get_data(as_text=True))
+
+
+def answer_customer(stripe_api, customer_id="cus_new", delay=0.0):
+    def create(request):
+        time.sleep(delay)
+        return Response('{"id": "%s", "object": "customer"}' % customer_id, content_type="application/json")
+    stripe_api.expect_request(CUSTOMERS, method="POST").respond_with_handler(create)
+
+
+def answer_checkout(stripe_api):
+    stripe_api.expect_request(CHECKOUT, method="POST").respond_with_json(
+        {"id": "cs_test_a1", "object": "checkout.session", "url": CHECKOUT_URL})
+
+
+def subscribe(client, token, price="price_pro_monthly"):
+    return client.post("/billing/checkout", data={"csrf_token": token, "price": price})
+
+
+# --- /pricing -----------------------------------------------------------------
+
+def test_pricing_shows_exactly_the_active_recurring_prices(client, catalog):
+    monthly = text_of(client.get("/pricing"))
+    yearly = text_of(client.get("/pricing?interval=year"))
+    assert "Monthly Yearly" in monthly  # the toggle, both intervals exist
+    assert "Pro For growing teams $29.00 per month Pro monthly" in monthly
+    assert "¥3,000 per month Pro Japan" in monthly
+    assert "Extra seats €5.00 per month Per seat" in monthly
+    assert "$290.00 per year Pro yearly" in yearly and "Pro monthly" not in yearly
+    for hidden in ("Old monthly", "Gone monthly", "Setup fee", "Retired", "Deleted"):
+        assert hidden not in monthly and hidden not in yearly
+
+
+def test_pricing_without_yearly_prices_has_no_toggle(client, mirror):
+    mirror.product("prod_pro", "Pro")
+    mirror.price("price_pro_monthly", "prod_pro")
+    page = client.get("/pricing").get_data(as_text=True)
+    assert 'class="toggle"' not in page
+
+
+def test_pricing_anonymous_is_asked_to_sign_up(client, catalog):
+    page = client.get("/pricing").get_data(as_text=True)
+    assert "Sign up to subscribe" in page and "/billing/checkout" not in page
+
+
+def test_pricing_free_user_gets_subscribe_forms(client, catalog, user):
+    page = client.get("/pricing").get_data(as_text=True)
+    forms = re.findall(r'<form method="post" action="/billing/checkout">.*?</form>', page, flags=re.S)
+    assert [re.search(r'name="price" value="([^"]+)"', f).group(1) for f in forms] == [
+        "price_seat", "price_pro_monthly", "price_pro_jpy"]
+    assert all(csrf_token_from(f) for f in forms)
+
+
+def test_pricing_marks_current_plan_and_offers_change_plan(client, catalog, user):
+    catalog.customer("cus_me", user)
+    catalog.subscription("sub_me", "cus_me", items=[("price_pro_monthly", 1)])
+    response = client.get("/pricing")
+    page = response.get_data(as_text=True)
+    assert "$29.00 per month Pro monthly Your current plan" in text_of(response)
+    assert "/billing/checkout" not in page
+    assert page.count('name="flow" value="subscription_update"') == 2  # the yen and seat prices
+    assert 'name="subscription" value="sub_me"' in page
+
+
+# --- /billing/checkout -----------------------------------------------------------
+
+def test_checkout_for_new_user_creates_one_customer_and_a_session(client, catalog, user, token, stripe_api,
+                                                                   owner_conn):
+    answer_customer(stripe_api)
+    answer_checkout(stripe_api)
+    response = subscribe(client, token)
+    assert response.status_code == 303
+    assert response.headers["Location"] == CHECKOUT_URL
+    assert response.headers["Cache-Control"] == "no-store"
+    (customer,) = requests_to(stripe_api, CUSTOMERS)
+    assert sent_form(customer) == {"email": "new@example.com", "metadata[user_id]": str(user)}
+    assert customer.headers["Idempotency-Key"] == f"billing_app-customer-for-user-{user}"
+    (session,) = requests_to(stripe_api, CHECKOUT)
+    assert sent_form(session) == {
+        "mode": "subscription",
+        "customer": "cus_new",
+        "client_reference_id": str(user),
+        "line_items[0][price]": "price_pro_monthly",
+        "line_items[0][quantity]": "1",
+        "success_url": "http://billing.test/account?from=checkout",
+        "cancel_url": "http://billing.test/pricing",
+    }
+    assert owner_conn.execute("SELECT stripe_customer_id FROM billing_app.users").fetchone()[0] == "cus_new"
+
+
+def test_two_clicks_during_the_sync_lag_make_one_customer(client, catalog, user, token, stripe_api):
+    answer_customer(stripe_api)
+    answer_checkout(stripe_api)
+    assert subscribe(client, token).status_code == 303
+    assert subscribe(client, token, "price_pro_yearly").status_code == 303
+    assert len(requests_to(stripe_api, CUSTOMERS)) == 1
+    sessions = [sent_form(r) for r in requests_to(stripe_api, CHECKOUT)]
+    assert [s["customer"] for s in sessions] == ["cus_new", "cus_new"]
+
+
+def test_two_simultaneous_clicks_make_one_customer(app, catalog, user, stripe_api, auth):
+    """Two requests at once (two tabs): the row lock makes the second wait for the first's customer."""
+    answer_customer(stripe_api, delay=0.5)
+    answer_checkout(stripe_api)
+    clients = []
+    for _ in range(2):
+        c = app.test_client()
+        AuthActions(c).login("new@example.com", "correct horse battery")
+        clients.append((c, csrf_token_from(c.get("/pricing").get_data(as_text=True))))
+    results = []
+    threads = [threading.Thread(target=lambda c=c, t=t: results.append(subscribe(c, t).status_code))
+               for c, t in clients]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(20)
+    assert results == [303, 303]
+    assert len(requests_to(stripe_api, CUSTOMERS)) == 1
+
+
+def test_checkout_reuses_the_mirrored_customer(client, catalog, user, token, stripe_api):
+    catalog.customer("cus_mirrored", user)
+    answer_checkout(stripe_api)
+    assert subscribe(client, token).status_code == 303
+    assert requests_to(stripe_api, CUSTOMERS) == []
+    assert sent_form(requests_to(stripe_api, CHECKOUT)[0])["customer"] == "cus_mirrored"
+
+
+def test_the_mirror_wins_once_it_has_the_customer(client, catalog, user, token, stripe_api, owner_conn):
+    owner_conn.execute("UPDATE billing_app.users SET stripe_customer_id = 'cus_remembered'")
+    assert client.get("/api/billing/summary").get_json()["customer"] == "cus_remembered"
+    # the sync service mirrors it, deleted meanwhile: the mirror's answer (none) wins
+    catalog.customer("cus_remembered", user, deleted=True)
+    assert client.get("/api/billing/summary").get_json()["customer"] is None
+    owner_conn.execute("DELETE FROM stripe.customer")
+    catalog.customer("cus_remembered", user)
+    catalog.subscription("sub_1", "cus_remembered")
+    summary = client.get("/api/billing/summary").get_json()
+    assert summary["customer"] == "cus_remembered" and summary["plan"] == "subscribed"
+
+
+def test_remembered_customer_reaches_the_portal_during_the_lag(client, catalog, user, token, stripe_api,
+                                                               owner_conn):
+    owner_conn.execute("UPDATE billing_app.users SET stripe_customer_id = 'cus_remembered'")
+    stripe_api.expect_request("/v1/billing_portal/sessions", method="POST").respond_with_json(
+        {"id": "bps_1", "object": "billing_portal.session", "url": "https://billing.stripe.com/p/session/x"})
+    assert client.post("/billing/portal", data={"csrf_token": token}).status_code == 303
+    assert sent_form(requests_to(stripe_api, "/v1/billing_portal/sessions")[0])["customer"] == "cus_remembered"
+
+
+def test_user_with_live_subscription_is_sent_to_change_plan(client, catalog, user, token, stripe_api):
+    catalog.customer("cus_me", user)
+    catalog.subscription("sub_me", "cus_me")
+    stripe_api.expect_request("/v1/billing_portal/sessions", method="POST").respond_with_json(
+        {"id": "bps_1", "object": "billing_portal.session", "url": "https://billing.stripe.com/p/session/x"})
+    response = subscribe(client, token, "price_pro_yearly")
+    assert response.status_code == 303
+    assert response.headers["Location"] == "https://billing.stripe.com/p/session/x"
+    (session,) = requests_to(stripe_api, "/v1/billing_portal/sessions")
+    assert sent_form(session)["flow_data[type]"] == "subscription_update"
+    assert sent_form(session)["flow_data[subscription_update][subscription]"] == "sub_me"
+    assert requests_to(stripe_api, CHECKOUT) == [] and requests_to(stripe_api, CUSTOMERS) == []
+
+
+@pytest.mark.parametrize("price", ["price_forged", "price_inactive", "price_deleted", "price_setup",
+                                   "price_retired_product", "price_deleted_product", ""])
+def test_forged_or_unavailable_price_is_400_and_no_stripe_call(client, catalog, user, token, stripe_api, price):
+    response = subscribe(client, token, price)
+    assert response.status_code == 400
+    assert "That plan is not available. Choose one on the plans page." in response.get_data(as_text=True)
+    assert stripe_api.log == []
+
+
+def test_checkout_not_signed_in_goes_to_login_and_back_to_pricing(client, catalog, stripe_api):
+    token = csrf_token_from(client.get("/login").get_data(as_text=True))
+    response = client.post("/billing/checkout", data={"csrf_token": token, "price": "price_pro_monthly"},
+                           headers={"Referer": "http://billing.test/pricing"})
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/login?next=/pricing"
+    assert stripe_api.log == []
+
+
+def test_checkout_without_csrf_token_is_refused(client, catalog, user, stripe_api):
+    assert client.post("/billing/checkout", data={"price": "price_pro_monthly"}).status_code == 400
+    assert stripe_api.log == []
+
+
+def test_stripe_failure_creating_customer_remembers_nothing(client, catalog, user, token, stripe_api, owner_conn):
+    answer_error(stripe_api, CUSTOMERS, 401, {"type": "invalid_request_error",
+                                              "message": "Invalid API Key provided: sk_test_****p7dc"})
+    response = subscribe(client, token)
+    assert response.status_code == 503
+    assert "Stripe is misconfigured" in response.get_data(as_text=True)
+    assert owner_conn.execute("SELECT stripe_customer_id FROM billing_app.users").fetchone()[0] is None
+    assert requests_to(stripe_api, CHECKOUT) == []
+
+
+def test_checkout_for_customer_unknown_to_stripe_is_409(client, catalog, user, token, stripe_api):
+    catalog.customer("cus_me", user)
+    answer_error(stripe_api, CHECKOUT, 400, {**NO_SUCH_CUSTOMER, "message": "No such customer: 'cus_me'"})
+    response = subscribe(client, token)
+    assert response.status_code == 409
+    assert "Your billing account was not found in Stripe. Please contact support." in response.get_data(as_text=True)
+    assert sent_form(requests_to(stripe_api, CHECKOUT)[0])["customer"] == "cus_me"
+
+
+def test_checkout_for_price_unknown_to_stripe_is_409(client, catalog, user, token, stripe_api):
+    catalog.customer("cus_me", user)
+    answer_error(stripe_api, CHECKOUT, 400, {"type": "invalid_request_error", "code": "resource_missing",
+                                             "param": "line_items[0][price]",
+                                             "message": "No such price: 'price_pro_monthly'"})
+    response = subscribe(client, token)
+    assert response.status_code == 409
+    assert "This plan is not available in Stripe right now." in response.get_data(as_text=True)
+
+
+def test_checkout_when_stripe_hangs_is_502(app_config, catalog, stripe_api, owner_conn):
+    from billing_app import create_app
+    released = threading.Event()
+
+    def hang(request):
+        released.wait(5)
+        return Response("{}", content_type="application/json")
+
+    stripe_api.expect_request(CHECKOUT, method="POST").respond_with_handler(hang)
+    app = create_app({**app_config, "STRIPE_TIMEOUT": "0.5", "STRIPE_MAX_NETWORK_RETRIES": "0"})
+    try:
+        client = app.test_client()
+        AuthActions(client).signup("new@example.com", "correct horse battery")
+        catalog.customer("cus_me", owner_conn.execute("SELECT id FROM billing_app.users").fetchone()[0])
+        token = csrf_token_from(client.get("/pricing").get_data(as_text=True))
+        response = subscribe(client, token)
+    finally:
+        released.set()
+        app.extensions["billing_db"].close()
+    assert response.status_code == 502
+    assert response.headers["Retry-After"] == "30"
+    assert "Stripe did not answer in time. Please try again in a minute." in response.get_data(as_text=True)
+
+
+def test_back_from_checkout_shows_freshness_notice(client, user):
+    assert "Your new subscription can take a few seconds to appear here." in text_of(
+        client.get("/account?from=checkout"))
