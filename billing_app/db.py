@@ -116,6 +116,15 @@ def _return_connection(exc: BaseException | None) -> None:
             pass
 
 
+def release_db() -> None:
+    """Give the request's connection back to the pool now, before a slow call (Stripe).
+
+    A thread waiting on Stripe then holds no database connection, so a few slow
+    Stripe calls cannot drain the pool for every other page.
+    """
+    _return_connection(None)
+
+
 def init_app(app) -> None:
     config = app.config
     app.extensions["billing_db"] = Database(

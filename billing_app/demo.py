@@ -217,68 +217,114 @@ def load_demo(conninfo: str) -> list[DemoAccount]:
 
 # --- volume -----------------------------------------------------------------
 
+VOLUME_PRODUCTS = 20
+VOLUME_PRICES = 50
+# (currency, unit amount, interval, interval count), cycled over the volume prices
+_VOLUME_PRICE_SHAPES = [("usd", 1900, "month", 1), ("usd", 19000, "year", 1), ("eur", 1500, "month", 1),
+                        ("usd", 5400, "month", 3), ("jpy", 2500, "month", 1), ("usd", 700, "week", 1),
+                        ("eur", 15000, "year", 1), ("gbp", 1200, "month", 1), ("usd", 4900, "month", 1),
+                        ("usd", 100, "month", 1)]
+
+
 def _chunks(total: int, size: int) -> Iterator[range]:
     for start in range(0, total, size):
         yield range(start, min(total, start + size))
 
 
+def volume_prices() -> list[tuple]:
+    """The generated catalogue: (id, product, currency, unit amount, interval, interval count, usage type)."""
+    prices = []
+    for k in range(VOLUME_PRICES):
+        currency, amount, interval, count = _VOLUME_PRICE_SHAPES[k % len(_VOLUME_PRICE_SHAPES)]
+        usage = "metered" if k % 25 == 24 else "licensed"
+        prices.append((f"price_{VOLUME_PREFIX}_{k}", f"prod_{VOLUME_PREFIX}_{k % VOLUME_PRODUCTS}", currency,
+                       amount + 100 * (k // len(_VOLUME_PRICE_SHAPES)), interval, count, usage))
+    return prices
+
+
 def load_volume(conninfo: str, customers: int, *, progress=None) -> None:
-    """Add ``customers`` generated users and customers (with subscriptions, items,
-    payment methods and invoices) through COPY, replacing an earlier volume load."""
+    """Add ``customers`` generated users and customers through COPY, replacing an earlier volume load.
+
+    Per customer: one app user linked by metadata.user_id, three card payment
+    methods, three invoices, one subscription with one item (every fifth
+    customer two), on a catalogue of 20 products and 50 prices.
+    """
     now = utcnow()
-    recurring = [p for p in PRICES if p[7]]
+    prices = volume_prices()
     password_hash = generate_password_hash(DEMO_PASSWORD)
     with psycopg.connect(conninfo) as conn:
         _refuse_live_mirror(conn)
         # a loader that writes objects in bulk, as a replication apply does
         conn.execute("SET session_replication_role = replica")
         _delete_mirror_rows(conn, f"%\\_{VOLUME_PREFIX}\\_%")
+        conn.execute("DELETE FROM stripe.price WHERE id LIKE %s", (f"price\\_{VOLUME_PREFIX}\\_%",))
+        conn.execute("DELETE FROM stripe.product WHERE id LIKE %s", (f"prod\\_{VOLUME_PREFIX}\\_%",))
         conn.execute("DELETE FROM billing_app.users WHERE email LIKE %s", (f"volume-%@{DEMO_DOMAIN}",))
+        cur = conn.cursor()
+        with cur.copy("COPY stripe.product (id, object, name, active, created, livemode, metadata, deleted) "
+                      "FROM STDIN") as copy:
+            for p in range(VOLUME_PRODUCTS):
+                copy.write_row((f"prod_{VOLUME_PREFIX}_{p}", "product", f"Plan {p + 1}", True, now, False,
+                                "{}", False))
+        with cur.copy("COPY stripe.price (id, object, product_id, active, currency, unit_amount, type, "
+                      "billing_scheme, recurring_interval, recurring_interval_count, recurring_usage_type, "
+                      "nickname, created, livemode, metadata, deleted) FROM STDIN") as copy:
+            for pid, product, currency, amount, interval, count, usage in prices:
+                copy.write_row((pid, "price", product, True, currency, amount, "recurring", "per_unit", interval,
+                                count, usage, pid.replace("_", " "), now, False, "{}", False))
         user_ids = [row[0] for row in conn.execute(
             """INSERT INTO billing_app.users (email, password_hash)
                SELECT 'volume-' || g || '@' || %s, %s FROM generate_series(1, %s) AS g
-               RETURNING id""", (DEMO_DOMAIN, password_hash, customers))]
+               ORDER BY g RETURNING id""", (DEMO_DOMAIN, password_hash, customers))]
         for chunk in _chunks(customers, 10_000):
-            _copy_volume_chunk(conn, chunk, user_ids, recurring, now)
+            _copy_volume_chunk(cur, chunk, user_ids, prices, now)
             if progress is not None:
                 progress(len(chunk))
 
 
-def _copy_volume_chunk(conn, chunk: range, user_ids: list[int], prices, now: datetime) -> None:
-    cur = conn.cursor()
+def _copy_volume_chunk(cur, chunk: range, user_ids: list[int], prices, now: datetime) -> None:
+    v = VOLUME_PREFIX
     with cur.copy("COPY stripe.customer (id, object, created, email, livemode, metadata, deleted, "
                   "invoice_settings_default_payment_method_id) FROM STDIN") as copy:
         for i in chunk:
-            copy.write_row((f"cus_{VOLUME_PREFIX}_{i}", "customer", now - timedelta(minutes=i % 100_000),
-                            f"volume-{i + 1}@{DEMO_DOMAIN}", False,
-                            json.dumps({"user_id": str(user_ids[i])}), False, f"pm_{VOLUME_PREFIX}_{i}"))
+            copy.write_row((f"cus_{v}_{i}", "customer", now - timedelta(minutes=i % 500_000),
+                            f"volume-{i + 1}@{DEMO_DOMAIN}", False, f'{{"user_id": "{user_ids[i]}"}}', False,
+                            f"pm_{v}_{i}_0"))
     with cur.copy("COPY stripe.payment_method (id, object, customer_id, type, card_brand, card_last4, "
                   "card_exp_month, card_exp_year, created, livemode) FROM STDIN") as copy:
         for i in chunk:
-            copy.write_row((f"pm_{VOLUME_PREFIX}_{i}", "payment_method", f"cus_{VOLUME_PREFIX}_{i}", "card",
-                            "visa", f"{i % 10_000:04d}", 1 + i % 12, now.year + i % 4, now, False))
+            for k in range(3):  # the default card and two older ones
+                copy.write_row((f"pm_{v}_{i}_{k}", "payment_method", f"cus_{v}_{i}", "card",
+                                ("visa", "mastercard", "amex")[k], f"{(i + k) % 10_000:04d}", 1 + i % 12,
+                                now.year + 2 - 2 * k, now - timedelta(days=400 * k), False))
     subs = [(i, n) for i in chunk for n in range(2 if i % 5 == 0 else 1)]
     statuses = ["active"] * 14 + ["trialing", "past_due", "canceled", "unpaid", "paused", "incomplete"]
     with cur.copy("COPY stripe.subscription (id, object, customer_id, status, created, start_date, "
-                  "current_period_start, current_period_end, cancel_at_period_end, livemode) FROM STDIN") as copy:
+                  "current_period_start, current_period_end, cancel_at_period_end, trial_end, canceled_at, "
+                  "ended_at, livemode) FROM STDIN") as copy:
         for i, n in subs:
             start = now - timedelta(days=(i * 7 + n) % 700)
-            copy.write_row((f"sub_{VOLUME_PREFIX}_{i}_{n}", "subscription", f"cus_{VOLUME_PREFIX}_{i}",
-                            statuses[(i + n) % len(statuses)], start, start, now - timedelta(days=i % 30),
-                            now + timedelta(days=30 - i % 30), i % 17 == 0, False))
+            status = statuses[(i + n) % len(statuses)]
+            ended = start + timedelta(days=(i % 300) + 1) if status == "canceled" else None
+            copy.write_row((f"sub_{v}_{i}_{n}", "subscription", f"cus_{v}_{i}", status, start, start,
+                            now - timedelta(days=i % 30), now + timedelta(days=30 - i % 30), i % 17 == 0,
+                            now + timedelta(days=i % 20) if status == "trialing" else None, ended, ended, False))
     with cur.copy("COPY stripe.subscription_item (id, object, subscription_id, price_id, quantity, created, "
                   "deleted) FROM STDIN") as copy:
         for i, n in subs:
-            copy.write_row((f"si_{VOLUME_PREFIX}_{i}_{n}", "subscription_item", f"sub_{VOLUME_PREFIX}_{i}_{n}",
+            copy.write_row((f"si_{v}_{i}_{n}", "subscription_item", f"sub_{v}_{i}_{n}",
                             prices[(i + n) % len(prices)][0], 1 + i % 3, now, False))
     with cur.copy("COPY stripe.invoice (id, object, customer_id, subscription_id, status, paid, amount_due, "
-                  "amount_paid, total, currency, number, created, livemode, deleted) FROM STDIN") as copy:
+                  "amount_paid, amount_remaining, total, currency, number, created, livemode, deleted) "
+                  "FROM STDIN") as copy:
         for i in chunk:
             price = prices[i % len(prices)]
             for k in range(3):
-                copy.write_row((f"in_{VOLUME_PREFIX}_{i}_{k}", "invoice", f"cus_{VOLUME_PREFIX}_{i}",
-                                f"sub_{VOLUME_PREFIX}_{i}_0", "paid", True, price[4], price[4], price[4],
-                                price[3], f"VOL-{i}-{k}", now - timedelta(days=30 * k), False, False))
+                open_ = k == 0 and statuses[i % len(statuses)] in ("past_due", "unpaid")
+                copy.write_row((f"in_{v}_{i}_{k}", "invoice", f"cus_{v}_{i}", f"sub_{v}_{i}_0",
+                                "open" if open_ else "paid", not open_, price[3], 0 if open_ else price[3],
+                                price[3] if open_ else 0, price[3], price[2], f"VOL-{i}-{k}",
+                                now - timedelta(days=30 * k), False, False))
 
 
 @click.command("demo")

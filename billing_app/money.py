@@ -8,6 +8,7 @@ few currencies.  Formatting is Babel's (CLDR data).
 from __future__ import annotations
 
 from decimal import Decimal
+from functools import lru_cache
 
 from babel.numbers import format_currency
 
@@ -34,6 +35,7 @@ def to_major(amount: int, currency: str) -> Decimal:
     return Decimal(amount).scaleb(-minor_unit_exponent(currency))
 
 
+@lru_cache(maxsize=8192)  # pages show the same few prices over and over; Babel is not cheap
 def format_money(amount: int | None, currency: str | None, locale: str = "en_US") -> str:
     """The amount with its currency sign, e.g. "$29.00", "¥3,000", "€5.00"; "—" when unknown."""
     if amount is None or not currency:

@@ -10,9 +10,9 @@ values are always parameters.
 from __future__ import annotations
 
 import csv
+import io
 import sys
 from contextlib import contextmanager
-from decimal import Decimal
 from typing import Iterator
 
 import click
@@ -59,13 +59,6 @@ def report_views(conn: psycopg.Connection) -> dict[str, str]:
     return dict(rows)
 
 
-def view_columns(conn: psycopg.Connection, view: str) -> list[str]:
-    return [row[0] for row in conn.execute(
-        """SELECT attname FROM pg_attribute
-            WHERE attrelid = to_regclass(%s) AND attnum > 0 AND NOT attisdropped ORDER BY attnum""",
-        (f"reporting.{view}",))]
-
-
 def parse_filters(filters: tuple[str, ...]) -> list[tuple[str, str]]:
     parsed = []
     for item in filters:
@@ -76,8 +69,23 @@ def parse_filters(filters: tuple[str, ...]) -> list[tuple[str, str]]:
     return parsed
 
 
-def run_report(conn: psycopg.Connection, view: str, filters: list[tuple[str, str]]):
-    """(columns, rows) of ``view`` filtered by column = value pairs; names checked against the catalogue."""
+NUMERIC_TYPES = {"int2", "int4", "int8", "numeric", "float4", "float8"}
+
+
+def view_columns(conn: psycopg.Connection, view: str) -> dict[str, str]:
+    """{column: type name} of a reporting view, in order."""
+    return dict(conn.execute(
+        """SELECT a.attname, t.typname FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
+            WHERE a.attrelid = to_regclass(%s) AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum""",
+        (f"reporting.{view}",)).fetchall())
+
+
+def report_query(conn: psycopg.Connection, view: str, filters: list[tuple[str, str]]):
+    """(query, params, {column: type}) for ``view`` filtered by column = value pairs.
+
+    The view and every column are looked up in the catalogue first and then
+    used only as identifiers; values are parameters.
+    """
     views = report_views(conn)
     if view not in views:
         raise ReportError(f"unknown report {view!r}; reports: {', '.join(views)}")
@@ -90,35 +98,42 @@ def run_report(conn: psycopg.Connection, view: str, filters: list[tuple[str, str
         # compared as text, so any column can be filtered with what was typed
         query += sql.SQL(" WHERE ") + sql.SQL(" AND ").join(
             sql.SQL("{}::text = %s").format(sql.Identifier(column)) for column, _ in filters)
+    order = list(columns)[:3]
     query += sql.SQL(" ORDER BY ") + sql.SQL(", ").join(
-        sql.SQL("{} NULLS LAST").format(sql.Identifier(c)) for c in columns[: min(3, len(columns))])
-    cursor = conn.execute(query, [value for _, value in filters])
+        sql.SQL("{} NULLS LAST").format(sql.Identifier(c)) for c in order)
+    return query, [value for _, value in filters], columns
+
+
+def run_report(conn: psycopg.Connection, view: str, filters: list[tuple[str, str]]):
+    """(column names, rows as Python values) of a report."""
+    query, params, _ = report_query(conn, view, filters)
+    cursor = conn.execute(query, params)
     return [d.name for d in cursor.description], cursor.fetchall()
 
 
-def _cell(value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
+def copy_csv(conn: psycopg.Connection, query, params) -> Iterator[bytes]:
+    """The report as CSV with a header, formatted by PostgreSQL and streamed (COPY)."""
+    statement = sql.SQL("COPY ({}) TO STDOUT WITH (FORMAT csv, HEADER true)").format(query)
+    with conn.cursor().copy(statement, params) as copy:
+        for data in copy:
+            yield bytes(data)
 
 
-def print_table(columns: list[str], rows: list[tuple]) -> None:
-    cells = [[_cell(v) for v in row] for row in rows]
-    widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
-    numeric = [bool(rows) and all(isinstance(r[i], (int, float, Decimal)) or r[i] is None for r in rows)
-               for i in range(len(columns))]
-
-    def line(values):
-        return "  ".join(v.rjust(w) if num else v.ljust(w)
-                         for v, w, num in zip(values, widths, numeric)).rstrip()
-
-    click.echo(line(columns))
-    click.echo("  ".join("-" * w for w in widths))
-    for row in cells:
-        click.echo(line(row))
-    click.echo(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
+def write_table(chunks: Iterator[bytes], types: dict[str, str], out) -> None:
+    """An aligned table: numbers right-aligned, booleans as true/false, NULL as empty."""
+    header, *rows = csv.reader(io.StringIO(b"".join(chunks).decode()))
+    kinds = list(types.values())
+    for i, kind in enumerate(kinds):
+        if kind == "bool":
+            for row in rows:
+                row[i] = {"t": "true", "f": "false"}.get(row[i], row[i])
+    widths = [max([len(name)] + [len(row[i]) for row in rows]) for i, name in enumerate(header)]
+    right = [kind in NUMERIC_TYPES for kind in kinds]
+    template = "  ".join(f"{{:{'>' if r else '<'}{w}}}" for w, r in zip(widths, right))
+    out.write(template.format(*header).rstrip() + "\n")
+    out.write("  ".join("-" * w for w in widths) + "\n")
+    out.writelines(template.format(*row).rstrip() + "\n" for row in rows)
+    out.write(f"({len(rows)} row{'s' if len(rows) != 1 else ''})\n")
 
 
 @report_cli.command("list")
@@ -138,10 +153,12 @@ def show_command(name: str, as_csv: bool, filters: tuple[str, ...]) -> None:
     """Print the report NAME (see `flask report list`)."""
     parsed = parse_filters(filters)
     with reporting_connection() as conn:
-        columns, rows = run_report(conn, name, parsed)
-    if as_csv:
-        writer = csv.writer(sys.stdout, lineterminator="\n")
-        writer.writerow(columns)
-        writer.writerows([_cell(v) for v in row] for row in rows)
-    else:
-        print_table(columns, rows)
+        query, params, types = report_query(conn, name, parsed)
+        chunks = copy_csv(conn, query, params)
+        if as_csv:
+            sys.stdout.flush()
+            for chunk in chunks:
+                sys.stdout.buffer.write(chunk)
+            sys.stdout.buffer.flush()
+        else:
+            write_table(chunks, types, sys.stdout)

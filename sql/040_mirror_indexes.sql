@@ -29,3 +29,7 @@ CREATE INDEX IF NOT EXISTS payment_method_customer_id_idx
 -- a product's prices (plans page, portal configuration)
 CREATE INDEX IF NOT EXISTS price_product_id_idx
     ON stripe.price (product_id);
+
+-- a subscription's unpaid invoices (reporting.past_due); small: open invoices only
+CREATE INDEX IF NOT EXISTS invoice_open_subscription_id_idx
+    ON stripe.invoice (subscription_id) WHERE status = 'open';

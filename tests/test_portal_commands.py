@@ -193,7 +193,7 @@ def test_doctor_all_ok(doctor, healthy):
                          "OK   portal configuration: bpc_1 exists and is active (test mode)",
                          "OK   SITE_URL: http://billing.test",
                          "OK   stripe.customer: readable, has rows"]
-    assert "OK   mirror indexes: all 6 present" in lines
+    assert "OK   mirror indexes: all 7 present" in lines
     assert any(line.startswith("OK   mirror freshness: newest mirrored row is from") for line in lines)
     assert lines[-1] == "all checks passed"
 

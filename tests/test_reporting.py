@@ -27,6 +27,7 @@ Data set (amounts in minor units):
           s13 c5 paused     m_usd                                 2025-04-05
 """
 
+import re
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -282,3 +283,13 @@ def test_report_over_unreachable_database_fails_cleanly(app_config):
         app.extensions["billing_db"].close()
     assert result.exit_code == 1
     assert "Error: cannot connect to REPORTING_DATABASE_URL" in result.output
+
+
+def test_report_table_shows_booleans_and_empty_nulls(runner, dataset):
+    result = runner.invoke(args=["report", "show", "active_subscriptions", "--where", "subscription_id=s4"])
+    assert result.exit_code == 0, result.output
+    header, rule, row, count = result.output.splitlines()
+    starts = [m.start() for m in re.finditer(r"-+", rule)]
+    cells = {header[a:b].strip(): row[a:b].strip() for a, b in zip(starts, starts[1:] + [None])}
+    assert cells["cancel_at_period_end"] == "false" and cells["quantity"] == "3"
+    assert cells["trial_end"] == "" and count == "(1 row)"

@@ -10,7 +10,8 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
+from functools import lru_cache
 from itertools import groupby
 
 import psycopg
@@ -37,7 +38,12 @@ PAYMENT_FAILED = "Payment failed - update your card"
 
 
 def long_date(value: datetime | None) -> str:
-    return format_date(value, format="long", locale="en_US") if value else ""
+    return _long_date(value.date()) if value else ""
+
+
+@lru_cache(maxsize=4096)
+def _long_date(day: date) -> str:
+    return format_date(day, format="long", locale="en_US")
 
 
 def interval_words(interval: str | None, count: int | None) -> str:
@@ -208,19 +214,23 @@ def account_summary(conn: psycopg.Connection, user_id: int) -> AccountSummary:
     customer = queries.customer_for_user(conn, user_id)
     if customer is None:
         return AccountSummary(customer_id=None)
-    rows = queries.live_subscription_items(conn, customer["id"])
+    rows, invoices = queries.items_and_invoices(conn, customer["id"])
     subscriptions = [subscription_view(list(group))
                      for _, group in groupby(rows, key=lambda r: r["subscription_id"])]
-    # the customer's default card, else the newest subscription's own
-    candidates = [customer["invoice_settings_default_payment_method_id"],
-                  *(r["default_payment_method_id"] for r in rows)]
-    candidates = [c for c in candidates if c]
-    cards = queries.payment_methods_by_id(conn, list(dict.fromkeys(candidates)))
-    card_row = next((cards[c] for c in candidates if c in cards), None)
+    # the customer's default card (joined to the customer row), else the newest subscription's own
+    card_row = None
+    if customer["card_id"]:
+        card_row = {"id": customer["card_id"], "type": customer["card_type"],
+                    **{k: customer[k] for k in ("card_brand", "card_last4", "card_exp_month", "card_exp_year")}}
+    else:
+        candidates = list(dict.fromkeys(r["default_payment_method_id"] for r in rows
+                                        if r["default_payment_method_id"]))
+        cards = queries.payment_methods_by_id(conn, candidates)
+        card_row = next((cards[c] for c in candidates if c in cards), None)
     today = datetime.now(timezone.utc)
     return AccountSummary(
         customer_id=customer["id"],
         subscriptions=subscriptions,
         card=card_view(card_row, today) if card_row else None,
-        invoices=[invoice_view(row) for row in queries.recent_invoices(conn, customer["id"])],
+        invoices=[invoice_view(row) for row in invoices],
     )

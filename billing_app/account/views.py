@@ -10,10 +10,11 @@ from billing_app.db import get_db
 @login_required
 def account():
     summary = account_summary(get_db(), current_user.id)
-    returned_from = request.args.get(RETURN_PARAM)
-    response = render_template("account/account.html", summary=summary,
-                               freshness_notice=RETURN_SOURCES.get(returned_from),
-                               fingerprint=summary.as_json()["fingerprint"])
+    notice = RETURN_SOURCES.get(request.args.get(RETURN_PARAM))
+    # the fingerprint the page's poll compares against; only needed with the notice
+    fingerprint = summary.as_json()["fingerprint"] if notice else None
+    response = render_template("account/account.html", summary=summary, freshness_notice=notice,
+                               fingerprint=fingerprint)
     return response, 200, {"Cache-Control": "no-store"}
 
 

@@ -12,7 +12,7 @@ from flask import current_app
 
 from billing_app.account import RETURN_PARAM
 from billing_app.account.queries import customer_for_user, live_subscription_items
-from billing_app.db import get_db
+from billing_app.db import get_db, release_db
 from billing_app.errors import BillingError
 from billing_app.plans.queries import is_active_recurring_price
 from billing_app.portal.service import create_portal_session
@@ -67,5 +67,6 @@ def start_checkout(user, price_id: str | None) -> str:
         "cancel_url": f"{site}/pricing",
     }
     options = {"idempotency_key": new_idempotency_key()}
+    release_db()
     session = call_stripe(lambda: client.v1.checkout.sessions.create(params=params, options=options))
     return session.url

@@ -10,7 +10,7 @@ from flask import current_app
 
 from billing_app.account import RETURN_PARAM
 from billing_app.account.queries import customer_for_user, live_subscription_of_customer
-from billing_app.db import get_db
+from billing_app.db import get_db, release_db
 from billing_app.errors import BillingError
 from billing_app.plans.queries import is_active_recurring_price
 from billing_app.stripe_client import call_stripe, new_idempotency_key, stripe_client
@@ -92,5 +92,6 @@ def create_portal_session(user, flow: str | None = None, subscription_id: str | 
     if flow:
         params["flow_data"] = _flow_data(conn, customer["id"], flow, subscription_id, price_id, item_id)
     options = {"idempotency_key": new_idempotency_key()}
+    release_db()
     session = call_stripe(lambda: client.v1.billing_portal.sessions.create(params=params, options=options))
     return session.url

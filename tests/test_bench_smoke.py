@@ -1,0 +1,43 @@
+"""The benchmark harness (bench/run.py) in its smoke size, so that it does not rot.
+
+It loads a few hundred customers, starts gunicorn and the Stripe stand-in, and
+drives them with wrk for a few seconds each.  Figures are not checked here:
+speed is shown by the full run in BENCHMARKS.md, never by timed assertions.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def wrk_available():
+    if not shutil.which("wrk"):
+        if os.environ.get("CI"):
+            pytest.fail("wrk is not installed (apt-get install wrk)")
+        pytest.skip("wrk is not installed (apt-get install wrk)")
+
+
+def test_bench_smoke_writes_every_figure(wrk_available, postgres_server_url, tmp_path):
+    output = tmp_path / "BENCHMARKS.md"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FLASK_", "DATABASE_", "STRIPE_"))}
+    result = subprocess.run([sys.executable, str(ROOT / "bench" / "run.py"), "--smoke", "--database-server",
+                             postgres_server_url, "--output", str(output)],
+                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    text = output.read_text()
+    for row in ('| Flask "hello" (ceiling) |', "| GET /healthz |", "| GET /account (signed in) |",
+                "| POST /api/customer_portal, Stripe 0 ms |", "| POST /api/customer_portal, Stripe 300 ms |",
+                "| GET /account during the slow portal load |", "| mrr_summary |", "| data_quality |",
+                "Portal overhead with Stripe at 0 ms", "Worker memory (RSS, MB)"):
+        assert row in text
+    table = text.split("| scenario |", 1)[1].split("\n\n", 1)[0].splitlines()[2:]
+    assert len(table) == 8
+    assert all(line.endswith("| 0 |") for line in table), "every load ran without errors"
+    assert "(smoke run: not a measurement)" in text
