@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import re
+from contextlib import contextmanager
 import uuid
 import warnings
 from pathlib import Path
@@ -161,6 +162,23 @@ class AuthActions:
     def logout(self):
         token = self.csrf_token("/")
         return self.client.post("/logout", data={"csrf_token": token})
+
+
+@contextmanager
+def customer_app(app_config: dict, mirror: Mirror, customer_id: str | None = "cus_me", **overrides):
+    """An app with changed settings, a signed-in user (linked to ``customer_id`` unless None),
+    and that user's CSRF token: yields (app, client, token)."""
+    app = create_app({**app_config, **overrides})
+    try:
+        client = app.test_client()
+        AuthActions(client).signup("me@example.com", "correct horse battery")
+        if customer_id:
+            user_id = mirror.conn.execute("SELECT id FROM billing_app.users WHERE email = 'me@example.com'"
+                                          ).fetchone()[0]
+            mirror.customer(customer_id, user_id)
+        yield app, client, csrf_token_from(client.get("/").get_data(as_text=True))
+    finally:
+        app.extensions["billing_db"].close()
 
 
 @pytest.fixture

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import threading
+from contextlib import contextmanager
 from urllib.parse import parse_qsl
 
 from werkzeug import Request, Response
@@ -31,6 +33,22 @@ def answer_error(stripe_api, path: str, status: int, error: dict, method: str = 
     stripe_api.expect_request(path, method=method).respond_with_response(
         Response(json.dumps({"error": error}), status=status, content_type="application/json",
                  headers=headers or {}))
+
+
+@contextmanager
+def hanging(stripe_api, path: str):
+    """The stand-in does not answer ``path`` until the block ends (a Stripe that hangs)."""
+    released = threading.Event()
+
+    def hang(request):
+        released.wait(10)
+        return Response("{}", content_type="application/json")
+
+    stripe_api.expect_request(path, method="POST").respond_with_handler(hang)
+    try:
+        yield
+    finally:
+        released.set()
 
 
 NO_PORTAL_CONFIGURATION = {

@@ -7,8 +7,8 @@ import time
 import pytest
 from werkzeug import Response
 
-from tests.conftest import AuthActions, csrf_token_from
-from tests.stripe_stand_in import NO_SUCH_CUSTOMER, answer_error, requests_to, sent_form
+from tests.conftest import AuthActions, csrf_token_from, customer_app
+from tests.stripe_stand_in import NO_SUCH_CUSTOMER, answer_error, hanging, requests_to, sent_form
 from tests.test_account import text_of
 
 CUSTOMERS = "/v1/customers"
@@ -258,25 +258,10 @@ def test_checkout_for_price_unknown_to_stripe_is_409(client, catalog, user, toke
     assert "This plan is not available in Stripe right now." in response.get_data(as_text=True)
 
 
-def test_checkout_when_stripe_hangs_is_502(app_config, catalog, stripe_api, owner_conn):
-    from billing_app import create_app
-    released = threading.Event()
-
-    def hang(request):
-        released.wait(5)
-        return Response("{}", content_type="application/json")
-
-    stripe_api.expect_request(CHECKOUT, method="POST").respond_with_handler(hang)
-    app = create_app({**app_config, "STRIPE_TIMEOUT": "0.5", "STRIPE_MAX_NETWORK_RETRIES": "0"})
-    try:
-        client = app.test_client()
-        AuthActions(client).signup("new@example.com", "correct horse battery")
-        catalog.customer("cus_me", owner_conn.execute("SELECT id FROM billing_app.users").fetchone()[0])
-        token = csrf_token_from(client.get("/pricing").get_data(as_text=True))
+def test_checkout_when_stripe_hangs_is_502(app_config, catalog, stripe_api):
+    with hanging(stripe_api, CHECKOUT), customer_app(app_config, catalog, STRIPE_TIMEOUT="0.5",
+                                                     STRIPE_MAX_NETWORK_RETRIES="0") as (_, client, token):
         response = subscribe(client, token)
-    finally:
-        released.set()
-        app.extensions["billing_db"].close()
     assert response.status_code == 502
     assert response.headers["Retry-After"] == "30"
     assert "Stripe did not answer in time. Please try again in a minute." in response.get_data(as_text=True)

@@ -6,10 +6,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import psycopg
 import pytest
 
-from billing_app.demo import ACCOUNTS, DEMO_PASSWORD, load_demo, load_volume
+from billing_app.demo import ACCOUNTS
 from billing_app.embedded import EmbeddedDatabaseError, start_embedded_postgres
 
 ROOT = Path(__file__).resolve().parent.parent

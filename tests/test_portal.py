@@ -8,7 +8,7 @@ import pytest
 from werkzeug import Response
 
 from billing_app import create_app
-from tests.conftest import TEST_STRIPE_KEY, csrf_token_from
+from tests.conftest import TEST_STRIPE_KEY, csrf_token_from, customer_app
 from tests.stripe_stand_in import (
     INVALID_API_KEY,
     NO_PORTAL_CONFIGURATION,
@@ -17,6 +17,7 @@ from tests.stripe_stand_in import (
     RATE_LIMITED,
     answer_error,
     answer_portal_session,
+    hanging,
     requests_to,
     sent_form,
 )
@@ -91,19 +92,11 @@ def test_return_url_comes_from_site_url_not_the_host_header(client, customer, to
 
 
 def test_configured_portal_configuration_is_sent(app_config, stripe_api, mirror):
-    app = create_app({**app_config, "STRIPE_PORTAL_CONFIGURATION": "bpc_1PxyzABC"})
-    try:
-        client = app.test_client()
-        from tests.conftest import AuthActions
-        AuthActions(client).signup("me@example.com", "correct horse battery")
-        mirror.customer("cus_me", 1)
-        answer_portal_session(stripe_api)
-        token = csrf_token_from(client.get("/").get_data(as_text=True))
+    answer_portal_session(stripe_api)
+    with customer_app(app_config, mirror, STRIPE_PORTAL_CONFIGURATION="bpc_1PxyzABC") as (_, client, token):
         assert click(client, token).status_code == 303
-        assert sessions_sent(stripe_api) == [
-            {"customer": "cus_me", "return_url": RETURN_URL, "configuration": "bpc_1PxyzABC"}]
-    finally:
-        app.extensions["billing_db"].close()
+    assert sessions_sent(stripe_api) == [
+        {"customer": "cus_me", "return_url": RETURN_URL, "configuration": "bpc_1PxyzABC"}]
 
 
 def test_users_language_is_sent_as_locale(client, stripe_api, mirror, owner_conn):
@@ -260,18 +253,11 @@ def test_api_without_csrf_header_is_400_json(client, customer, stripe_api):
     assert stripe_api.log == []
 
 
-def test_api_when_stripe_is_not_configured_is_503(app_config, stripe_api):
-    app = create_app({**app_config, "STRIPE_SECRET_KEY": ""})
-    try:
-        client = app.test_client()
-        from tests.conftest import AuthActions
-        AuthActions(client).signup("me@example.com", "correct horse battery")
-        token = csrf_token_from(client.get("/").get_data(as_text=True))
+def test_api_when_stripe_is_not_configured_is_503(app_config, stripe_api, mirror):
+    with customer_app(app_config, mirror, None, STRIPE_SECRET_KEY="") as (_, client, token):
         response = api(client, token)
-        assert response.status_code == 503
-        assert response.get_json()["error"]["code"] == "stripe_not_configured"
-    finally:
-        app.extensions["billing_db"].close()
+    assert response.status_code == 503
+    assert response.get_json()["error"]["code"] == "stripe_not_configured"
 
 
 def test_api_when_database_is_down_is_503(app_config, client, customer, stripe_api):
@@ -327,17 +313,9 @@ def test_authentication_error_is_503_and_the_key_never_shows(client, customer, t
 
 
 def test_rate_limited_by_stripe_is_retried_with_one_key_then_502(app_config, stripe_api, mirror):
-    app = create_app({**app_config, "STRIPE_MAX_NETWORK_RETRIES": "2"})
-    try:
-        client = app.test_client()
-        from tests.conftest import AuthActions
-        AuthActions(client).signup("me@example.com", "correct horse battery")
-        mirror.customer("cus_me", 1)
+    with customer_app(app_config, mirror, STRIPE_MAX_NETWORK_RETRIES="2") as (_, client, token):
         answer_error(stripe_api, SESSIONS, 429, RATE_LIMITED)
-        token = csrf_token_from(client.get("/").get_data(as_text=True))
         response = api(client, token)
-    finally:
-        app.extensions["billing_db"].close()
     assert response.status_code == 502
     assert response.get_json()["error"] == {"code": "stripe_busy",
                                             "message": "Stripe is busy right now. Please try again in a minute."}
@@ -361,42 +339,19 @@ def test_network_errors_are_retried_with_the_same_key(app_config, stripe_api, mi
                         content_type="application/json")
 
     stripe_api.expect_request(SESSIONS, method="POST").respond_with_handler(answer)
-    app = create_app({**app_config, "STRIPE_MAX_NETWORK_RETRIES": "2", "STRIPE_TIMEOUT": "0.4"})
-    try:
-        client = app.test_client()
-        from tests.conftest import AuthActions
-        AuthActions(client).signup("me@example.com", "correct horse battery")
-        mirror.customer("cus_me", 1)
-        token = csrf_token_from(client.get("/").get_data(as_text=True))
+    with customer_app(app_config, mirror, STRIPE_MAX_NETWORK_RETRIES="2", STRIPE_TIMEOUT="0.4") as (_, client, token):
         response = api(client, token)
-    finally:
-        app.extensions["billing_db"].close()
-        first_done.wait(5)
+    first_done.wait(5)
     assert response.status_code == 200, response.get_json()
     assert len(calls) >= 2 and len(set(calls)) == 1
 
 
 def test_hanging_stripe_is_cut_off_by_the_timeout_with_502(app_config, stripe_api, mirror):
-    released = threading.Event()
-
-    def hang(request):
-        released.wait(5)
-        return Response("{}", content_type="application/json")
-
-    stripe_api.expect_request(SESSIONS, method="POST").respond_with_handler(hang)
-    app = create_app({**app_config, "STRIPE_TIMEOUT": "0.5", "STRIPE_MAX_NETWORK_RETRIES": "0"})
-    try:
-        client = app.test_client()
-        from tests.conftest import AuthActions
-        AuthActions(client).signup("me@example.com", "correct horse battery")
-        mirror.customer("cus_me", 1)
-        token = csrf_token_from(client.get("/").get_data(as_text=True))
+    with hanging(stripe_api, SESSIONS), customer_app(app_config, mirror, STRIPE_TIMEOUT="0.5",
+                                                     STRIPE_MAX_NETWORK_RETRIES="0") as (_, client, token):
         started = time.monotonic()
         response = api(client, token)
         elapsed = time.monotonic() - started
-    finally:
-        released.set()
-        app.extensions["billing_db"].close()
     assert response.status_code == 502
     assert response.get_json()["error"] == {"code": "stripe_unreachable",
                                             "message": "Stripe did not answer in time. Please try again in a minute."}
@@ -405,16 +360,8 @@ def test_hanging_stripe_is_cut_off_by_the_timeout_with_502(app_config, stripe_ap
 
 
 def test_unreachable_stripe_is_502(app_config, stripe_api, mirror):
-    app = create_app({**app_config, "STRIPE_API_BASE": "http://127.0.0.1:1"})
-    try:
-        client = app.test_client()
-        from tests.conftest import AuthActions
-        AuthActions(client).signup("me@example.com", "correct horse battery")
-        mirror.customer("cus_me", 1)
-        token = csrf_token_from(client.get("/").get_data(as_text=True))
+    with customer_app(app_config, mirror, STRIPE_API_BASE="http://127.0.0.1:1") as (_, client, token):
         response = api(client, token)
-    finally:
-        app.extensions["billing_db"].close()
     assert response.status_code == 502
     assert response.get_json()["error"]["code"] == "stripe_unreachable"
 
@@ -488,3 +435,22 @@ def test_rate_limit_storage_is_shared_between_processes(app_config, stripe_api, 
     finally:
         first.extensions["billing_db"].close()
         second.extensions["billing_db"].close()
+
+
+def test_no_database_connection_is_held_while_waiting_for_stripe(app_config, stripe_api, mirror):
+    """With a pool of one connection, another request can query while a portal click waits on Stripe."""
+    seen, running = [], {}
+
+    def answer(request):
+        pool = running["app"].extensions["billing_db"]
+        with pool.connection() as conn:  # DatabaseUnavailable if the click still held the only connection
+            seen.append(conn.execute("SELECT 1 AS ok").fetchone()["ok"])
+        return Response('{"id": "bps_1", "object": "billing_portal.session", "url": "%s"}' % PORTAL_URL,
+                        content_type="application/json")
+
+    stripe_api.expect_request(SESSIONS, method="POST").respond_with_handler(answer)
+    with customer_app(app_config, mirror, DATABASE_POOL_MIN_SIZE="1", DATABASE_POOL_MAX_SIZE="1",
+                      DATABASE_POOL_TIMEOUT="1") as (app, client, token):
+        running["app"] = app
+        assert api(client, token).status_code == 200
+    assert seen == [1]

@@ -1,7 +1,6 @@
 """`flask portal configure` and `flask billing doctor` against the local Stripe stand-in."""
 
 import json
-from datetime import datetime, timedelta
 
 import pytest
 

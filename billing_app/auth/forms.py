@@ -15,7 +15,3 @@ class LoginForm(FlaskForm):
     email = EmailField("Email", validators=[DataRequired(message="Enter your email address.")])
     password = PasswordField("Password", validators=[DataRequired(message="Enter your password."),
                                                      Length(max=PASSWORD_MAX_LENGTH)])
-
-
-class LogoutForm(FlaskForm):
-    """Only the CSRF token: sign-out is a POST."""

@@ -7,7 +7,7 @@ from flask_login import current_user, login_user, logout_user
 from flask_wtf.csrf import CSRFError
 
 from billing_app.auth import bp
-from billing_app.auth.forms import LoginForm, LogoutForm, SignupForm
+from billing_app.auth.forms import LoginForm, SignupForm
 from billing_app.auth.users import SignupError, authenticate, create_user, user_by_id
 from billing_app.db import get_db
 from billing_app.errors import error_response
