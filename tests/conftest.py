@@ -43,7 +43,8 @@ def postgres_server_url(tmp_path_factory) -> str:
     """A URL for the PostgreSQL server the suite runs on (its maintenance database)."""
     url = os.environ.get("TEST_DATABASE_URL")
     if url:
-        return url
+        yield url
+        return
     server = start_pgserver(tmp_path_factory.mktemp("pg") / "data")
     yield server.get_uri()
     server.cleanup()
