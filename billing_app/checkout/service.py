@@ -19,11 +19,8 @@ from billing_app.portal.service import create_portal_session
 from billing_app.stripe_client import call_stripe, new_idempotency_key, stripe_client
 
 
-def ensure_customer(conn, client, user) -> str:
-    """The user's Stripe customer id, creating (and remembering) one when there is none."""
-    customer = customer_for_user(conn, user.id)
-    if customer is not None:
-        return customer["id"]
+def create_customer(conn, client, user) -> str:
+    """A new Stripe customer for a user who has none, remembered at once; returns its id."""
     with conn.transaction():
         # Serialises concurrent clicks of one user: the second waits here, then
         # finds the id the first remembered.
@@ -56,7 +53,7 @@ def start_checkout(user, price_id: str | None) -> str:
     if customer is not None and customer["has_live_subscription"]:
         newest = live_subscription_items(conn, customer["id"])[0]["subscription_id"]
         return create_portal_session(user, flow="subscription_update", subscription_id=newest)
-    customer_id = ensure_customer(conn, client, user)
+    customer_id = customer["id"] if customer is not None else create_customer(conn, client, user)
     site = current_app.config["SITE_URL"]
     params = {
         "mode": "subscription",
