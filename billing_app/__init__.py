@@ -27,11 +27,11 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, cli: bool = Fals
     so that ``flask db init`` can run against a database without the schema.
     A configuration or start-up problem ends the process with one clear line.
     """
-    source = test_config if test_config is not None else os.environ
+    source = settings_source(test_config)
     instance_path = source.get("INSTANCE_PATH") or None  # where the embedded database lives
     app = Flask(__name__, instance_relative_config=True, instance_path=instance_path)
     try:
-        configure(app, test_config)
+        configure(app, source, from_tests=test_config is not None)
         if not cli and not app.testing:
             check_database(app.config)
     except (ConfigError, StartupError) as exc:
@@ -44,21 +44,24 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, cli: bool = Fals
     return app
 
 
-def configure(app: Flask, test_config: Mapping[str, Any] | None) -> None:
-    if test_config is None:
-        if not os.environ.get("FLASK_SKIP_DOTENV"):
-            load_dotenv(find_dotenv(usecwd=True), override=False)
-        source: Mapping[str, Any] = os.environ
-    else:
-        source = test_config
+def settings_source(test_config: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    """Where settings come from: ``test_config``, else the environment with .env loaded into it."""
+    if test_config is not None:
+        return test_config
+    if not os.environ.get("FLASK_SKIP_DOTENV"):
+        load_dotenv(find_dotenv(usecwd=True), override=False)
+    return os.environ
+
+
+def configure(app: Flask, source: Mapping[str, Any], *, from_tests: bool) -> None:
     testing = bool(source.get("TESTING"))
     # FLASK_DEBUG is applied to app.debug only after the factory returns
     relaxed = app.debug or get_debug_flag() or testing
     app.config.update(load_settings(source, relaxed=relaxed))
-    if test_config is not None:
+    if from_tests:
         # extra Flask settings (TESTING, WTF_CSRF_ENABLED...); known ones were parsed above
         known = {setting.name for setting in SETTINGS}
-        app.config.update({k: v for k, v in test_config.items() if k not in known})
+        app.config.update({k: v for k, v in source.items() if k not in known})
     if app.config["DATABASE_URL"] is None:
         start_embedded_database(app)
     https = app.config["SITE_URL"].startswith("https://")

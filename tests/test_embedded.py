@@ -69,3 +69,14 @@ def test_without_database_url_flask_demo_runs_embedded_postgres_with_schema_and_
         for account in ACCOUNTS:
             assert f"{account.email:<22} {account.story}" in result.stdout
     assert (instance / "pgdata" / "PG_VERSION").exists()
+
+
+def test_instance_path_is_read_from_dotenv(tmp_path, monkeypatch):
+    """INSTANCE_PATH given in .env (as .env.example documents) decides where the embedded database lives."""
+    (tmp_path / ".env").write_text(f"INSTANCE_PATH={tmp_path / 'from-dotenv'}\n")
+    monkeypatch.chdir(tmp_path)
+    for name in ("INSTANCE_PATH", "FLASK_SKIP_DOTENV"):
+        monkeypatch.setenv(name, "")  # recorded, so that what .env sets is undone after the test
+        monkeypatch.delenv(name)
+    from billing_app import settings_source
+    assert settings_source(None)["INSTANCE_PATH"] == str(tmp_path / "from-dotenv")

@@ -255,26 +255,26 @@ def test_doctor_reports_empty_tables_and_stale_mirror(doctor, stripe_api, health
     assert doctor("--max-age", str(24 * 11)).output.count("FAIL mirror freshness") == 0
 
 
-def test_doctor_reports_missing_index(doctor, healthy, owner_conn, database_url):
+@pytest.fixture
+def damaged_schema(owner_conn, database_url):
+    """The owner connection, for a test that breaks the schema; `flask db init` mends it afterwards."""
     from billing_app.schema import apply_schema
-    owner_conn.execute("DROP INDEX stripe.customer_metadata_user_id_idx")
-    try:
-        result = doctor()
-        assert result.exit_code == 1
-        assert "FAIL mirror indexes: missing customer_metadata_user_id_idx: run `flask db init`" in result.output
-    finally:
-        apply_schema(database_url, with_mirror=False)
+    yield owner_conn
+    apply_schema(database_url, with_mirror=False)
 
 
-def test_doctor_reports_unreadable_table(doctor, healthy, owner_conn, database_url):
-    from billing_app.schema import apply_schema
-    owner_conn.execute("REVOKE SELECT ON stripe.price FROM billing_service")
-    try:
-        result = doctor()
-        assert result.exit_code == 1
-        assert "FAIL stripe.price: not readable by billing_service: run `flask db init`" in result.output
-    finally:
-        apply_schema(database_url, with_mirror=False)
+def test_doctor_reports_missing_index(doctor, healthy, damaged_schema):
+    damaged_schema.execute("DROP INDEX stripe.customer_metadata_user_id_idx")
+    result = doctor()
+    assert result.exit_code == 1
+    assert "FAIL mirror indexes: missing customer_metadata_user_id_idx: run `flask db init`" in result.output
+
+
+def test_doctor_reports_unreadable_table(doctor, healthy, damaged_schema):
+    damaged_schema.execute("REVOKE SELECT ON stripe.price FROM billing_service")
+    result = doctor()
+    assert result.exit_code == 1
+    assert "FAIL stripe.price: not readable by billing_service: run `flask db init`" in result.output
 
 
 def test_doctor_reports_live_key_with_http_site_url(doctor, healthy, stripe_api):
