@@ -84,7 +84,7 @@ def start_embedded_database(app: Flask) -> None:
 
     try:
         url = start_embedded_postgres(app.instance_path)
-        apply_schema(url, with_mirror=True)
+        apply_schema(url, with_mirror=True, source=app.config["STRIPE_MIRROR"])
     except (EmbeddedDatabaseError, SchemaError) as exc:
         raise StartupError(f"embedded database: {exc}") from None
     app.config["DATABASE_URL"] = url
@@ -93,23 +93,29 @@ def start_embedded_database(app: Flask) -> None:
 
 
 def check_database(config: Mapping[str, Any]) -> None:
-    """Fail fast when the database cannot be reached, lacks the schema, or refuses the role."""
+    """Fail fast when the database cannot be reached, lacks the schema, has another mirror
+    than `flask db init` prepared for, or refuses the role."""
+    from billing_app.mirror.source import SourceError, detect_source, installed_source
+
     role = config["DATABASE_ROLE"]
     try:
         with psycopg.connect(config["DATABASE_URL"], connect_timeout=5, autocommit=True) as conn:
-            present = {row[0] for row in conn.execute(
-                "SELECT schemaname || '.' || tablename FROM pg_tables "
-                "WHERE (schemaname, tablename) IN (('billing_app', 'users'), ('stripe', 'customer'))")}
-            if "stripe.customer" not in present:
-                raise StartupError(
-                    'the database has no mirror tables (schema "stripe"): point DATABASE_URL at the '
-                    "database the sync service writes, or run `flask db init --mirror` for a local one")
-            if "billing_app.users" not in present:
+            try:
+                source = detect_source(conn, config["STRIPE_MIRROR"])
+            except SourceError as exc:
+                raise StartupError(str(exc)) from None
+            if conn.execute("SELECT to_regclass('billing_app.users')").fetchone()[0] is None:
                 raise StartupError("the database has no billing_app schema: run `flask db init`")
+            installed = installed_source(conn)
+            if installed != source.name:
+                raise StartupError(
+                    f"the database holds {source.label}'s tables but `flask db init` has "
+                    + (f"prepared the app for {installed}" if installed else "not prepared the app for them")
+                    + ": run `flask db init`")
             if role:
                 try:
                     conn.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(role)))
-                    conn.execute("SELECT 1 FROM stripe.customer LIMIT 1")
+                    conn.execute("SELECT 1 FROM billing_mirror.customers LIMIT 1")
                     conn.execute("SELECT 1 FROM billing_app.users LIMIT 1")
                 except psycopg.Error as exc:
                     raise StartupError(

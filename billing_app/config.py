@@ -124,6 +124,13 @@ def _storage_uri(value: str) -> str:
     return value
 
 
+def _mirror_source(value: str) -> str:
+    from billing_app.mirror.source import SOURCE_NAMES
+    if value not in SOURCE_NAMES:
+        raise ValueError(f"it is not one of {', '.join(SOURCE_NAMES)}")
+    return value
+
+
 def _text(value: str) -> str:
     return value
 
@@ -148,6 +155,8 @@ SETTINGS: tuple[Setting, ...] = (
             default="billing_service"),
     Setting("REPORTING_ROLE", _role_name, "billing_reporting (none: connect without SET ROLE)",
             default="billing_reporting"),
+    Setting("STRIPE_MIRROR", _mirror_source,
+            "sequin, supabase-sync-engine or stripe-sync-engine (unset: found from the tables)"),
     Setting("DATABASE_POOL_MIN_SIZE", _positive_int, "2", default=2),
     Setting("DATABASE_POOL_MAX_SIZE", _positive_int, "10", default=10),
     Setting("DATABASE_POOL_TIMEOUT", _positive_float, "5 (seconds to wait for a connection)",

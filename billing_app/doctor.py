@@ -15,14 +15,13 @@ import psycopg
 import stripe
 from flask import current_app
 from flask.cli import AppGroup
+from psycopg import sql
 
 from billing_app.config import parse_base_url
 from billing_app.db import DatabaseUnavailable, database
+from billing_app.mirror.source import Source, SourceError, detect_source, installed_source
 from billing_app.schema import SQL_DIR
 from billing_app.stripe_client import key_mode
-
-MIRROR_TABLES = ("customer", "subscription", "subscription_item", "price", "product", "invoice",
-                 "payment_method")
 
 billing_cli = AppGroup("billing", help="Check the billing set-up.")
 
@@ -35,11 +34,6 @@ class Check:
 
     def line(self) -> str:
         return f"{'OK  ' if self.ok else 'FAIL'} {self.subject}: {self.detail}"
-
-
-def required_indexes() -> list[str]:
-    text = (SQL_DIR / "040_mirror_indexes.sql").read_text()
-    return re.findall(r"CREATE INDEX IF NOT EXISTS (\w+)", text)
 
 
 def check_stripe(config) -> list[Check]:
@@ -102,31 +96,47 @@ def check_site_url(config) -> Check:
 
 
 def check_database(max_age: timedelta) -> list[Check]:
-    checks = []
+    checks: list[Check] = []
     try:
         with database().connection() as conn:
-            for table in MIRROR_TABLES:
-                checks.append(check_table(conn, table))
-            present = {row["indexname"] for row in conn.execute(
-                "SELECT indexname FROM pg_indexes WHERE schemaname = 'stripe'")}
-            missing = [name for name in required_indexes() if name not in present]
-            checks.append(Check(not missing, "mirror indexes",
-                                f"missing {', '.join(missing)}: run `flask db init`" if missing
-                                else f"all {len(required_indexes())} present"))
-            checks.append(check_freshness(conn, max_age))
+            source_check, source = check_source(conn)
+            checks.append(source_check)
+            if source is None:
+                return checks
+            checks.extend(check_table(conn, source, table) for table in source.tables)
+            checks.append(check_indexes(conn, source))
+            checks.append(check_freshness(conn, source, max_age))
     except DatabaseUnavailable as exc:
         checks.append(Check(False, "database", f"cannot connect ({exc}): check DATABASE_URL and DATABASE_ROLE"))
     return checks
 
 
-def check_table(conn: psycopg.Connection, table: str) -> Check:
-    subject = f"stripe.{table}"
+def check_source(conn: psycopg.Connection) -> tuple[Check, Source | None]:
+    """Which mirror the database holds, and whether `flask db init` prepared the app for it."""
     try:
         with conn.transaction():
-            has_rows = conn.execute(f"SELECT EXISTS (SELECT 1 FROM stripe.{table})").fetchone()["exists"]  # noqa: S608
+            source = detect_source(conn, current_app.config["STRIPE_MIRROR"])
+            installed = installed_source(conn)
+    except SourceError as exc:
+        return Check(False, "mirror source", str(exc)), None
+    except psycopg.errors.InsufficientPrivilege:
+        role = current_app.config["DATABASE_ROLE"] or "the app's login"
+        return Check(False, "mirror source", f'{role} cannot read schema "stripe": run `flask db init`'), None
+    if installed != source.name:
+        prepared = f"prepared for {installed}" if installed else "not prepared"
+        return Check(False, "mirror source", f"{source.label} ({source.name}), but the app is {prepared}: "
+                                             "run `flask db init`"), source
+    return Check(True, "mirror source", f"{source.label} ({source.name})"), source
+
+
+def check_table(conn: psycopg.Connection, source: Source, table: str) -> Check:
+    subject = f"stripe.{table}"
+    query = sql.SQL("SELECT EXISTS (SELECT 1 FROM {}) AS has_rows").format(sql.Identifier("stripe", table))
+    try:
+        with conn.transaction():
+            has_rows = conn.execute(query).fetchone()["has_rows"]
     except psycopg.errors.UndefinedTable:
-        return Check(False, subject, "does not exist: point DATABASE_URL at the database the sync service "
-                                     "writes (or `flask db init --mirror` for a local one)")
+        return Check(False, subject, f"does not exist: it is created by {source.made_by}")
     except psycopg.errors.InsufficientPrivilege:
         role = current_app.config["DATABASE_ROLE"] or "the app's login"
         return Check(False, subject, f"not readable by {role}: run `flask db init`")
@@ -135,19 +145,41 @@ def check_table(conn: psycopg.Connection, table: str) -> Check:
     return Check(True, subject, "readable, has rows")
 
 
-def check_freshness(conn: psycopg.Connection, max_age: timedelta) -> Check:
+def required_indexes(source: Source) -> list[str]:
+    """The lookup indexes the source's adapter creates on its tables (sql/sources/<name>/020_indexes.sql)."""
+    text = (SQL_DIR / "sources" / source.name / "020_indexes.sql").read_text()
+    return re.findall(r"CREATE INDEX IF NOT EXISTS (\w+)", text)
+
+
+def check_indexes(conn: psycopg.Connection, source: Source) -> Check:
+    present = {row["indexname"] for row in conn.execute(
+        "SELECT indexname FROM pg_indexes WHERE schemaname = 'stripe'")}
+    wanted = required_indexes(source)
+    missing = [name for name in wanted if name not in present]
+    return Check(not missing, "mirror indexes",
+                 f"missing {', '.join(missing)}: run `flask db init`" if missing else f"all {len(wanted)} present")
+
+
+def check_freshness(conn: psycopg.Connection, source: Source, max_age: timedelta) -> Check:
+    """The newest row: when the sync service wrote it where the source records that, else its created time."""
     try:
         with conn.transaction():
             newest = conn.execute("""
-                SELECT greatest((SELECT max(created) FROM stripe.customer),
-                                (SELECT max(created) FROM stripe.subscription),
-                                (SELECT max(created) FROM stripe.invoice)) AS newest""").fetchone()["newest"]
-    except psycopg.Error:
-        return Check(False, "mirror freshness", "cannot read the mirror (see above)")
+                SELECT greatest((SELECT max(synced_at) FROM billing_mirror.customers),
+                                (SELECT max(synced_at) FROM billing_mirror.subscriptions),
+                                (SELECT max(synced_at) FROM billing_mirror.invoices),
+                                (SELECT max(created) FROM billing_mirror.customers) AT TIME ZONE 'UTC',
+                                (SELECT max(created) FROM billing_mirror.subscriptions) AT TIME ZONE 'UTC',
+                                (SELECT max(created) FROM billing_mirror.invoices) AT TIME ZONE 'UTC')
+                       AS newest""").fetchone()["newest"]
+    except psycopg.Error as exc:
+        return Check(False, "mirror freshness", f"cannot read the mirror ({str(exc).splitlines()[0]}): "
+                                                "run `flask db init`")
     if newest is None:
         return Check(False, "mirror freshness", "no mirrored rows yet: check the sync service")
-    age = datetime.now(timezone.utc).replace(tzinfo=None) - newest
-    detail = f"newest mirrored row is from {newest:%Y-%m-%d %H:%M} UTC ({_age_words(age)} ago)"
+    age = datetime.now(timezone.utc) - newest
+    what = f"last synced row ({source.synced_at_column})" if source.synced_at_column else "newest mirrored row"
+    detail = f"{what} is from {newest.astimezone(timezone.utc):%Y-%m-%d %H:%M} UTC ({_age_words(age)} ago)"
     if age > max_age:
         return Check(False, "mirror freshness", f"{detail}: check that the sync service is running")
     return Check(True, "mirror freshness", detail)

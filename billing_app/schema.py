@@ -1,21 +1,34 @@
 """Applies the plain SQL files in ``sql/`` in their fixed order: ``flask db init``.
 
-Order: the numbered files at the top of ``sql/`` by name, then the numbered
-files of each sub-folder (``sql/reporting/``) by name.  ``010_stripe_mirror.sql``
-creates the mirror tables and runs only when asked (``--mirror``): in production
-the sync service owns them.  Every file is idempotent, and all files are applied
-in one transaction under an advisory lock, so a failed run leaves nothing
-half-written and two processes never apply them at once.
+Order (see ``schema_files``):
+
+1. ``010_stripe_mirror.sql``: Sequin-shape mirror tables, only with ``--mirror``
+   (local runs, demo, tests) and only when the database holds no other mirror;
+   in production the sync service owns schema ``stripe``.
+2. ``020_app_schema.sql``, ``030_roles.sql``: the app's own schema and roles.
+3. ``mirror/010_shape.sql``: the canonical shape (schema ``billing_mirror``,
+   rebuilt from scratch each time).
+4. ``sources/<source>/*.sql``: the adapter of the source found in the database
+   (or forced by STRIPE_MIRROR): its functions, grants and lookup indexes.
+5. ``mirror/020_views.sql``: the canonical views over the adapter.
+6. ``reporting/*.sql``: the analysts' views.
+
+All files are applied in one transaction under an advisory lock, so a failed
+run leaves nothing half-written and two processes never apply them at once.
+Running it again changes nothing.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
 import psycopg
 from flask import current_app
 from flask.cli import AppGroup
+
+from billing_app.mirror.source import SourceError, detect_source, sources_present
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 MIRROR_FILE = "010_stripe_mirror.sql"
@@ -26,38 +39,62 @@ class SchemaError(RuntimeError):
     """A schema file could not be applied; the message names the file and the fix."""
 
 
-def schema_files(with_mirror: bool) -> list[Path]:
-    files = sorted(SQL_DIR.glob("[0-9]*.sql"))
-    for folder in sorted(p for p in SQL_DIR.iterdir() if p.is_dir()):
-        files.extend(sorted(folder.glob("[0-9]*.sql")))
-    return [f for f in files if with_mirror or f.name != MIRROR_FILE]
+@dataclass
+class SchemaResult:
+    source: str
+    applied: list[str]
 
 
-def apply_schema(conninfo: str, *, with_mirror: bool) -> list[str]:
-    """Apply the schema files; return the names of the files applied."""
-    applied = []
+def schema_files(source: str, *, with_mirror: bool = False) -> list[Path]:
+    """The files `flask db init` applies for ``source``, in order."""
+    files = [SQL_DIR / MIRROR_FILE] if with_mirror else []
+    files += [SQL_DIR / "020_app_schema.sql", SQL_DIR / "030_roles.sql", SQL_DIR / "mirror" / "010_shape.sql"]
+    files += sorted((SQL_DIR / "sources" / source).glob("[0-9]*.sql"))
+    files += [SQL_DIR / "mirror" / "020_views.sql"]
+    files += sorted((SQL_DIR / "reporting").glob("[0-9]*.sql"))
+    return files
+
+
+def apply_schema(conninfo: str, *, with_mirror: bool, source: str | None = None) -> SchemaResult:
+    """Apply the schema files for the mirror in the database (``source`` forces one).
+
+    ``with_mirror`` first creates Sequin-shape mirror tables when the database
+    holds no mirror yet (a local database).  Returns the source and the files applied.
+    """
     try:
         with psycopg.connect(conninfo) as conn:
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
-            if not with_mirror:
-                has_mirror = conn.execute("SELECT to_regclass('stripe.customer') IS NOT NULL").fetchone()[0]
-                if not has_mirror:
-                    raise SchemaError(
-                        'the mirror tables (schema "stripe") are not in this database: '
-                        "start the sync service first, or for a local database run `flask db init --mirror`"
-                    )
-            for path in schema_files(with_mirror):
-                try:
-                    conn.execute(path.read_text())
-                except psycopg.Error as exc:
-                    message = str(exc).splitlines()[0]
-                    raise SchemaError(
-                        f"{path.relative_to(SQL_DIR.parent)} failed: {message}; nothing was changed"
-                    ) from None
-                applied.append(path.name)
+            create_mirror = with_mirror and _wants_local_mirror(conn, source)
+            if create_mirror:
+                _apply(conn, SQL_DIR / MIRROR_FILE)
+            try:
+                found = detect_source(conn, source)
+            except SourceError as exc:
+                raise SchemaError(str(exc)) from None
+            applied = [MIRROR_FILE] if create_mirror else []
+            for path in schema_files(found.name):
+                _apply(conn, path)
+                applied.append(str(path.relative_to(SQL_DIR)))
     except psycopg.OperationalError as exc:
         raise SchemaError(f"cannot connect to the database: {str(exc).splitlines()[0]}") from None
-    return applied
+    return SchemaResult(found.name, applied)
+
+
+def _wants_local_mirror(conn: psycopg.Connection, source: str | None) -> bool:
+    """--mirror makes Sequin's shape, unless the database already holds another mirror."""
+    if source not in (None, "sequin"):
+        raise SchemaError(f"--mirror creates Sequin's shape, but STRIPE_MIRROR={source}: "
+                          f"that engine's own migrations create its tables")
+    present = sources_present(conn)
+    return not present or present == ["sequin"]
+
+
+def _apply(conn: psycopg.Connection, path: Path) -> None:
+    try:
+        conn.execute(path.read_text())
+    except psycopg.Error as exc:
+        message = str(exc).splitlines()[0]
+        raise SchemaError(f"{path.relative_to(SQL_DIR.parent)} failed: {message}; nothing was changed") from None
 
 
 db_cli = AppGroup("db", help="Create and inspect the database schema.")
@@ -65,14 +102,16 @@ db_cli = AppGroup("db", help="Create and inspect the database schema.")
 
 @db_cli.command("init")
 @click.option("--mirror", is_flag=True,
-              help="Also create the stripe.* mirror tables (local runs and tests; "
-                   "in production the sync service owns them).")
+              help="Also create Sequin-shape stripe.* mirror tables when the database has none "
+                   "(local runs and tests; in production the sync service owns them).")
 def init_command(mirror: bool) -> None:
-    """Apply sql/ in order. Safe to run again: it changes nothing the second time."""
+    """Apply sql/ in order for the mirror found. Safe to run again: it changes nothing the second time."""
     try:
-        applied = apply_schema(current_app.config["DATABASE_URL"], with_mirror=mirror)
+        result = apply_schema(current_app.config["DATABASE_URL"], with_mirror=mirror,
+                              source=current_app.config["STRIPE_MIRROR"])
     except SchemaError as exc:
         raise click.ClickException(str(exc)) from None
-    for name in applied:
+    click.echo(f"mirror source: {result.source}")
+    for name in result.applied:
         click.echo(f"applied {name}")
     click.echo("database schema is up to date")

@@ -15,11 +15,11 @@ BEGIN
 END
 $$;
 
--- The mirror: read-only for both roles.
-GRANT USAGE ON SCHEMA stripe TO billing_service, billing_reporting;
-GRANT SELECT ON ALL TABLES IN SCHEMA stripe TO billing_service, billing_reporting;
-REVOKE INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER
-    ON ALL TABLES IN SCHEMA stripe FROM billing_service, billing_reporting;
+-- The mirror: nothing but what the source's adapter grants (SELECT on the few
+-- tables it reads, sql/sources/<name>/010_adapter.sql). The engines keep
+-- secrets in schema stripe too (webhook secrets, API key hashes), so the roles
+-- never get the whole schema.
+REVOKE ALL ON ALL TABLES IN SCHEMA stripe FROM billing_service, billing_reporting;
 
 -- The app's own schema: read/write for the app, nothing for reporting
 -- (users holds password hashes).

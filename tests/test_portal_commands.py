@@ -188,9 +188,10 @@ def test_doctor_all_ok(doctor, healthy):
     result = doctor()
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    assert lines[:4] == ["OK   stripe key: test mode, accepted by Stripe",
+    assert lines[:5] == ["OK   stripe key: test mode, accepted by Stripe",
                          "OK   portal configuration: bpc_1 exists and is active (test mode)",
                          "OK   SITE_URL: http://billing.test",
+                         "OK   mirror source: Sequin's Stripe sync (sequin)",
                          "OK   stripe.customer: readable, has rows"]
     assert "OK   mirror indexes: all 7 present" in lines
     assert any(line.startswith("OK   mirror freshness: newest mirrored row is from") for line in lines)

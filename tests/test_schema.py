@@ -5,7 +5,7 @@ import pytest
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
-from billing_app.schema import MIRROR_FILE, SchemaError, apply_schema, schema_files
+from billing_app.schema import MIRROR_FILE, SQL_DIR, SchemaError, apply_schema, schema_files
 
 MIRROR_TABLES = {"customer", "subscription", "subscription_item", "price", "product", "plan", "invoice",
                  "payment_method"}
@@ -57,12 +57,16 @@ def snapshot(url):
         return conn.execute(CATALOG_SNAPSHOT).fetchall()
 
 
-def test_files_apply_in_fixed_order_and_mirror_only_when_asked():
-    names = [f.name for f in schema_files(with_mirror=True)]
-    assert names[:4] == [MIRROR_FILE, "020_app_schema.sql", "030_roles.sql", "040_mirror_indexes.sql"]
-    assert MIRROR_FILE not in [f.name for f in schema_files(with_mirror=False)]
-    reporting = [f.name for f in schema_files(with_mirror=True) if f.parent.name == "reporting"]
-    assert names[4:] == reporting and reporting[0] == "000_schema.sql" and reporting[-1] == "999_grants.sql"
+@pytest.mark.parametrize("source", ["sequin"])
+def test_files_apply_in_fixed_order_with_the_sources_adapter_and_mirror_only_when_asked(source):
+    names = [str(f.relative_to(SQL_DIR)) for f in schema_files(source, with_mirror=True)]
+    assert names[:6] == [MIRROR_FILE, "020_app_schema.sql", "030_roles.sql", "mirror/010_shape.sql",
+                         f"sources/{source}/010_adapter.sql", f"sources/{source}/020_indexes.sql"]
+    assert names[6] == "mirror/020_views.sql"
+    assert MIRROR_FILE not in [f.name for f in schema_files(source)]
+    reporting = [name for name in names if name.startswith("reporting/")]
+    assert names[7:] == reporting and reporting[0] == "reporting/000_schema.sql"
+    assert reporting[-1] == "reporting/999_grants.sql"
 
 
 def test_db_init_twice_changes_nothing_the_second_time(scratch_database):
@@ -86,7 +90,9 @@ def test_db_init_without_mirror_refuses_and_writes_nothing(scratch_database):
 def test_flask_db_init_command_reports_each_file(runner):
     result = runner.invoke(args=["db", "init"])
     assert result.exit_code == 0, result.output
+    assert "mirror source: sequin" in result.output
     assert "applied 020_app_schema.sql" in result.output
+    assert "applied sources/sequin/010_adapter.sql" in result.output
     assert "applied 010_stripe_mirror.sql" not in result.output
     assert result.output.strip().endswith("database schema is up to date")
 

@@ -17,7 +17,9 @@ from itertools import groupby
 import psycopg
 from babel.dates import format_date
 
-from billing_app.account import queries
+from billing_app.mirror import live_items_and_recent_invoices
+from billing_app.mirror.customers import customer_for_user
+from billing_app.mirror.payment_methods import payment_methods_by_id
 from billing_app.money import format_money
 
 STATUS_WORDS = {
@@ -211,10 +213,10 @@ def invoice_view(row: dict) -> InvoiceView:
 
 def account_summary(conn: psycopg.Connection, user_id: int) -> AccountSummary:
     """Everything the account page shows for ``user_id``, from the mirror only."""
-    customer = queries.customer_for_user(conn, user_id)
+    customer = customer_for_user(conn, user_id)
     if customer is None:
         return AccountSummary(customer_id=None)
-    rows, invoices = queries.items_and_invoices(conn, customer["id"])
+    rows, invoices = live_items_and_recent_invoices(conn, customer["id"])
     subscriptions = [subscription_view(list(group))
                      for _, group in groupby(rows, key=lambda r: r["subscription_id"])]
     # the customer's default card (joined to the customer row), else the newest subscription's own
@@ -225,7 +227,7 @@ def account_summary(conn: psycopg.Connection, user_id: int) -> AccountSummary:
     else:
         candidates = list(dict.fromkeys(r["default_payment_method_id"] for r in rows
                                         if r["default_payment_method_id"]))
-        cards = queries.payment_methods_by_id(conn, candidates)
+        cards = payment_methods_by_id(conn, candidates)
         card_row = next((cards[c] for c in candidates if c in cards), None)
     today = datetime.now(timezone.utc)
     return AccountSummary(

@@ -11,10 +11,11 @@ from __future__ import annotations
 from flask import current_app
 
 from billing_app.account import RETURN_PARAM
-from billing_app.account.queries import customer_for_user, live_subscription_items
+from billing_app.mirror.customers import customer_for_user
+from billing_app.mirror.subscriptions import live_subscription_items
 from billing_app.db import get_db, release_db
 from billing_app.errors import BillingError
-from billing_app.plans.queries import is_active_recurring_price
+from billing_app.mirror.catalogue import is_active_recurring_price
 from billing_app.portal.service import create_portal_session
 from billing_app.stripe_client import call_stripe, new_idempotency_key, stripe_client
 

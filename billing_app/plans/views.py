@@ -3,12 +3,13 @@ from itertools import groupby
 from flask import render_template, request
 from flask_login import current_user
 
-from billing_app.account.queries import customer_for_user, live_subscription_items
+from billing_app.mirror.customers import customer_for_user
+from billing_app.mirror.subscriptions import live_subscription_items
 from billing_app.account.summary import interval_words
 from billing_app.db import get_db
 from billing_app.money import format_money
 from billing_app.plans import bp
-from billing_app.plans.queries import active_recurring_prices
+from billing_app.mirror.catalogue import active_recurring_prices
 
 INTERVAL_NAMES = {("day", 1): "Daily", ("week", 1): "Weekly", ("month", 1): "Monthly", ("year", 1): "Yearly"}
 

@@ -11,7 +11,7 @@ from flask.cli import AppGroup
 
 from billing_app.db import DatabaseUnavailable, database
 from billing_app.errors import BillingError
-from billing_app.plans.queries import active_recurring_prices
+from billing_app.mirror.catalogue import active_recurring_prices
 from billing_app.portal.configuration import (
     DEFAULT_FILE,
     MANAGED_BY,

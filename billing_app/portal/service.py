@@ -9,10 +9,11 @@ from __future__ import annotations
 from flask import current_app
 
 from billing_app.account import RETURN_PARAM
-from billing_app.account.queries import customer_for_user, live_subscription_of_customer
+from billing_app.mirror.customers import customer_for_user
+from billing_app.mirror.subscriptions import live_subscription_of_customer
 from billing_app.db import get_db, release_db
 from billing_app.errors import BillingError
-from billing_app.plans.queries import is_active_recurring_price
+from billing_app.mirror.catalogue import is_active_recurring_price
 from billing_app.stripe_client import call_stripe, new_idempotency_key, stripe_client
 
 FLOWS = ("payment_method_update", "subscription_cancel", "subscription_update", "subscription_update_confirm")

@@ -12,14 +12,14 @@ SELECT c.id                                          AS customer_id,
        i.quantity,
        p.recurring_interval                          AS billing_interval,
        p.recurring_interval_count                    AS interval_count,
-       coalesce(s.current_period_end, i.current_period_end) AS current_period_end,
+       s.current_period_end,
        s.cancel_at_period_end,
        s.trial_end
-  FROM stripe.subscription s
-  JOIN stripe.subscription_item i ON i.subscription_id = s.id AND i.deleted IS NOT TRUE
-  LEFT JOIN stripe.customer c ON c.id = s.customer_id
-  LEFT JOIN stripe.price p ON p.id = i.price_id
-  LEFT JOIN stripe.product pr ON pr.id = p.product_id
+  FROM billing_mirror.subscriptions s
+  JOIN billing_mirror.subscription_items i ON i.subscription_id = s.id AND i.deleted IS NOT TRUE
+  LEFT JOIN billing_mirror.customers c ON c.id = s.customer_id
+  LEFT JOIN billing_mirror.prices p ON p.id = i.price_id
+  LEFT JOIN billing_mirror.products pr ON pr.id = p.product_id
  WHERE s.status IN ('active', 'past_due', 'trialing');
 
 COMMENT ON VIEW reporting.active_subscriptions IS

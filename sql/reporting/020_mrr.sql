@@ -12,10 +12,10 @@ SELECT s.customer_id,
        p.recurring_interval_count                    AS interval_count,
        reporting.monthly_amount(coalesce(p.unit_amount::numeric, p.unit_amount_decimal), i.quantity,
                                 p.recurring_interval, p.recurring_interval_count) AS mrr_minor_units
-  FROM stripe.subscription s
-  JOIN stripe.subscription_item i ON i.subscription_id = s.id AND i.deleted IS NOT TRUE
-  JOIN stripe.price p ON p.id = i.price_id
-  LEFT JOIN stripe.product pr ON pr.id = p.product_id
+  FROM billing_mirror.subscriptions s
+  JOIN billing_mirror.subscription_items i ON i.subscription_id = s.id AND i.deleted IS NOT TRUE
+  JOIN billing_mirror.prices p ON p.id = i.price_id
+  LEFT JOIN billing_mirror.products pr ON pr.id = p.product_id
  WHERE s.status IN ('active', 'past_due')
    AND p.type = 'recurring'
    AND p.recurring_usage_type IS DISTINCT FROM 'metered'

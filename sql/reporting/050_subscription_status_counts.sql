@@ -1,7 +1,7 @@
 CREATE OR REPLACE VIEW reporting.subscription_status_counts AS
 SELECT status,
        count(*) AS subscriptions
-  FROM stripe.subscription
+  FROM billing_mirror.subscriptions
  GROUP BY status;
 
 COMMENT ON VIEW reporting.subscription_status_counts IS

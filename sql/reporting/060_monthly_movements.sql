@@ -7,9 +7,9 @@ WITH subscription_mrr AS (
            CASE WHEN s.status = 'canceled' THEN coalesce(s.ended_at, s.canceled_at) END AS churned,
            sum(reporting.monthly_amount(coalesce(p.unit_amount::numeric, p.unit_amount_decimal), i.quantity,
                                         p.recurring_interval, p.recurring_interval_count)) AS mrr_minor_units
-      FROM stripe.subscription s
-      JOIN stripe.subscription_item i ON i.subscription_id = s.id AND i.deleted IS NOT TRUE
-      JOIN stripe.price p ON p.id = i.price_id
+      FROM billing_mirror.subscriptions s
+      JOIN billing_mirror.subscription_items i ON i.subscription_id = s.id AND i.deleted IS NOT TRUE
+      JOIN billing_mirror.prices p ON p.id = i.price_id
      WHERE p.type = 'recurring' AND p.recurring_usage_type IS DISTINCT FROM 'metered'
      GROUP BY s.id, s.status, p.currency, started, churned
 ),

@@ -5,13 +5,13 @@ SELECT s.id                                               AS subscription_id,
        s.trial_end,
        date_part('day', s.trial_end - (now() AT TIME ZONE 'utc'))::int AS days_left,
        (SELECT string_agg(coalesce(pr.name, i.price_id), ', ' ORDER BY i.id)
-          FROM stripe.subscription_item i
-          LEFT JOIN stripe.price p ON p.id = i.price_id
-          LEFT JOIN stripe.product pr ON pr.id = p.product_id
+          FROM billing_mirror.subscription_items i
+          LEFT JOIN billing_mirror.prices p ON p.id = i.price_id
+          LEFT JOIN billing_mirror.products pr ON pr.id = p.product_id
          WHERE i.subscription_id = s.id AND i.deleted IS NOT TRUE) AS products,
        s.cancel_at_period_end
-  FROM stripe.subscription s
-  LEFT JOIN stripe.customer c ON c.id = s.customer_id
+  FROM billing_mirror.subscriptions s
+  LEFT JOIN billing_mirror.customers c ON c.id = s.customer_id
  WHERE s.status = 'trialing'
    AND s.trial_end >= (now() AT TIME ZONE 'utc')
    AND s.trial_end < (now() AT TIME ZONE 'utc') + interval '14 days';

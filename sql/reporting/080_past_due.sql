@@ -8,14 +8,14 @@ SELECT s.id                                               AS subscription_id,
        reporting.to_major(coalesce(inv.amount_outstanding, 0), inv.currency) AS amount_outstanding_major,
        coalesce(inv.open_invoices, 0)                     AS open_invoices,
        inv.oldest_open_invoice
-  FROM stripe.subscription s
-  LEFT JOIN stripe.customer c ON c.id = s.customer_id
+  FROM billing_mirror.subscriptions s
+  LEFT JOIN billing_mirror.customers c ON c.id = s.customer_id
   LEFT JOIN LATERAL (
         SELECT i.currency,
                sum(coalesce(i.amount_remaining, i.amount_due)) AS amount_outstanding,
                count(*)                                        AS open_invoices,
                min(i.created)                                  AS oldest_open_invoice
-          FROM stripe.invoice i
+          FROM billing_mirror.invoices i
          WHERE i.subscription_id = s.id AND i.status = 'open' AND i.deleted IS NOT TRUE
          GROUP BY i.currency
        ) inv ON true
