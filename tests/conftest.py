@@ -25,7 +25,8 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from billing_app import create_app
 from billing_app.schema import apply_schema
-from tests.mirror import Mirror
+from billing_app.mirror.source import SOURCES
+from tests.mirror import EngineWriter, Mirror, SequinWriter
 
 TEST_SECRET_KEY = "test-secret-key-" + "0" * 32
 TEST_STRIPE_KEY = "sk_test_4eC39HqLyjWDarjtT1zdp7dc"
@@ -50,17 +51,94 @@ def postgres_server_url(tmp_path_factory) -> str:
     server.cleanup()
 
 
+ALL_SOURCES = ("sequin", "supabase-sync-engine", "stripe-sync-engine")
+# Sources that remove a deleted price or product from their table instead of flagging it.
+SOURCES_THAT_DROP_DELETED_PRICES = ("supabase-sync-engine",)
+
+
+def pytest_addoption(parser):
+    parser.addoption("--sources", default=",".join(ALL_SOURCES),
+                     help="Mirror sources to run the source-neutral tests on (comma-separated).")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "sources(*names): run this test only on these mirror sources")
+
+
+def pytest_generate_tests(metafunc):
+    """Tests of a module with ``MIRROR_SOURCES = True`` run once per mirror source.
+
+    Every other test runs on Sequin's shape only.  ``@pytest.mark.sources(...)``
+    narrows a test to some sources.
+    """
+    if "source" not in metafunc.fixturenames or not getattr(metafunc.module, "MIRROR_SOURCES", False):
+        return
+    wanted = [name for name in metafunc.config.getoption("--sources").split(",") if name]
+    marker = metafunc.definition.get_closest_marker("sources")
+    if marker:
+        wanted = [name for name in wanted if name in marker.args]
+    metafunc.parametrize("source", wanted, indirect=True)
+
+
+@pytest.fixture
+def source(request) -> str:
+    """The mirror source this test runs on (see pytest_generate_tests)."""
+    return getattr(request, "param", "sequin")
+
+
+class MirrorDatabases:
+    """One database per mirror source, made on first use and dropped at the end of the session.
+
+    Sequin's gets its tables from sql/010_stripe_mirror.sql; each engine's from
+    its own migrations, run by the real engine (tests/engines/feed.mjs).
+    """
+
+    def __init__(self, server_url: str, tmp_path_factory) -> None:
+        self.server_url = server_url
+        self.tmp_path_factory = tmp_path_factory
+        self.urls: dict[str, str] = {}
+        self.feeders: dict[str, object] = {}
+
+    def url(self, source: str) -> str:
+        if source not in self.urls:
+            name = f"billing_app_test_{source.replace('-', '_')}_{uuid.uuid4().hex[:6]}"
+            with psycopg.connect(self.server_url, autocommit=True) as conn:
+                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            url = make_conninfo(self.server_url, dbname=name)
+            self.urls[source] = url
+            if source != "sequin":
+                from tests import engines
+                self.feeders[source] = engines.start_feeder(source, url, self.tmp_path_factory.mktemp(source))
+                self.feeders[source].call({"cmd": "migrate"})
+            apply_schema(url, with_mirror=source == "sequin")
+        return self.urls[source]
+
+    def close(self) -> None:
+        for feeder in self.feeders.values():
+            feeder.close()
+        with psycopg.connect(self.server_url, autocommit=True) as conn:
+            for url in self.urls.values():
+                conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(
+                    sql.Identifier(conninfo_to_dict(url)["dbname"])))
+
+
 @pytest.fixture(scope="session")
-def database_url(postgres_server_url) -> str:
-    """A fresh database with the whole schema, mirror included, dropped at the end."""
-    name = f"billing_app_test_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(postgres_server_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    url = make_conninfo(postgres_server_url, dbname=name)
-    apply_schema(url, with_mirror=True)
+def mirror_databases(postgres_server_url, tmp_path_factory):
+    databases = MirrorDatabases(postgres_server_url, tmp_path_factory)
+    yield databases
+    databases.close()
+
+
+@pytest.fixture
+def database_url(mirror_databases, source) -> str:
+    """A database with the whole schema and the source's mirror tables, emptied after the test."""
+    url = mirror_databases.url(source)
     yield url
-    with psycopg.connect(postgres_server_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+    with psycopg.connect(url, autocommit=True) as conn:
+        tables = [sql.Identifier(schema, table) for schema, table in conn.execute(
+            "SELECT schemaname, tablename FROM pg_tables WHERE schemaname = 'billing_app' "
+            "OR (schemaname = 'stripe' AND tablename = ANY(%s))", (list(SOURCES[source].tables),))]
+        conn.execute(sql.SQL("TRUNCATE {} RESTART IDENTITY CASCADE").format(sql.SQL(", ").join(tables)))
 
 
 @pytest.fixture
@@ -68,19 +146,6 @@ def owner_conn(database_url):
     """A connection as the database owner (the sync service's side of the mirror)."""
     with psycopg.connect(database_url, autocommit=True) as conn:
         yield conn
-
-
-@pytest.fixture(autouse=True)
-def _empty_tables(request):
-    """Each test starts from empty tables (only for tests that touched the database)."""
-    yield
-    if "database_url" not in request.fixturenames:
-        return
-    url = request.getfixturevalue("database_url")
-    with psycopg.connect(url, autocommit=True) as conn:
-        tables = [sql.Identifier(schema, table) for schema, table in conn.execute(
-            "SELECT schemaname, tablename FROM pg_tables WHERE schemaname IN ('stripe', 'billing_app')")]
-        conn.execute(sql.SQL("TRUNCATE {} RESTART IDENTITY CASCADE").format(sql.SQL(", ").join(tables)))
 
 
 @pytest.fixture
@@ -131,8 +196,11 @@ def runner(app):
 
 
 @pytest.fixture
-def mirror(owner_conn) -> Mirror:
-    return Mirror(owner_conn)
+def mirror(owner_conn, source, mirror_databases) -> Mirror:
+    """Stripe objects into the mirror, written the way the source's sync service writes them."""
+    if source == "sequin":
+        return Mirror(SequinWriter(owner_conn))
+    return Mirror(EngineWriter(owner_conn, mirror_databases.feeders[source]))
 
 
 def csrf_token_from(html: str) -> str:

@@ -8,6 +8,8 @@ import pytest
 from werkzeug import Response
 
 from tests.conftest import AuthActions, csrf_token_from, customer_app
+
+MIRROR_SOURCES = True  # every test here runs on each mirror source
 from tests.stripe_stand_in import NO_SUCH_CUSTOMER, answer_error, hanging, requests_to, sent_form
 from tests.test_account import text_of
 
@@ -176,7 +178,10 @@ def test_the_mirror_wins_once_it_has_the_customer(client, catalog, user, token, 
     # the sync service mirrors it, deleted meanwhile: the mirror's answer (none) wins
     catalog.customer("cus_remembered", user, deleted=True)
     assert client.get("/api/billing/summary").get_json()["customer"] is None
-    owner_conn.execute("DELETE FROM stripe.customer")
+
+
+def test_the_mirrored_customer_replaces_the_remembered_one(client, catalog, user, owner_conn):
+    owner_conn.execute("UPDATE billing_app.users SET stripe_customer_id = 'cus_remembered'")
     catalog.customer("cus_remembered", user)
     catalog.subscription("sub_1", "cus_remembered")
     summary = client.get("/api/billing/summary").get_json()
