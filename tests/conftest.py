@@ -53,7 +53,7 @@ def postgres_server_url(tmp_path_factory) -> str:
 
 ALL_SOURCES = ("sequin", "supabase-sync-engine", "stripe-sync-engine")
 # Sources that remove a deleted price or product from their table instead of flagging it.
-SOURCES_THAT_DROP_DELETED_PRICES = ("supabase-sync-engine",)
+SOURCES_THAT_DROP_DELETED_PRICES = ("supabase-sync-engine", "stripe-sync-engine")
 
 
 def pytest_addoption(parser):

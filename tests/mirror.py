@@ -20,6 +20,7 @@ import calendar
 import hashlib
 import hmac
 import json
+import subprocess
 import time
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -366,8 +367,9 @@ class Feeder:
 
     _clock = 0  # the last event's created time, shared by every feeder of the session
 
-    def __init__(self, process, source: str, secret: str) -> None:
+    def __init__(self, process, source: str, secret: str, log=None) -> None:
         self.process = process
+        self.log = log
         self.source = source
         self.secret = secret
         self.events = 0
@@ -382,6 +384,21 @@ class Feeder:
         if not answer.get("ok"):
             raise RuntimeError(f"{self.source} refused {message.get('cmd')}: {answer.get('error')}")
         return answer
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            try:
+                self.call({"cmd": "quit"})
+            except (RuntimeError, OSError, ValueError):
+                pass
+            try:
+                self.process.wait(5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        for stream in (self.process.stdin, self.process.stdout, self.log):
+            if stream is not None:
+                stream.close()
 
     def send_event(self, event_type: str, obj: dict[str, Any]) -> None:
         Feeder._clock = max(int(time.time()), Feeder._clock + 1)

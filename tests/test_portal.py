@@ -22,6 +22,7 @@ from tests.stripe_stand_in import (
     sent_form,
 )
 
+MIRROR_SOURCES = True  # every test here runs on each mirror source
 SESSIONS = "/v1/billing_portal/sessions"
 RETURN_URL = "http://billing.test/account?from=portal"
 
@@ -416,6 +417,8 @@ def redis_available() -> bool:
 
 
 @pytest.mark.skipif(not redis_available(), reason="no Redis on 127.0.0.1:6379")
+@pytest.mark.sources("sequin")  # nothing here reads the mirror; and the process-wide limiter keeps its
+# first RATELIMIT_KEY_PREFIX (flask-limiter), so a second run in one process would share the first's budget
 def test_rate_limit_storage_is_shared_between_processes(app_config, stripe_api, mirror, auth):
     """Two app instances (as two gunicorn workers) on one Redis share one budget."""
     import uuid

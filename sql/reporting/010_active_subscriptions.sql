@@ -5,7 +5,7 @@ SELECT c.id                                          AS customer_id,
        s.status,
        pr.id                                         AS product_id,
        pr.name                                       AS product,
-       p.id                                          AS price_id,
+       i.price_id,
        p.nickname                                    AS price,
        p.currency,
        p.unit_amount,
@@ -23,4 +23,4 @@ SELECT c.id                                          AS customer_id,
  WHERE s.status IN ('active', 'past_due', 'trialing');
 
 COMMENT ON VIEW reporting.active_subscriptions IS
-    'One row per subscription item that bills now: subscriptions in status active, past_due or trialing (a trial bills when it ends). unit_amount is in the currency''s minor unit (cents; yen for JPY); price and product columns are NULL when the mirror lacks them.';
+    'One row per subscription item that bills now: subscriptions in status active, past_due or trialing (a trial bills when it ends). unit_amount is in the currency''s minor unit (cents; yen for JPY); price_id is the price the item bills on; the other price and product columns are NULL when the mirror lacks that price (not synced yet, or deleted by a sync service that removes deleted prices).';
