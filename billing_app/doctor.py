@@ -105,6 +105,7 @@ def check_database(max_age: timedelta) -> list[Check]:
                 return checks
             checks.extend(check_table(conn, source, table) for table in source.tables)
             checks.append(check_indexes(conn, source))
+            checks.append(check_grants(conn, source))
             checks.append(check_freshness(conn, source, max_age))
     except DatabaseUnavailable as exc:
         checks.append(Check(False, "database", f"cannot connect ({exc}): check DATABASE_URL and DATABASE_ROLE"))
@@ -158,6 +159,35 @@ def check_indexes(conn: psycopg.Connection, source: Source) -> Check:
     missing = [name for name in wanted if name not in present]
     return Check(not missing, "mirror indexes",
                  f"missing {', '.join(missing)}: run `flask db init`" if missing else f"all {len(wanted)} present")
+
+
+READ_ROLES = ("billing_service", "billing_reporting")
+
+
+def check_grants(conn: psycopg.Connection, source: Source) -> Check:
+    """Both roles read exactly the source's tables in schema stripe: all of them, and nothing else
+    (the engines keep webhook secrets and API key hashes beside the Stripe objects)."""
+    rows = conn.execute(
+        """SELECT r.rolname AS role, c.relname AS table_name, c.relname = ANY(%(tables)s) AS wanted,
+                  has_table_privilege(r.oid, c.oid, 'SELECT') AS readable
+             FROM pg_class c CROSS JOIN pg_roles r
+            WHERE c.relnamespace = 'stripe'::regnamespace AND c.relkind IN ('r', 'v', 'p')
+              AND r.rolname = ANY(%(roles)s)""",
+        {"tables": list(source.tables), "roles": list(READ_ROLES)}).fetchall()
+    missing = sorted({f"{r['role']} cannot read stripe.{r['table_name']}" for r in rows
+                      if r["wanted"] and not r["readable"]})
+    extra = sorted({f"{r['role']} can read stripe.{r['table_name']}" for r in rows
+                    if not r["wanted"] and r["readable"]})
+    if len({r["role"] for r in rows}) < len(READ_ROLES):
+        return Check(False, "mirror grants", "the roles billing_service and billing_reporting are missing: "
+                                             "run `flask db init`")
+    if missing:
+        return Check(False, "mirror grants", f"{'; '.join(missing)}: run `flask db init`")
+    if extra:
+        return Check(False, "mirror grants", f"{'; '.join(extra)}, which the app does not need: REVOKE SELECT "
+                                             "on it (or run `flask db init`, which revokes it)")
+    return Check(True, "mirror grants", f"{' and '.join(READ_ROLES)} read exactly the {len(source.tables)} "
+                                        "tables the adapter needs")
 
 
 def check_freshness(conn: psycopg.Connection, source: Source, max_age: timedelta) -> Check:

@@ -106,6 +106,22 @@ def test_trial_shows_trial_end(client, customer, mirror):
     assert "Free trial Trial ends on January 9, 2031" in account_text(client)
 
 
+def test_subscription_without_items_renders(client, customer, mirror):
+    # a half-written subscription (no items yet): no plan lines, no period to renew on
+    mirror.subscription("sub_1", customer, items=[])
+    text = account_text(client)
+    assert "Active Renewal date not known yet" in text
+    assert client.get("/api/billing/summary").get_json()["subscriptions"][0]["items"] == []
+
+
+def test_active_subscription_after_a_trial_has_no_trial_line(client, customer, mirror):
+    # trial_end stays on the subscription once the trial is over (0.48 keeps it as jsonb)
+    mirror.subscription("sub_1", customer, trial_start=datetime(2030, 1, 1), trial_end=datetime(2030, 1, 15),
+                        current_period_end=RENEWAL)
+    text = account_text(client)
+    assert "Active Renews on March 5, 2031" in text and "Trial" not in text
+
+
 def test_cancel_at_period_end_shows_cancel_date_and_no_cancel_button(client, customer, mirror):
     mirror.subscription("sub_1", customer, cancel_at_period_end=True, current_period_end=RENEWAL)
     text = account_text(client)

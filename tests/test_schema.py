@@ -22,18 +22,19 @@ SELECT 'constraint', conrelid::regclass || ' ' || conname || ' ' || pg_get_const
 UNION ALL
 SELECT 'acl', n.nspname || '.' || c.relname || ' ' || coalesce(c.relacl::text, '')
   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
- WHERE n.nspname IN ('stripe', 'billing_app', 'reporting')
+ WHERE n.nspname IN ('stripe', 'billing_app', 'reporting', 'billing_mirror')
 UNION ALL
 SELECT 'schema', nspname || ' ' || coalesce(nspacl::text, '') FROM pg_namespace
- WHERE nspname IN ('stripe', 'billing_app', 'reporting')
+ WHERE nspname IN ('stripe', 'billing_app', 'reporting', 'billing_mirror')
 UNION ALL
-SELECT 'view', schemaname || '.' || viewname || ' ' || definition FROM pg_views WHERE schemaname = 'reporting'
+SELECT 'view', schemaname || '.' || viewname || ' ' || definition FROM pg_views
+ WHERE schemaname IN ('reporting', 'billing_mirror')
 UNION ALL
 SELECT 'comment', c.relname || ' ' || coalesce(obj_description(c.oid, 'pg_class'), '')
   FROM pg_class c WHERE c.relnamespace = 'reporting'::regnamespace
 UNION ALL
 SELECT 'function', p.oid::regprocedure::text || ' ' || md5(p.prosrc) FROM pg_proc p
- WHERE p.pronamespace = 'reporting'::regnamespace
+ WHERE p.pronamespace IN ('reporting'::regnamespace, 'billing_mirror'::regnamespace)
 UNION ALL
 SELECT 'role', rolname || ' ' || rolcanlogin FROM pg_roles WHERE rolname LIKE 'billing\\_%'
 ORDER BY 1, 2
@@ -57,7 +58,7 @@ def snapshot(url):
         return conn.execute(CATALOG_SNAPSHOT).fetchall()
 
 
-@pytest.mark.parametrize("source", ["sequin"])
+@pytest.mark.parametrize("source", ["sequin", "supabase-sync-engine", "stripe-sync-engine"])
 def test_files_apply_in_fixed_order_with_the_sources_adapter_and_mirror_only_when_asked(source):
     names = [str(f.relative_to(SQL_DIR)) for f in schema_files(source, with_mirror=True)]
     assert names[:6] == [MIRROR_FILE, "020_app_schema.sql", "030_roles.sql", "mirror/010_shape.sql",

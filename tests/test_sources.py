@@ -1,0 +1,286 @@
+"""The three mirror sources: found from the tables, forced by STRIPE_MIRROR, each read through its adapter.
+
+The engine databases are made by the real engines' migrations (tests/engines);
+these tests check what `flask db init` adds beside them and that it never gets
+in the way of the engines' own next migration.
+"""
+
+import json
+
+import psycopg
+import pytest
+from psycopg import sql
+from psycopg.conninfo import make_conninfo
+
+from billing_app import create_app
+from billing_app.account.summary import account_summary
+from billing_app.mirror.source import SOURCES, SourceError, detect_source
+from billing_app.schema import SchemaError, apply_schema
+from tests.conftest import make_config
+from tests.stripe_stand_in import answer_portal_session
+
+MIRROR_SOURCES = True  # every test here runs on each mirror source unless marked
+ENGINES = ("supabase-sync-engine", "stripe-sync-engine")
+
+
+@pytest.fixture
+def scratch(postgres_server_url):
+    """An empty database of its own, for detection tests."""
+    name = "billing_app_test_sources_scratch"
+    with psycopg.connect(postgres_server_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    url = make_conninfo(postgres_server_url, dbname=name)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CREATE SCHEMA stripe")
+        yield url, conn
+    with psycopg.connect(postgres_server_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+SEQUIN_TABLE = "CREATE TABLE stripe.customer (id text PRIMARY KEY, metadata jsonb)"
+SSE_048_TABLE = "CREATE TABLE stripe.customers (id text PRIMARY KEY, metadata jsonb)"
+SSE_1_TABLE = "CREATE TABLE stripe.customers (_raw_data jsonb NOT NULL, id text PRIMARY KEY)"
+
+
+# --- which source ----------------------------------------------------------------
+
+@pytest.mark.sources("sequin")
+@pytest.mark.parametrize("tables, found", [
+    ([SEQUIN_TABLE], "sequin"),
+    ([SSE_048_TABLE], "supabase-sync-engine"),
+    ([SSE_1_TABLE], "stripe-sync-engine"),
+])
+def test_the_source_is_found_from_the_tables(scratch, tables, found):
+    _, conn = scratch
+    for statement in tables:
+        conn.execute(statement)
+    assert detect_source(conn).name == found
+
+
+@pytest.mark.sources("sequin")
+def test_two_mirrors_without_the_setting_is_an_error_that_says_so(scratch):
+    _, conn = scratch
+    conn.execute(SEQUIN_TABLE)
+    conn.execute(SSE_1_TABLE)
+    with pytest.raises(SourceError, match=r"the database holds two mirrors \(Sequin's Stripe sync and "
+                                          r"@stripe/sync-engine 1.x\): set STRIPE_MIRROR to the one to read "
+                                          r"\(sequin or stripe-sync-engine\)"):
+        detect_source(conn)
+    assert detect_source(conn, "stripe-sync-engine").name == "stripe-sync-engine"
+
+
+@pytest.mark.sources("sequin")
+def test_forcing_a_source_that_is_not_there_names_what_creates_it(scratch):
+    _, conn = scratch
+    conn.execute(SEQUIN_TABLE)
+    with pytest.raises(SourceError, match=r"STRIPE_MIRROR=stripe-sync-engine but the database has no "
+                                          r"@stripe/sync-engine 1.x tables \(stripe.customers with _raw_data\): "
+                                          r"they are created by the engine's migrations .*; found sequin instead"):
+        detect_source(conn, "stripe-sync-engine")
+
+
+@pytest.mark.sources("sequin")
+def test_db_init_refuses_two_mirrors_and_writes_nothing(scratch):
+    url, conn = scratch
+    conn.execute(SEQUIN_TABLE)
+    conn.execute(SSE_048_TABLE)
+    with pytest.raises(SchemaError, match="the database holds two mirrors"):
+        apply_schema(url, with_mirror=False)
+    assert conn.execute("SELECT to_regnamespace('billing_mirror'), to_regnamespace('billing_app')").fetchone() \
+        == (None, None)
+
+
+@pytest.mark.sources("sequin")
+def test_db_init_with_mirror_flag_keeps_an_engines_database_as_it_is(scratch):
+    url, conn = scratch
+    conn.execute(SSE_048_TABLE)
+    with pytest.raises(SchemaError, match="--mirror creates Sequin's shape, but STRIPE_MIRROR=supabase-sync-engine"):
+        apply_schema(url, with_mirror=True, source="supabase-sync-engine")
+    with pytest.raises(SchemaError, match=r"020_adapter|010_adapter"):  # 0.48's tables are incomplete here
+        apply_schema(url, with_mirror=True)
+    assert conn.execute("SELECT to_regclass('stripe.customer')").fetchone()[0] is None
+
+
+@pytest.mark.sources("sequin")
+def test_unknown_stripe_mirror_value_stops_start_up_listing_the_valid_ones(app_config):
+    with pytest.raises(SystemExit) as stopped:
+        create_app({**app_config, "STRIPE_MIRROR": "fivetran"})
+    assert str(stopped.value) == ("billing_app: STRIPE_MIRROR='fivetran' is invalid: it is not one of sequin, "
+                                  "supabase-sync-engine, stripe-sync-engine; expected sequin, "
+                                  "supabase-sync-engine or stripe-sync-engine (unset: found from the tables)")
+
+
+def test_start_up_finds_the_source_and_its_adapter(app_config, source):
+    config = {k: v for k, v in app_config.items() if k != "TESTING"}
+    app = create_app(config)  # runs the start-up check a server runs
+    app.extensions["billing_db"].close()
+    with psycopg.connect(app_config["DATABASE_URL"]) as conn:
+        assert conn.execute("SELECT billing_mirror.source()").fetchone()[0] == source
+
+
+@pytest.mark.sources("sequin")
+def test_start_up_stops_when_the_adapter_is_for_another_source(app_config, owner_conn):
+    owner_conn.execute("CREATE OR REPLACE FUNCTION billing_mirror.source() RETURNS text LANGUAGE sql "
+                       "IMMUTABLE AS $$ SELECT 'stripe-sync-engine' $$")
+    try:
+        config = {k: v for k, v in app_config.items() if k != "TESTING"}
+        with pytest.raises(SystemExit, match="billing_app: the database holds Sequin's Stripe sync's tables but "
+                                             "`flask db init` has prepared the app for stripe-sync-engine: "
+                                             "run `flask db init`"):
+            create_app(config)
+    finally:
+        apply_schema(app_config["DATABASE_URL"], with_mirror=True)
+
+
+# --- the adapters beside the engines ------------------------------------------------
+
+@pytest.mark.sources(*ENGINES)
+def test_the_engines_own_migrations_still_run_after_db_init(mirror_databases, database_url, source, owner_conn):
+    feeder = mirror_databases.feeders[source]
+    assert feeder.call({"cmd": "migrate"})["ok"]
+    apply_schema(database_url, with_mirror=False)
+    assert feeder.call({"cmd": "migrate"})["ok"]
+    # and nothing of ours depends on the engine's columns: its next migration may retype or drop any of them
+    with owner_conn.transaction(force_rollback=True):
+        for table in SOURCES[source].tables:
+            columns = [row[0] for row in owner_conn.execute(
+                "SELECT attname FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0 "
+                "AND NOT attisdropped AND attname NOT IN ('id', '_raw_data', '_account_id')", (f"stripe.{table}",))]
+            for column in columns:
+                owner_conn.execute(sql.SQL("ALTER TABLE {} DROP COLUMN {}").format(  # RESTRICT: fails on a view of ours
+                    sql.Identifier("stripe", table), sql.Identifier(column)))
+        assert owner_conn.execute("SELECT count(*) FROM pg_depend d JOIN pg_rewrite r ON r.oid = d.objid "
+                                  "JOIN pg_class v ON v.oid = r.ev_class "
+                                  "WHERE v.relnamespace IN ('billing_mirror'::regnamespace, "
+                                  "'reporting'::regnamespace) AND d.refobjid IN "
+                                  "(SELECT oid FROM pg_class WHERE relnamespace = 'stripe'::regnamespace)"
+                                  ).fetchone()[0] == 0
+
+
+@pytest.mark.sources(*ENGINES)
+def test_our_indexes_on_the_engines_tables_are_named_as_ours(owner_conn, source):
+    names = [row[0] for row in owner_conn.execute(
+        "SELECT indexname FROM pg_indexes WHERE schemaname = 'stripe' AND indexname LIKE 'billing\\_app\\_%'")]
+    assert len(names) == 7 and all(name.startswith("billing_app_") for name in names)
+
+
+def test_the_roles_read_exactly_the_sources_tables(owner_conn, source):
+    readable = {(role, table) for role, table in owner_conn.execute(
+        """SELECT r.rolname, c.relname FROM pg_class c CROSS JOIN pg_roles r
+            WHERE c.relnamespace = 'stripe'::regnamespace AND c.relkind IN ('r', 'v')
+              AND r.rolname IN ('billing_service', 'billing_reporting')
+              AND has_table_privilege(r.oid, c.oid, 'SELECT')""")}
+    assert readable == {(role, table) for role in ("billing_service", "billing_reporting")
+                        for table in SOURCES[source].tables}
+
+
+@pytest.mark.sources("stripe-sync-engine")
+def test_engine_secrets_are_not_readable_by_the_app_or_analysts(owner_conn):
+    for role in ("billing_service", "billing_reporting"):
+        owner_conn.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(role)))
+        for table in ("_managed_webhooks", "accounts"):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                owner_conn.execute(sql.SQL("SELECT * FROM {}").format(sql.Identifier("stripe", table)))
+        owner_conn.execute("RESET ROLE")
+
+
+class ExplainingConnection:
+    """Wraps a connection: records the plan of every query before running it."""
+
+    def __init__(self, conn):
+        self.conn = conn
+        self.plans = []
+
+    def pipeline(self):
+        return self.conn.pipeline()
+
+    def execute(self, query, params=None):
+        plan = self.conn.execute("EXPLAIN (FORMAT JSON) " + query, params).fetchone()
+        self.plans.append((query, plan["QUERY PLAN"]))
+        return self.conn.execute(query, params)
+
+
+def seq_scanned(node, found=None):
+    found = set() if found is None else found
+    if node.get("Node Type") == "Seq Scan":
+        found.add(node["Relation Name"])
+    for child in node.get("Plans", []):
+        seq_scanned(child, found)
+    return found
+
+
+def test_the_account_page_reads_the_mirror_through_indexes_only(app, mirror, owner_conn, source):
+    """With sequential scans priced out, any left in a plan is a lookup no index serves."""
+    owner_conn.execute("INSERT INTO billing_app.users (email, password_hash) VALUES ('me@example.com', 'x')")
+    mirror.product("prod_pro", "Pro")
+    mirror.price("price_pro_monthly", "prod_pro")
+    mirror.customer("cus_me", 1, email="me@example.com")
+    mirror.payment_method("pm_1", "cus_me")
+    mirror.subscription("sub_1", "cus_me", default_payment_method_id="pm_1")
+    mirror.invoice("in_1", "cus_me", subscription_id="sub_1")
+    with app.extensions["billing_db"].connection() as conn:
+        conn.execute("SET enable_seqscan = off")
+        explaining = ExplainingConnection(conn)
+        summary = account_summary(explaining, 1)
+    assert summary.customer_id == "cus_me" and summary.subscriptions and summary.invoices and summary.card
+    assert len(explaining.plans) == 4  # customer with its card; items and invoices; the subscription's card
+    for query, plan in explaining.plans:
+        assert not seq_scanned(plan[0]["Plan"]) & set(SOURCES[source].tables), (query, json.dumps(plan, indent=1))
+
+
+# --- doctor -----------------------------------------------------------------------------
+
+def test_doctor_names_the_source_and_checks_its_tables_indexes_grants_and_sync_time(
+        mirror, database_url, stripe_api, source):
+    mirror.product("prod_pro", "Pro")
+    mirror.price("price_pro_monthly", "prod_pro")
+    mirror.customer("cus_me", 1)
+    mirror.payment_method("pm_1", "cus_me")
+    mirror.subscription("sub_1", "cus_me")
+    mirror.invoice("in_1", "cus_me", subscription_id="sub_1")
+    answer_portal_session(stripe_api)
+    stripe_api.expect_request("/v1/billing_portal/configurations", method="GET").respond_with_json(
+        {"object": "list", "data": [{"id": "bpc_1", "object": "billing_portal.configuration",
+                                     "is_default": True, "active": True, "livemode": False}],
+         "has_more": False, "url": "/v1/billing_portal/configurations"})
+    app = create_app(make_config(database_url, stripe_api.url_for("").rstrip("/")))
+    try:
+        result = app.test_cli_runner().invoke(args=["billing", "doctor"])
+    finally:
+        app.extensions["billing_db"].close()
+    lines = result.output.splitlines()
+    label = SOURCES[source].label
+    assert f"OK   mirror source: {label} ({source})" in lines
+    for table in SOURCES[source].tables:
+        assert f"OK   stripe.{table}: readable, has rows" in lines
+    assert "OK   mirror indexes: all 7 present" in lines
+    assert ("OK   mirror grants: billing_service and billing_reporting read exactly the 7 tables the adapter "
+            "needs") in lines
+    column = SOURCES[source].synced_at_column
+    freshness = f"OK   mirror freshness: last synced row ({column}) is from" if column else \
+        "OK   mirror freshness: newest mirrored row is from"
+    assert any(line.startswith(freshness) for line in lines), result.output
+    assert result.exit_code == 0, result.output
+
+
+@pytest.mark.sources(*ENGINES)
+def test_a_missing_table_fails_doctor_naming_what_creates_it_and_pages_answer_503(app_config, source, owner_conn,
+                                                                                   auth):
+    auth.signup("me@example.com", "correct horse battery")
+    table = SOURCES[source].tables[6]  # payment_methods
+    owner_conn.execute(f"ALTER TABLE stripe.{table} RENAME TO {table}_away")  # noqa: S608 a known table
+    try:
+        page = auth.client.get("/account")
+        api = auth.client.get("/api/billing/summary")
+        app = create_app(app_config)
+        try:
+            result = app.test_cli_runner().invoke(args=["billing", "doctor"])
+        finally:
+            app.extensions["billing_db"].close()
+    finally:
+        owner_conn.execute(f"ALTER TABLE stripe.{table}_away RENAME TO {table}")  # noqa: S608 a known table
+    assert f"FAIL stripe.{table}: does not exist: it is created by the engine's migrations" in result.output
+    assert result.exit_code == 1
+    assert page.status_code == 503 and "Billing is not set up yet" in page.get_data(as_text=True)
+    assert api.status_code == 503 and api.get_json()["error"]["code"] == "schema_missing"
