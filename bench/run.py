@@ -39,7 +39,7 @@ from psycopg.conninfo import make_conninfo
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from billing_app.demo import load_volume  # noqa: E402
+from billing_app.demo.volume import load_volume  # noqa: E402
 from billing_app.schema import apply_schema  # noqa: E402
 
 LUA = ROOT / "bench" / "wrk" / "requests.lua"
