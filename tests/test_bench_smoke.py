@@ -41,3 +41,6 @@ def test_bench_smoke_writes_every_figure(wrk_available, postgres_server_url, tmp
     assert len(table) == 8
     assert all(line.endswith("| 0 |") for line in table), "every load ran without errors"
     assert "(smoke run: not a measurement)" in text
+    # the same load in each stripe-sync-engine shape, beside Sequin's
+    assert "| measure | sequin | supabase-sync-engine | vs sequin | stripe-sync-engine | vs sequin |" in text
+    assert "| report mrr_summary s |" in text and "| GET /account req/s |" in text
