@@ -142,6 +142,18 @@ def database_url(mirror_databases, source) -> str:
 
 
 @pytest.fixture
+def scratch_database(postgres_server_url):
+    """An empty database of its own, for tests that create the schema from nothing."""
+    name = "billing_app_test_scratch"
+    with psycopg.connect(postgres_server_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    yield make_conninfo(postgres_server_url, dbname=name)
+    with psycopg.connect(postgres_server_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture
 def owner_conn(database_url):
     """A connection as the database owner (the sync service's side of the mirror)."""
     with psycopg.connect(database_url, autocommit=True) as conn:

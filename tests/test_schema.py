@@ -3,7 +3,6 @@
 import psycopg
 import pytest
 from psycopg import sql
-from psycopg.conninfo import make_conninfo
 
 from billing_app.schema import MIRROR_FILE, SQL_DIR, SchemaError, apply_schema, schema_files
 
@@ -39,18 +38,6 @@ UNION ALL
 SELECT 'role', rolname || ' ' || rolcanlogin FROM pg_roles WHERE rolname LIKE 'billing\\_%'
 ORDER BY 1, 2
 """
-
-
-@pytest.fixture
-def scratch_database(postgres_server_url):
-    """An empty database of its own, for tests that create the schema from nothing."""
-    name = "billing_app_test_scratch"
-    with psycopg.connect(postgres_server_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    yield make_conninfo(postgres_server_url, dbname=name)
-    with psycopg.connect(postgres_server_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 def snapshot(url):

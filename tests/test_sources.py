@@ -10,7 +10,6 @@ import json
 import psycopg
 import pytest
 from psycopg import sql
-from psycopg.conninfo import make_conninfo
 
 from billing_app import create_app
 from billing_app.account.summary import account_summary
@@ -24,18 +23,11 @@ ENGINES = ("supabase-sync-engine", "stripe-sync-engine")
 
 
 @pytest.fixture
-def scratch(postgres_server_url):
-    """An empty database of its own, for detection tests."""
-    name = "billing_app_test_sources_scratch"
-    with psycopg.connect(postgres_server_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    url = make_conninfo(postgres_server_url, dbname=name)
-    with psycopg.connect(url, autocommit=True) as conn:
+def scratch(scratch_database):
+    """An empty database with an empty schema stripe: (its URL, an owner connection)."""
+    with psycopg.connect(scratch_database, autocommit=True) as conn:
         conn.execute("CREATE SCHEMA stripe")
-        yield url, conn
-    with psycopg.connect(postgres_server_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+        yield scratch_database, conn
 
 
 SEQUIN_TABLE = "CREATE TABLE stripe.customer (id text PRIMARY KEY, metadata jsonb)"

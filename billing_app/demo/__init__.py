@@ -169,19 +169,25 @@ def account_objects(account: DemoAccount, user_id: int, prices: dict[str, dict],
     return objects
 
 
-def load_demo(conninfo: str) -> list[DemoAccount]:
+def replacing_writer(conn: psycopg.Connection, source: str | None, id_pattern: str) -> ShapeWriter:
+    """A writer in the shape of the database's mirror (``source`` forces one), after removing the
+    rows whose id matches ``id_pattern`` (LIKE) from a mirror that holds no live-mode data."""
+    try:
+        found = detect_source(conn, source).name
+    except SourceError as exc:
+        raise DemoError(str(exc)) from None
+    _refuse_live_mirror(conn)
+    delete_rows(conn, found, id_pattern)
+    return ShapeWriter(conn, found, synced_at=datetime.now(timezone.utc))
+
+
+def load_demo(conninfo: str, source: str | None = None) -> list[DemoAccount]:
     """Replace the demo rows in one transaction, in the shape of the database's mirror; returns the accounts."""
     now = utcnow()
     password_hash = generate_password_hash(DEMO_PASSWORD)
     with psycopg.connect(conninfo) as conn:
-        try:
-            source = detect_source(conn).name
-        except SourceError as exc:
-            raise DemoError(str(exc)) from None
-        _refuse_live_mirror(conn)
-        delete_rows(conn, source, "%\\_demo\\_%")
+        writer = replacing_writer(conn, source, "%\\_demo\\_%")
         conn.execute("DELETE FROM billing_app.users WHERE email = ANY(%s)", ([a.email for a in ACCOUNTS],))
-        writer = ShapeWriter(conn, source, synced_at=datetime.now(timezone.utc))
         products, prices = catalog_objects(now)
         for product, deleted in products:
             writer.write("product", product, deleted=deleted)
@@ -207,10 +213,11 @@ def demo_command(customers: int) -> None:
 
     conninfo = current_app.config["DATABASE_URL"]
     try:
-        accounts = load_demo(conninfo)
+        source = current_app.config["STRIPE_MIRROR"]
+        accounts = load_demo(conninfo, source)
         if customers:
             with click.progressbar(length=customers, label=f"Loading {customers} customers") as bar:
-                load_volume(conninfo, customers, progress=bar.update)
+                load_volume(conninfo, customers, progress=bar.update, source=source)
     except psycopg.errors.UndefinedTable:
         raise DemoError("the database has no schema: run `flask db init --mirror`") from None
     except psycopg.OperationalError as exc:

@@ -10,16 +10,14 @@ measured on the same data.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Callable
 
 import psycopg
 from werkzeug.security import generate_password_hash
 
-from billing_app.demo import DEMO_DOMAIN, DEMO_PASSWORD, DemoError, _refuse_live_mirror, utcnow
+from billing_app.demo import DEMO_DOMAIN, DEMO_PASSWORD, replacing_writer, utcnow
 from billing_app.demo import stripe_objects as stripe
-from billing_app.demo.shapes import ShapeWriter, delete_rows
-from billing_app.mirror.source import SourceError, detect_source
 
 VOLUME_PREFIX = "vol"
 VOLUME_PRODUCTS = 20
@@ -96,22 +94,17 @@ def customer_objects(i: int, user_id: int, prices: list[dict], now: datetime) ->
     return objects
 
 
-def load_volume(conninfo: str, customers: int, *, progress: Callable[[int], object] | None = None) -> None:
+def load_volume(conninfo: str, customers: int, *, progress: Callable[[int], object] | None = None,
+                source: str | None = None) -> None:
     """Add ``customers`` generated users and customers through COPY, replacing an earlier volume load."""
     now = utcnow()
     prices = volume_prices(now)
     password_hash = generate_password_hash(DEMO_PASSWORD)
     with psycopg.connect(conninfo) as conn:
-        try:
-            source = detect_source(conn).name
-        except SourceError as exc:
-            raise DemoError(str(exc)) from None
-        _refuse_live_mirror(conn)
         # a loader that writes objects in bulk, as a replication apply does
         conn.execute("SET session_replication_role = replica")
-        delete_rows(conn, source, f"%\\_{VOLUME_PREFIX}\\_%")
+        writer = replacing_writer(conn, source, f"%\\_{VOLUME_PREFIX}\\_%")
         conn.execute("DELETE FROM billing_app.users WHERE email LIKE %s", (f"volume-%@{DEMO_DOMAIN}",))
-        writer = ShapeWriter(conn, source, synced_at=datetime.now(timezone.utc))
         writer.copy("product", [stripe.product(f"prod_{VOLUME_PREFIX}_{p}", now=now, name=f"Plan {p + 1}")
                                 for p in range(VOLUME_PRODUCTS)])
         writer.copy("price", prices)
