@@ -95,38 +95,45 @@ def start_embedded_database(app: Flask) -> None:
 def check_database(config: Mapping[str, Any]) -> None:
     """Fail fast when the database cannot be reached, lacks the schema, has another mirror
     than `flask db init` prepared for, or refuses the role."""
-    from billing_app.mirror.source import SourceError, detect_source, installed_source
+    from billing_app.mirror.source import MIRROR_VIEWS, SourceError, detect_source, installed_source
 
     role = config["DATABASE_ROLE"]
     try:
         with psycopg.connect(config["DATABASE_URL"], connect_timeout=5, autocommit=True) as conn:
             try:
                 source = detect_source(conn, config["STRIPE_MIRROR"])
+                has_users = conn.execute("SELECT to_regclass('billing_app.users')").fetchone()[0] is not None
+                installed = installed_source(conn) if has_users else None
             except SourceError as exc:
                 raise StartupError(str(exc)) from None
-            if conn.execute("SELECT to_regclass('billing_app.users')").fetchone()[0] is None:
+            if not has_users:
                 raise StartupError("the database has no billing_app schema: run `flask db init`")
-            installed = installed_source(conn)
             if installed != source.name:
                 raise StartupError(
                     f"the database holds {source.label}'s tables but `flask db init` has "
                     + (f"prepared the app for {installed}" if installed else "not prepared the app for them")
                     + ": run `flask db init`")
-            if role:
-                try:
+            try:
+                if role:
                     conn.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(role)))
-                    conn.execute("SELECT 1 FROM billing_mirror.customers LIMIT 1")
-                    conn.execute("SELECT 1 FROM billing_app.users LIMIT 1")
-                except psycopg.Error as exc:
-                    raise StartupError(
-                        f"the app's database role {role} cannot be used ({str(exc).splitlines()[0]}): "
-                        f"run `flask db init` and GRANT {role} TO the login in DATABASE_URL"
-                    ) from None
+                for view in MIRROR_VIEWS:  # through the adapter, down to the source's tables
+                    conn.execute(sql.SQL("SELECT 1 FROM {} LIMIT 1").format(sql.Identifier("billing_mirror", view)))
+                conn.execute("SELECT 1 FROM billing_app.users LIMIT 1")
+            except psycopg.OperationalError:
+                raise
+            except psycopg.Error as exc:
+                who = f"the app's database role {role}" if role else "the login in DATABASE_URL"
+                raise StartupError(
+                    f"{who} cannot read the mirror ({str(exc).splitlines()[0]}): run `flask db init`"
+                    + (f" and GRANT {role} TO the login in DATABASE_URL" if role else "")) from None
     except psycopg.OperationalError as exc:
         raise StartupError(
             f"cannot connect to DATABASE_URL ({str(exc).strip().splitlines()[-1]}): "
             "check that PostgreSQL is running and that DATABASE_URL names its host, port, user and database"
         ) from None
+    except psycopg.Error as exc:
+        raise StartupError(f"cannot check the database ({str(exc).splitlines()[0]}): check that the login in "
+                           "DATABASE_URL may use the database, then run `flask db init`") from None
 
 
 def configure_logging(app: Flask) -> None:

@@ -26,7 +26,13 @@ class DatabaseUnavailable(Exception):
 
 
 class SchemaMissing(DatabaseUnavailable):
-    """The database answers but lacks the app's tables: run `flask db init`."""
+    """The database answers but the app's schema does not fit it: run `flask db init`."""
+
+
+# What a query raises when the schema is missing or no longer fits: a table, column or
+# function gone (a sync engine that rebuilt its tables), or the app's role without its grants.
+SCHEMA_ERRORS = (psycopg.errors.UndefinedTable, psycopg.errors.InvalidSchemaName, psycopg.errors.UndefinedColumn,
+                 psycopg.errors.UndefinedFunction, psycopg.errors.InsufficientPrivilege)
 
 
 class Database:
@@ -81,9 +87,7 @@ class Database:
                 yield conn
         except PoolTimeout as exc:
             raise DatabaseUnavailable(f"no database connection within {self.timeout:g}s") from exc
-        except psycopg.errors.UndefinedTable as exc:
-            raise SchemaMissing(str(exc).splitlines()[0]) from exc
-        except psycopg.errors.InvalidSchemaName as exc:
+        except SCHEMA_ERRORS as exc:
             raise SchemaMissing(str(exc).splitlines()[0]) from exc
         except psycopg.OperationalError as exc:
             raise DatabaseUnavailable(str(exc).splitlines()[0] if str(exc) else "connection lost") from exc

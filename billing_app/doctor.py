@@ -19,6 +19,7 @@ from psycopg import sql
 
 from billing_app.config import parse_base_url
 from billing_app.db import DatabaseUnavailable, database
+from billing_app.mirror.freshness import last_written
 from billing_app.mirror.source import Source, SourceError, detect_source, installed_source
 from billing_app.schema import SQL_DIR
 from billing_app.stripe_client import key_mode
@@ -153,12 +154,19 @@ def required_indexes(source: Source) -> list[str]:
 
 
 def check_indexes(conn: psycopg.Connection, source: Source) -> Check:
-    present = {row["indexname"] for row in conn.execute(
-        "SELECT indexname FROM pg_indexes WHERE schemaname = 'stripe'")}
+    """Each lookup index exists and is valid (a failed CREATE INDEX CONCURRENTLY leaves an invalid one)."""
+    present = {row["name"]: row["valid"] for row in conn.execute(
+        """SELECT c.relname AS name, i.indisvalid AS valid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+            WHERE c.relnamespace = 'stripe'::regnamespace""")}
     wanted = required_indexes(source)
     missing = [name for name in wanted if name not in present]
-    return Check(not missing, "mirror indexes",
-                 f"missing {', '.join(missing)}: run `flask db init`" if missing else f"all {len(wanted)} present")
+    invalid = [name for name in wanted if present.get(name) is False]
+    if missing:
+        return Check(False, "mirror indexes", f"missing {', '.join(missing)}: run `flask db init`")
+    if invalid:
+        return Check(False, "mirror indexes", f"{', '.join(invalid)} invalid (a CREATE INDEX CONCURRENTLY "
+                                              "that failed): DROP INDEX stripe.<name>, then `flask db init`")
+    return Check(True, "mirror indexes", f"all {len(wanted)} present")
 
 
 READ_ROLES = ("billing_service", "billing_reporting")
@@ -194,14 +202,7 @@ def check_freshness(conn: psycopg.Connection, source: Source, max_age: timedelta
     """The newest row: when the sync service wrote it where the source records that, else its created time."""
     try:
         with conn.transaction():
-            newest = conn.execute("""
-                SELECT greatest((SELECT max(synced_at) FROM billing_mirror.customers),
-                                (SELECT max(synced_at) FROM billing_mirror.subscriptions),
-                                (SELECT max(synced_at) FROM billing_mirror.invoices),
-                                (SELECT max(created) FROM billing_mirror.customers) AT TIME ZONE 'UTC',
-                                (SELECT max(created) FROM billing_mirror.subscriptions) AT TIME ZONE 'UTC',
-                                (SELECT max(created) FROM billing_mirror.invoices) AT TIME ZONE 'UTC')
-                       AS newest""").fetchone()["newest"]
+            newest = last_written(conn, source_records_sync_time=source.synced_at_column is not None)
     except psycopg.Error as exc:
         return Check(False, "mirror freshness", f"cannot read the mirror ({str(exc).splitlines()[0]}): "
                                                 "run `flask db init`")

@@ -16,7 +16,7 @@ from flask_limiter import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-from billing_app.db import DatabaseUnavailable, SchemaMissing
+from billing_app.db import SCHEMA_ERRORS, DatabaseUnavailable, SchemaMissing
 from billing_app.extensions import limiter, login_manager
 
 log = logging.getLogger(__name__)
@@ -54,7 +54,7 @@ def _database_unavailable(exc: DatabaseUnavailable):
     # The page shows no signed-in user: loading one would ask the database again
     # (flask-login keeps the request's user in g._login_user).
     g._login_user = login_manager.anonymous_user()
-    if isinstance(exc, (SchemaMissing, psycopg.errors.UndefinedTable, psycopg.errors.InvalidSchemaName)):
+    if isinstance(exc, (SchemaMissing, *SCHEMA_ERRORS)):
         log.error("database schema missing: %s", exc)
         return error_response(503, "schema_missing",
                               "The billing database is not set up yet. The operator needs to run `flask db init`.",
@@ -102,7 +102,7 @@ def _unexpected_error(exc: Exception):
 def register(app: Flask) -> None:
     app.register_error_handler(DatabaseUnavailable, _database_unavailable)
     # raised by a query on the request's connection (get_db), outside Database.connection()
-    for error in (psycopg.OperationalError, psycopg.errors.UndefinedTable, psycopg.errors.InvalidSchemaName):
+    for error in (psycopg.OperationalError, *SCHEMA_ERRORS):
         app.register_error_handler(error, _database_unavailable)
     app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(BillingError, _billing_error)

@@ -184,11 +184,9 @@ def test_period_end_comes_from_the_items(client, customer, mirror):
     assert "Active Renews on March 5, 2031" in account_text(client)
 
 
-@pytest.mark.sources("sequin")
-def test_subscriptions_own_period_end_wins_when_the_source_has_it(client, customer, mirror, owner_conn):
-    # older API versions carried the period on the subscription, as Sequin recorded it
-    mirror.subscription("sub_1", customer, current_period_end=RENEWAL)
-    owner_conn.execute("UPDATE stripe.subscription SET current_period_end = %s", (LATER,))
+def test_subscription_period_of_older_api_versions_is_read_too(client, customer, mirror):
+    # before API 2025-03-31 the period was on the subscription itself (no items here to take it from)
+    mirror.subscription("sub_1", customer, items=[], current_period_end=LATER, period_on_subscription=True)
     assert "Active Renews on June 1, 2031" in account_text(client)
 
 

@@ -56,6 +56,12 @@ def test_demo_objects_are_ones_stripe_could_hold(database_url, owner_conn):
     assert owner_conn.execute("""
         SELECT i.id FROM billing_mirror.invoices i JOIN billing_mirror.subscriptions s ON s.id = i.subscription_id
          WHERE s.status = 'trialing' AND i.status = 'paid' AND i.total > 0""").fetchall() == []
+    # periods run forwards; nothing is invoiced after a subscription ended
+    assert owner_conn.execute("""SELECT id FROM billing_mirror.subscriptions
+                                  WHERE current_period_start > current_period_end""").fetchall() == []
+    assert owner_conn.execute("""
+        SELECT i.id FROM billing_mirror.invoices i JOIN billing_mirror.subscriptions s ON s.id = i.subscription_id
+         WHERE i.created > s.ended_at OR i.created < s.start_date - interval '1 day'""").fetchall() == []
     # every invoice's total is the sum of its lines, and its subscription is found
     assert owner_conn.execute("SELECT count(*) FROM billing_mirror.invoices WHERE subscription_id IS NULL"
                               ).fetchone()[0] == 0

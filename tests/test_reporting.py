@@ -196,6 +196,16 @@ def test_past_due_with_amount_outstanding(report):
                     "s9": ("unpaid", "usd", 1000, Decimal("10.00"), 1)}
 
 
+def test_past_due_finds_the_subscription_of_an_invoice_that_starts_with_a_proration(mirror, report):
+    # the invoice's first line is an invoice item (a proration); the subscription is named further on
+    lines = [{"amount": 500, "quantity": 1, "invoice_item": "ii_proration", "price": None},
+             {"amount": 12000, "quantity": 1, "subscription_item": "si_s3_1", "price": "y_usd"}]
+    mirror.invoice("in_s3_prorated", "c3", subscription_id="s3", amount=12500, status="open", lines=lines,
+                   created=datetime(2025, 4, 20))
+    rows = {r["subscription_id"]: (r["amount_outstanding"], r["open_invoices"]) for r in report("past_due")}
+    assert rows["s3"] == (24500, 2)
+
+
 def test_active_subscriptions_one_row_per_billing_item(report):
     rows = report("active_subscriptions")
     assert sorted((r["subscription_id"], r["price_id"]) for r in rows) == [

@@ -24,6 +24,7 @@ from werkzeug.security import generate_password_hash
 
 from billing_app.demo import stripe_objects as stripe
 from billing_app.demo.shapes import ShapeWriter, delete_rows
+from billing_app.mirror.customers import live_mode_customers
 from billing_app.mirror.source import SourceError, detect_source
 
 DEMO_PASSWORD = "demo-password"
@@ -93,7 +94,7 @@ class DemoError(click.ClickException):
 
 
 def _refuse_live_mirror(conn: psycopg.Connection) -> None:
-    live = conn.execute("SELECT count(*) FROM billing_mirror.customers WHERE livemode").fetchone()[0]
+    live = live_mode_customers(conn)
     if live:
         raise DemoError(f"this mirror holds {live} live-mode customers; the demo loader only "
                         "writes to a local mirror (unset DATABASE_URL to use the embedded one)")
@@ -138,17 +139,18 @@ def account_objects(account: DemoAccount, user_id: int, prices: dict[str, dict],
         sub_id = f"sub_demo_{account.key}_{n}"
         first = prices[spec["items"][0][0]]
         start = now - timedelta(days=spec["started_days_ago"])
+        ended = now - timedelta(days=spec["ended_days_ago"]) if spec.get("ended_days_ago") else None
+        # the period running now, or the one in which an ended subscription ended
         period_start, period_end = _period(first["recurring"]["interval"], first["recurring"]["interval_count"],
-                                           start, now)
+                                           start, ended or now)
         trial_end = start + timedelta(days=spec["trial_days"]) if spec.get("trial_days") else None
         if trial_end:
             period_start, period_end = start, trial_end
-        ended = now - timedelta(days=spec["ended_days_ago"]) if spec.get("ended_days_ago") else None
         cancels = bool(spec.get("cancel_at_period_end"))
         objects.append(("subscription", stripe.subscription(
             sub_id, now=now, customer_id=customer_id, status=spec["status"],
             items=[(prices[p], q) for p, q in spec["items"]], created=start, start_date=start,
-            current_period_start=period_start, current_period_end=ended or period_end,
+            current_period_start=period_start, current_period_end=period_end,
             cancel_at_period_end=cancels, cancel_at=period_end if cancels else None,
             canceled_at=ended or (now - timedelta(days=2) if cancels else None), ended_at=ended,
             trial_start=start if trial_end else None, trial_end=trial_end)))

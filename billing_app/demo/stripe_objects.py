@@ -75,7 +75,9 @@ def subscription(id, *, now: datetime, customer_id, status, items: list[tuple[di
                  start_date=None, current_period_start=_MISSING, current_period_end=_MISSING, cancel_at_period_end=False,
                  cancel_at=None, canceled_at=None, ended_at=None, trial_start=None, trial_end=None,
                  default_payment_method_id=None, latest_invoice=None, pause_collection_resumes_at=None,
-                 metadata=None, livemode=False):
+                 metadata=None, livemode=False, period_on_subscription=False):
+    """A subscription with its items; ``period_on_subscription`` adds current_period_* to the subscription
+    itself, as API versions before 2025-03-31 did."""
     created = now - timedelta(days=10) if created is _MISSING else created
     period_start = now - timedelta(days=10) if current_period_start is _MISSING else current_period_start
     period_end = now + timedelta(days=20) if current_period_end is _MISSING else current_period_end
@@ -89,7 +91,7 @@ def subscription(id, *, now: datetime, customer_id, status, items: list[tuple[di
     pause = None
     if pause_collection_resumes_at is not None or status == "paused":
         pause = {"behavior": "void", "resumes_at": epoch(pause_collection_resumes_at)}
-    return {"id": id, "object": "subscription", "automatic_tax": {"enabled": False, "liability": None},
+    subscription = {"id": id, "object": "subscription", "automatic_tax": {"enabled": False, "liability": None},
             "billing_cycle_anchor": epoch(period_start), "cancel_at": epoch(cancel_at),
             "cancel_at_period_end": cancel_at_period_end, "canceled_at": epoch(canceled_at),
             "cancellation_details": {"comment": None, "feedback": None, "reason": None},
@@ -103,13 +105,17 @@ def subscription(id, *, now: datetime, customer_id, status, items: list[tuple[di
             "pause_collection": pause, "pending_setup_intent": None, "pending_update": None, "schedule": None,
             "start_date": epoch(start_date or created), "status": status, "test_clock": None,
             "trial_end": epoch(trial_end), "trial_start": epoch(trial_start)}
+    if period_on_subscription:
+        subscription.update(current_period_start=epoch(period_start), current_period_end=epoch(period_end))
+    return subscription
 
 
 def invoice(id, *, now: datetime, customer_id, subscription_id, amount, currency, status, created=None,
             amount_remaining=None, amount_paid=None, subtotal=None, total=None, number=None,
             hosted_invoice_url=_MISSING, invoice_pdf=_MISSING, period_start=None, period_end=None,
             due_date=None, livemode=False, metadata=None, lines: list[dict] | None = None):
-    """An invoice; ``lines`` (amount, quantity, subscription_item, price) default to one line of ``amount``."""
+    """An invoice; ``lines`` (amount, quantity, subscription_item or invoice_item, price) default to one
+    line of ``amount``."""
     created = epoch(created or now)
     paid = status == "paid"
     parent = None
@@ -127,7 +133,12 @@ def invoice(id, *, now: datetime, customer_id, subscription_id, amount, currency
     line_objects = []
     for n, spec in enumerate(lines, start=1):
         parent_of_line = None
-        if line_parent:
+        if line_parent and spec.get("invoice_item"):  # a one-off item or a proration, billed with the subscription
+            parent_of_line = {"type": "invoice_item_details", "subscription_item_details": None,
+                              "invoice_item_details": {"invoice_item": spec["invoice_item"], "proration": True,
+                                                       "proration_details": {"credited_items": None},
+                                                       "subscription": subscription_id}}
+        elif line_parent:
             parent_of_line = {**line_parent, "subscription_item_details": {
                 **line_parent["subscription_item_details"], "subscription_item": spec["subscription_item"]}}
         line_objects.append({

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 import psycopg
+from psycopg.rows import tuple_row
 
 from billing_app.mirror.subscriptions import LIVE_SUBSCRIPTION, OPEN_STATUSES
 
@@ -55,3 +56,9 @@ def remembered_customer(conn: psycopg.Connection, user_id: int | str) -> dict | 
             WHERE u.id = %s AND u.stripe_customer_id IS NOT NULL
               AND NOT EXISTS (SELECT 1 FROM billing_mirror.customers c WHERE c.id = u.stripe_customer_id)""",
         (user_id,)).fetchone()
+
+
+def live_mode_customers(conn: psycopg.Connection) -> int:
+    """How many customers in the mirror are live-mode ones (a local mirror has none)."""
+    cur = conn.cursor(row_factory=tuple_row)
+    return cur.execute("SELECT count(*) FROM billing_mirror.customers WHERE livemode").fetchone()[0]

@@ -42,6 +42,9 @@ SOURCES = {
     )
 }
 SOURCE_NAMES = tuple(SOURCES)
+# the canonical views in schema billing_mirror (sql/mirror/020_views.sql)
+MIRROR_VIEWS = ("customers", "subscriptions", "subscription_items", "prices", "products", "invoices",
+                "payment_methods")
 
 
 class SourceError(RuntimeError):

@@ -8,8 +8,9 @@
 --   from the items (subscription_items.current_period_*).
 -- * trial_start / trial_end and pause_collection are jsonb.
 -- * invoices.subscription and invoices.paid are gone from the current API:
---   the link is read from the first line's parent (or its old subscription
---   field), paid from the status. A deleted draft invoice has status 'deleted'.
+--   the link is read from the invoice's lines (the first line whose parent
+--   names a subscription, or the old line.subscription field), paid from the
+--   status. A deleted draft invoice has status 'deleted'.
 -- * a deleted price or product is removed from its table (an item may then
 --   point at a price that is not there); a deleted customer keeps its row with
 --   deleted = true and every other column NULL.
@@ -66,8 +67,9 @@ $$;
 CREATE FUNCTION billing_mirror.source_invoices() RETURNS SETOF billing_mirror.invoice
 LANGUAGE sql STABLE AS $$
     SELECT id, customer,
-           coalesce(subscription, lines #>> '{data,0,parent,subscription_item_details,subscription}',
-                    lines #>> '{data,0,subscription}'),
+           coalesce(subscription,
+                    jsonb_path_query_first(lines, '$.data[*].parent.*.subscription ? (@ != null)') #>> '{}',
+                    jsonb_path_query_first(lines, '$.data[*].subscription ? (@ != null)') #>> '{}'),
            status::text, status::text = 'paid', currency, amount_due, amount_paid,
            amount_remaining, subtotal, total, number, hosted_invoice_url, invoice_pdf, billing_mirror.utc(period_start),
            billing_mirror.utc(period_end), billing_mirror.utc(due_date), livemode, status::text = 'deleted',

@@ -24,5 +24,6 @@ CREATE INDEX IF NOT EXISTS billing_app_prices_product_idx ON stripe.prices (prod
 -- a subscription's invoices (reporting.past_due); the link is read from the
 -- invoice's lines under the current API, so the index is on that expression
 CREATE INDEX IF NOT EXISTS billing_app_invoices_subscription_idx
-    ON stripe.invoices ((coalesce(subscription, lines #>> '{data,0,parent,subscription_item_details,subscription}',
-                                  lines #>> '{data,0,subscription}')));
+    ON stripe.invoices ((coalesce(subscription,
+                                  jsonb_path_query_first(lines, '$.data[*].parent.*.subscription ? (@ != null)') #>> '{}',
+                                  jsonb_path_query_first(lines, '$.data[*].subscription ? (@ != null)') #>> '{}')));
