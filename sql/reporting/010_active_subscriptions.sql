@@ -12,7 +12,7 @@ SELECT c.id                                          AS customer_id,
        i.quantity,
        p.recurring_interval                          AS billing_interval,
        p.recurring_interval_count                    AS interval_count,
-       s.current_period_end,
+       coalesce(i.current_period_end, s.current_period_end) AS current_period_end,  -- the item's own first: no subquery
        s.cancel_at_period_end,
        s.trial_end
   FROM billing_mirror.subscriptions s
