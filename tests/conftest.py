@@ -190,6 +190,15 @@ def app_config(database_url, stripe_api) -> dict:
     return make_config(database_url, stripe_api.url_for("").rstrip("/"))
 
 
+def invoke_cli(config: dict, *args: str):
+    """Run a `flask` command on an app made from ``config`` (closed afterwards); the click result."""
+    app = create_app(config)
+    try:
+        return app.test_cli_runner().invoke(args=list(args))
+    finally:
+        app.extensions["billing_db"].close()
+
+
 @pytest.fixture
 def app(app_config):
     app = create_app(app_config)

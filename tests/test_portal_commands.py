@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from billing_app import create_app
 from billing_app.demo import load_demo
+from tests.conftest import invoke_cli
 from tests.stripe_stand_in import INVALID_API_KEY, answer_error, requests_to, sent_form
 
 CONFIGURATIONS = "/v1/billing_portal/configurations"
@@ -176,11 +176,8 @@ def healthy(database_url, stripe_api, owner_conn):
 @pytest.fixture
 def doctor(app_config):
     def run(*args, **config):
-        app = create_app({**app_config, "STRIPE_PORTAL_CONFIGURATION": "bpc_1", **config})
-        try:
-            return app.test_cli_runner().invoke(args=["billing", "doctor", *args])
-        finally:
-            app.extensions["billing_db"].close()
+        return invoke_cli({**app_config, "STRIPE_PORTAL_CONFIGURATION": "bpc_1", **config},
+                          "billing", "doctor", *args)
     return run
 
 

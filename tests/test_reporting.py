@@ -259,7 +259,7 @@ def test_reporting_connection_is_read_only_and_runs_as_billing_reporting(app, da
 
 
 def test_reporting_role_cannot_read_users_nor_write_the_mirror(owner_conn, source):
-    prices = SOURCES[source].tables[3]
+    prices = SOURCES[source].table("price")
     owner_conn.execute("SET ROLE billing_reporting")
     owner_conn.execute("SELECT count(*) FROM reporting.data_quality")
     with pytest.raises(psycopg.errors.InsufficientPrivilege):

@@ -16,7 +16,7 @@ from billing_app.account.summary import account_summary
 from billing_app.doctor import required_indexes
 from billing_app.mirror.source import SOURCES, SourceError, detect_source
 from billing_app.schema import SchemaError, apply_schema
-from tests.conftest import make_config
+from tests.conftest import invoke_cli
 from tests.stripe_stand_in import answer_portal_session
 
 MIRROR_SOURCES = True  # every test here runs on each mirror source unless marked
@@ -226,7 +226,7 @@ def test_the_account_page_reads_the_mirror_through_indexes_only(app, mirror, own
 # --- doctor -----------------------------------------------------------------------------
 
 def test_doctor_names_the_source_and_checks_its_tables_indexes_grants_and_sync_time(
-        mirror, database_url, stripe_api, source):
+        mirror, app_config, stripe_api, source):
     mirror.product("prod_pro", "Pro")
     mirror.price("price_pro_monthly", "prod_pro")
     mirror.customer("cus_me", 1)
@@ -238,11 +238,7 @@ def test_doctor_names_the_source_and_checks_its_tables_indexes_grants_and_sync_t
         {"object": "list", "data": [{"id": "bpc_1", "object": "billing_portal.configuration",
                                      "is_default": True, "active": True, "livemode": False}],
          "has_more": False, "url": "/v1/billing_portal/configurations"})
-    app = create_app(make_config(database_url, stripe_api.url_for("").rstrip("/")))
-    try:
-        result = app.test_cli_runner().invoke(args=["billing", "doctor"])
-    finally:
-        app.extensions["billing_db"].close()
+    result = invoke_cli(app_config, "billing", "doctor")
     lines = result.output.splitlines()
     label = SOURCES[source].label
     assert f"OK   mirror source: {label} ({source})" in lines
@@ -262,16 +258,12 @@ def test_doctor_names_the_source_and_checks_its_tables_indexes_grants_and_sync_t
 def test_a_missing_table_fails_doctor_naming_what_creates_it_and_pages_answer_503(app_config, source, owner_conn,
                                                                                    auth):
     auth.signup("me@example.com", "correct horse battery")
-    table = SOURCES[source].tables[6]  # payment_methods
+    table = SOURCES[source].table("payment_method")
     owner_conn.execute(f"ALTER TABLE stripe.{table} RENAME TO {table}_away")  # noqa: S608 a known table
     try:
         page = auth.client.get("/account")
         api = auth.client.get("/api/billing/summary")
-        app = create_app(app_config)
-        try:
-            result = app.test_cli_runner().invoke(args=["billing", "doctor"])
-        finally:
-            app.extensions["billing_db"].close()
+        result = invoke_cli(app_config, "billing", "doctor")
     finally:
         owner_conn.execute(f"ALTER TABLE stripe.{table}_away RENAME TO {table}")  # noqa: S608 a known table
     assert f"FAIL stripe.{table}: does not exist: it is created by the engine's migrations" in result.output
@@ -287,11 +279,7 @@ def test_an_invalid_index_fails_doctor(app_config, owner_conn, database_url, str
     index = "stripe.customer_metadata_user_id_idx"
     owner_conn.execute("UPDATE pg_index SET indisvalid = false WHERE indexrelid = %s::regclass", (index,))
     try:
-        app = create_app(app_config)
-        try:
-            result = app.test_cli_runner().invoke(args=["billing", "doctor"])
-        finally:
-            app.extensions["billing_db"].close()
+        result = invoke_cli(app_config, "billing", "doctor")
     finally:
         owner_conn.execute("UPDATE pg_index SET indisvalid = true WHERE indexrelid = %s::regclass", (index,))
     assert ("FAIL mirror indexes: customer_metadata_user_id_idx invalid (a CREATE INDEX CONCURRENTLY that failed): "

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timezone
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable
 
 import psycopg
 from psycopg import sql
@@ -26,15 +26,7 @@ from psycopg.types.json import Jsonb
 
 from billing_app.mirror.source import SOURCES
 
-KINDS = ("product", "price", "customer", "payment_method", "subscription", "subscription_item", "invoice")
-# the source's table for each kind, in the order of SOURCES[...].tables
-_KIND_INDEX = {"customer": 0, "subscription": 1, "subscription_item": 2, "price": 3, "product": 4, "invoice": 5,
-               "payment_method": 6}
 DEMO_ACCOUNT_ID = "acct_billing_app_demo"
-
-
-def table_of(source: str, kind: str) -> str:
-    return SOURCES[source].tables[_KIND_INDEX[kind]]
 
 
 def _ts(value: int | None) -> datetime | None:
@@ -133,7 +125,7 @@ class ShapeWriter:
             return sequin_rows(kind, obj)
         rows = []
         for part_kind, part in _engine_objects(kind, obj):
-            table = table_of(self.source, part_kind)
+            table = SOURCES[self.source].table(part_kind)
             if self.source == "stripe-sync-engine":
                 rows.append((table, {"_raw_data": Jsonb(part), "_account_id": self.account_id,
                                      "_last_synced_at": self.synced_at}))
@@ -215,15 +207,4 @@ def delete_rows(conn: psycopg.Connection, source: str, pattern: str) -> None:
     """Remove the rows whose id matches the LIKE ``pattern`` from every table of the source."""
     for kind in ("invoice", "subscription_item", "subscription", "payment_method", "customer", "price", "product"):
         conn.execute(sql.SQL("DELETE FROM {} WHERE id LIKE %s").format(
-            sql.Identifier("stripe", table_of(source, kind))), (pattern,))
-
-
-def chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
-    batch: list[Any] = []
-    for item in items:
-        batch.append(item)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
+            sql.Identifier("stripe", SOURCES[source].table(kind))), (pattern,))

@@ -17,7 +17,8 @@ from billing_app.mirror import invoices, subscriptions
 
 def live_items_and_recent_invoices(conn: psycopg.Connection, customer_id: str,
                                    limit: int = 10) -> tuple[list[dict], list[dict]]:
-    """subscriptions.live_subscription_items and invoices.recent_invoices in one round trip (pipeline)."""
+    """subscriptions.live_subscription_items and the customer's last ``limit`` finalized invoices
+    (invoices.RECENT_INVOICES), in one round trip (pipeline)."""
     with conn.pipeline():
         items = conn.execute(subscriptions.LIVE_SUBSCRIPTION_ITEMS, subscriptions.live_params(customer_id))
         recent = conn.execute(invoices.RECENT_INVOICES, {"customer_id": customer_id, "limit": limit})

@@ -20,23 +20,39 @@ class Source:
     name: str
     label: str
     customers_table: str        # the table that tells this source apart
-    tables: tuple[str, ...]     # what the adapter reads, in schema stripe
+    table_by_kind: dict[str, str]  # what the adapter reads, in schema stripe, by Stripe object
     made_by: str                # what creates those tables
     synced_at_column: str | None  # when the sync service last wrote a row, where it records that
+
+    @property
+    def tables(self) -> tuple[str, ...]:
+        return tuple(self.table_by_kind.values())
+
+    def table(self, kind: str) -> str:
+        """The source's table of a Stripe object (customer, subscription, subscription_item, ...)."""
+        return self.table_by_kind[kind]
+
+
+KINDS = ("customer", "subscription", "subscription_item", "price", "product", "invoice", "payment_method")
+
+
+def _tables(*names: str) -> dict[str, str]:
+    return dict(zip(KINDS, names))
 
 
 SOURCES = {
     source.name: source for source in (
         Source("sequin", "Sequin's Stripe sync", "customer",
-               ("customer", "subscription", "subscription_item", "price", "product", "invoice", "payment_method"),
+               _tables("customer", "subscription", "subscription_item", "price", "product", "invoice",
+                       "payment_method"),
                "Sequin's sync (or `flask db init --mirror` for a local mirror)", None),
         Source("supabase-sync-engine", "@supabase/stripe-sync-engine 0.48", "customers",
-               ("customers", "subscriptions", "subscription_items", "prices", "products", "invoices",
-                "payment_methods"),
+               _tables("customers", "subscriptions", "subscription_items", "prices", "products", "invoices",
+                       "payment_methods"),
                "the engine's migrations (runMigrations from @supabase/stripe-sync-engine)", "last_synced_at"),
         Source("stripe-sync-engine", "@stripe/sync-engine 1.x", "customers",
-               ("customers", "subscriptions", "subscription_items", "prices", "products", "invoices",
-                "payment_methods"),
+               _tables("customers", "subscriptions", "subscription_items", "prices", "products", "invoices",
+                       "payment_methods"),
                "the engine's migrations (runMigrations from @stripe/sync-engine, or Supabase's Stripe integration)",
                "_last_synced_at"),
     )
