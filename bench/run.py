@@ -41,6 +41,7 @@ sys.path.insert(0, str(ROOT))
 
 from billing_app.demo.volume import load_volume  # noqa: E402
 from billing_app.mirror.source import SOURCES  # noqa: E402
+from billing_app.reporting.rollups import refresh_rollups  # noqa: E402
 from billing_app.schema import apply_schema  # noqa: E402
 
 LUA = ROOT / "bench" / "wrk" / "requests.lua"
@@ -135,7 +136,13 @@ def load_mirror(url: str, customers: int, source: str = "sequin") -> dict:
         counts = {table: conn.execute(sql.SQL("SELECT count(*) FROM {}").format(
             sql.Identifier("stripe", table))).fetchone()[0] for table in SOURCES[source].tables}
         counts["users"] = conn.execute("SELECT count(*) FROM billing_app.users").fetchone()[0]
-    return {"seconds": loaded, "with_analyze": time.perf_counter() - started, "counts": counts}
+    with_analyze = time.perf_counter() - started
+    log("  flask report refresh")
+    refresh_started = time.perf_counter()
+    refresh_rollups(url)
+    refresh = time.perf_counter() - refresh_started
+    log(f"  refreshed the precomputed reports in {refresh:.1f} s")
+    return {"seconds": loaded, "with_analyze": with_analyze, "counts": counts, "refresh_seconds": refresh}
 
 
 def mint_sessions(url: str, env: dict, count: int, path: Path) -> int:
@@ -298,10 +305,14 @@ def memory_growth(master, url: str, sessions: Path, total: int) -> dict:
             "max_growth": growth}
 
 
+CSV_VIEW = "active_subscriptions"
+
+
 def time_reports(env: dict) -> list[tuple[str, float, float, int]]:
-    """(view, `flask report show` wall seconds, query seconds, rows) per reporting view."""
+    """(view, `flask report show` wall seconds, query seconds, rows) per reporting view, then
+    ("csv", seconds of `flask report show active_subscriptions --csv`, 0, 0)."""
     from billing_app import create_app
-    from billing_app.reporting import reporting_connection, run_report
+    from billing_app.reporting.reports import reporting_connection, run_report
     app = create_app({"TESTING": True, "DATABASE_URL": env["DATABASE_URL"], "SECRET_KEY": env["SECRET_KEY"]})
     results = []
     for view in REPORT_VIEWS:
@@ -316,7 +327,12 @@ def time_reports(env: dict) -> list[tuple[str, float, float, int]]:
         results.append((view, wall, query, len(rows)))
         log(f"  report {view}: {wall:.2f} s (query {query:.2f} s, {len(rows):,} rows)")
     app.extensions["billing_db"].close()
-    return results
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "flask", "report", "show", CSV_VIEW, "--csv"], cwd=ROOT, env=env,
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    csv_seconds = time.perf_counter() - started
+    log(f"  report {CSV_VIEW} --csv: {csv_seconds:.2f} s")
+    return results + [("csv", csv_seconds, 0.0, 0)]
 
 
 # --- the run ------------------------------------------------------------------------------------
@@ -432,7 +448,8 @@ def verdict(ok: bool) -> str:
 def render(args, started_at, customers, load, loads, memory, reports, minted, compared) -> str:
     hello = loads["hello"].rps
     overhead = loads["portal_1"].p50_ms - loads["stand_in_1"].p50_ms
-    report_times = {view: wall for view, wall, _, _ in reports}
+    queries = {view: query for view, _, query, _ in reports if view != "csv"}
+    csv_seconds = reports[-1][1]
     targets = [
         ("GET /account throughput >= 30% of Flask hello", f"{loads['account'].rps / hello:.0%}",
          loads["account"].rps / hello >= 0.30),
@@ -443,9 +460,11 @@ def render(args, started_at, customers, load, loads, memory, reports, minted, co
          loads["portal_slow"].rps >= 60),
         ("GET /account p99 < 100 ms during the slow portal load", f"{loads['account_during'].p99_ms:.1f} ms",
          loads["account_during"].p99_ms < 100),
-        ("every reporting view < 2 s", f"slowest {max(report_times.values()):.2f} s",
-         max(report_times.values()) < 2),
-        ("mrr_summary < 1 s", f"{report_times['mrr_summary']:.2f} s", report_times["mrr_summary"] < 1),
+        ("every reporting view's query < 1 s", f"slowest {max(queries.values()):.2f} s",
+         max(queries.values()) < 1),
+        ("mrr_summary query < 100 ms", f"{queries['mrr_summary'] * 1000:.0f} ms", queries["mrr_summary"] < 0.1),
+        ("`flask report refresh` < 30 s", f"{load['refresh_seconds']:.1f} s", load["refresh_seconds"] < 30),
+        (f"`flask report show {CSV_VIEW} --csv` < 3 s", f"{csv_seconds:.2f} s", csv_seconds < 3),
         (f"worker memory growth < 5% over {memory['requests']:,} requests", f"{memory['max_growth']:.1%}",
          memory["max_growth"] < 0.05),
     ]
@@ -457,7 +476,7 @@ def render(args, started_at, customers, load, loads, memory, reports, minted, co
         f"- Machine: {machine()}",
         f"- Command: `{args.command}`",
         f"- Mirror: {customers:,} customers ({counts}); COPY load {load['seconds']:.1f} s, "
-        f"{load['with_analyze']:.1f} s with VACUUM ANALYZE",
+        f"{load['with_analyze']:.1f} s with VACUUM ANALYZE; `flask report refresh` {load['refresh_seconds']:.1f} s",
         f"- App: `gunicorn -c gunicorn.conf.py wsgi:app` ({gunicorn_settings()}), database pool defaults "
         f"(2 to 10 connections per worker), PORTAL_RATE_LIMIT raised for the load; {minted:,} signed-in "
         f"users rotated by wrk, 8 connections unless "
@@ -477,7 +496,9 @@ def render(args, started_at, customers, load, loads, memory, reports, minted, co
         "",
         "| reporting view | `flask report show` s | query s | rows |",
         "|---|---:|---:|---:|",
-        *(f"| {view} | {wall:.2f} | {query:.2f} | {rows:,} |" for view, wall, query, rows in reports),
+        *(f"| {view} | {wall:.2f} | {query:.2f} | {rows:,} |" for view, wall, query, rows in reports
+          if view != "csv"),
+        f"| {CSV_VIEW} `--csv` | {csv_seconds:.2f} | | |",
         "",
         "| target | measured | |",
         "|---|---:|---|",
@@ -510,11 +531,15 @@ def source_comparison(sources: list[str], compared: dict) -> list[str]:
              f"{base}'s throughput over theirs; target within 1.5x).", "",
              f"| measure | {header} |", f"|---|{rule}|"]
     lines.append(f"| COPY load s | {cells({s: compared[s][0]['seconds'] for s in sources}, '.1f')} |")
+    lines.append(f"| flask report refresh s | "
+                 f"{cells({s: compared[s][0]['refresh_seconds'] for s in sources}, '.1f')} |")
     lines.append(f"| GET /account req/s | {cells({s: compared[s][1].rps for s in sources}, ',.0f', False)} |")
     lines.append(f"| GET /account p99 ms | {cells({s: compared[s][1].p99_ms for s in sources}, '.2f')} |")
     for n, view in enumerate(REPORT_VIEWS):
-        walls = {s: compared[s][2][n][1] for s in sources}
-        lines.append(f"| report {view} s | {cells(walls, '.2f')} |")
+        queries = {s: compared[s][2][n][2] for s in sources}
+        lines.append(f"| report {view} query s | {cells(queries, '.3f')} |")
+    csv_walls = {s: compared[s][2][-1][1] for s in sources}
+    lines.append(f"| report {CSV_VIEW} --csv s | {cells(csv_walls, '.2f')} |")
     return lines
 
 

@@ -183,7 +183,7 @@ def register_commands(app: Flask) -> None:
     from billing_app.demo import demo_command
     from billing_app.doctor import billing_cli
     from billing_app.portal.commands import portal_cli
-    from billing_app.reporting import report_cli
+    from billing_app.reporting.commands import report_cli
     from billing_app.schema import db_cli
 
     app.cli.add_command(db_cli)

@@ -21,6 +21,8 @@ from billing_app.config import parse_base_url
 from billing_app.db import DatabaseUnavailable, database
 from billing_app.mirror.freshness import last_written
 from billing_app.mirror.source import Source, SourceError, detect_source, installed_source
+from billing_app.reporting.reports import ReportError, reporting_connection
+from billing_app.reporting.rollups import age_words, rollup_freshness
 from billing_app.schema import SQL_DIR
 from billing_app.stripe_client import key_mode
 
@@ -210,24 +212,46 @@ def check_freshness(conn: psycopg.Connection, source: Source, max_age: timedelta
         return Check(False, "mirror freshness", "no mirrored rows yet: check the sync service")
     age = datetime.now(timezone.utc) - newest
     what = f"last synced row ({source.synced_at_column})" if source.synced_at_column else "newest mirrored row"
-    detail = f"{what} is from {newest.astimezone(timezone.utc):%Y-%m-%d %H:%M} UTC ({_age_words(age)} ago)"
+    detail = f"{what} is from {newest.astimezone(timezone.utc):%Y-%m-%d %H:%M} UTC ({age_words(age)} ago)"
     if age > max_age:
         return Check(False, "mirror freshness", f"{detail}: check that the sync service is running")
     return Check(True, "mirror freshness", detail)
 
 
-def _age_words(age: timedelta) -> str:
-    hours = age.total_seconds() / 3600
-    return f"{hours / 24:.1f} days" if hours >= 48 else f"{max(hours, 0):.1f} hours"
+def check_reports(max_age: timedelta) -> Check:
+    """The precomputed reports, as analysts read them (REPORTING_DATABASE_URL): refreshed, and recently."""
+    subject = "precomputed reports"
+    try:
+        with reporting_connection() as conn:
+            freshness = rollup_freshness(conn)
+    except ReportError as exc:
+        return Check(False, subject, exc.message)
+    except psycopg.Error as exc:
+        return Check(False, subject, f"cannot read reporting.rollup_freshness ({str(exc).splitlines()[0]}): "
+                                     "run `flask db init`")
+    if not freshness:
+        return Check(False, subject, "none found: run `flask db init`")
+    never = [name for name, f in freshness.items() if f.refreshed_at is None]
+    if never:
+        return Check(False, subject, f"never refreshed: {', '.join(never)}: run `flask report refresh`, "
+                                     "and schedule it (README, Reporting)")
+    oldest = max(freshness.values(), key=lambda f: f.age)
+    detail = f"{len(freshness)} reports, {oldest.words()}"
+    if oldest.age > max_age:
+        return Check(False, subject, f"{detail}: older than REPORT_MAX_AGE_MINUTES="
+                                     f"{max_age.total_seconds() / 60:.0f}; is the scheduled "
+                                     "`flask report refresh` running?")
+    return Check(True, subject, detail)
 
 
 @billing_cli.command("doctor")
 @click.option("--max-age", type=click.FloatRange(min=0.1), default=48.0, show_default=True,
               help="Hours after which the newest mirrored row counts as stale.")
 def doctor_command(max_age: float) -> None:
-    """Check Stripe, the portal configuration, SITE_URL and the mirror; exit 1 on any FAIL."""
+    """Check Stripe, the portal configuration, SITE_URL, the mirror and the reports; exit 1 on any FAIL."""
     config = current_app.config
-    checks = [*check_stripe(config), check_site_url(config), *check_database(timedelta(hours=max_age))]
+    checks = [*check_stripe(config), check_site_url(config), *check_database(timedelta(hours=max_age)),
+              check_reports(timedelta(minutes=config["REPORT_MAX_AGE_MINUTES"]))]
     for check in checks:
         click.echo(check.line())
     failed = sum(not c.ok for c in checks)

@@ -11,11 +11,13 @@ Order (see ``schema_files``):
 4. ``sources/<source>/*.sql``: the adapter of the source found in the database
    (or forced by STRIPE_MIRROR): its functions, grants and lookup indexes.
 5. ``mirror/020_views.sql``: the canonical views over the adapter.
-6. ``reporting/*.sql``: the analysts' views.
+6. ``reporting/*.sql``: the analysts' views; then the precomputed reports are
+   rebuilt and refreshed (billing_app/reporting/rollups.py).
 
 All files are applied in one transaction under an advisory lock, so a failed
-run leaves nothing half-written and two processes never apply them at once.
-Running it again changes nothing.
+run leaves nothing half-written and two processes never apply them at once
+(nor one while `flask report refresh` runs). Running it again changes nothing
+but the rollups' refresh time.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from billing_app.mirror.source import SourceError, detect_source, sources_present
+from billing_app.reporting.rollups import REFRESH_LOCK, fill_rollups
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 MIRROR_FILE = "010_stripe_mirror.sql"
@@ -64,6 +67,7 @@ def apply_schema(conninfo: str, *, with_mirror: bool, source: str | None = None)
     try:
         with psycopg.connect(conninfo) as conn:
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (REFRESH_LOCK,))
             create_mirror = with_mirror and _wants_local_mirror(conn, source)
             if create_mirror:
                 _apply(conn, SQL_DIR / MIRROR_FILE)
@@ -75,6 +79,11 @@ def apply_schema(conninfo: str, *, with_mirror: bool, source: str | None = None)
             for path in schema_files(found.name):
                 _apply(conn, path)
                 applied.append(str(path.relative_to(SQL_DIR)))
+            try:
+                fill_rollups(conn)
+            except psycopg.Error as exc:
+                raise SchemaError(f"computing the precomputed reports failed: {str(exc).splitlines()[0]}; "
+                                  "nothing was changed") from None
     except psycopg.OperationalError as exc:
         raise SchemaError(f"cannot connect to the database: {str(exc).splitlines()[0]}") from None
     return SchemaResult(found.name, applied)

@@ -43,4 +43,4 @@ def test_bench_smoke_writes_every_figure(wrk_available, postgres_server_url, tmp
     assert "(smoke run: not a measurement)" in text
     # the same load in each stripe-sync-engine shape, beside Sequin's
     assert "| measure | sequin | supabase-sync-engine | vs sequin | stripe-sync-engine | vs sequin |" in text
-    assert "| report mrr_summary s |" in text and "| GET /account req/s |" in text
+    assert "| report mrr_summary query s |" in text and "| flask report refresh s |" in text and "| GET /account req/s |" in text

@@ -253,6 +253,21 @@ def test_doctor_reports_empty_tables_and_stale_mirror(doctor, stripe_api, health
     assert doctor("--max-age", str(24 * 11)).output.count("FAIL mirror freshness") == 0
 
 
+def test_doctor_reports_stale_or_never_refreshed_reports(doctor, healthy, owner_conn):
+    assert any(line.startswith("OK   precomputed reports: 6 reports, refreshed ")
+               for line in doctor().output.splitlines())
+    owner_conn.execute("UPDATE reporting_rollups.refreshes SET refreshed_at = now() - interval '3 hours' "
+                       "WHERE rollup = 'mrr_summary'")
+    result = doctor()
+    assert result.exit_code == 1
+    assert "FAIL precomputed reports: 6 reports, refreshed 3.0 hours ago" in result.output
+    assert "older than REPORT_MAX_AGE_MINUTES=60; is the scheduled `flask report refresh` running?" in result.output
+    assert "FAIL precomputed reports" not in doctor(REPORT_MAX_AGE_MINUTES="240").output
+    owner_conn.execute("UPDATE reporting_rollups.refreshes SET refreshed_at = NULL WHERE rollup = 'past_due'")
+    assert ("FAIL precomputed reports: never refreshed: past_due: run `flask report refresh`, and schedule it"
+            in doctor().output)
+
+
 @pytest.fixture
 def damaged_schema(owner_conn, database_url):
     """The owner connection, for a test that breaks the schema; `flask db init` mends it afterwards."""

@@ -28,19 +28,29 @@ Data set (amounts in minor units):
 """
 
 import re
+import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from decimal import Decimal
 
 import psycopg
 import pytest
 
-from billing_app.reporting import ReportError, reporting_connection, run_report
+from billing_app.reporting.reports import ReportError, report_views, reporting_connection, run_report
+from billing_app.reporting.rollups import REFRESH_LOCK, RefreshBusy, fill_rollups, refresh_rollups
 from billing_app.mirror.source import SOURCES
-from tests.conftest import SOURCES_THAT_DROP_DELETED_PRICES
+from tests.conftest import SOURCES_THAT_DROP_DELETED_PRICES, invoke_cli
 from tests.mirror import utcnow
 
 MIRROR_SOURCES = True  # every test here runs on each mirror source
 NOW = utcnow()
+
+
+def wait_until(condition, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
 
 
 class Gone:
@@ -105,14 +115,16 @@ def dataset(mirror, owner_conn):
               created=datetime(2025, 3, 1))
     m.invoice("in_s9_open", "c1", subscription_id="s9", amount=1000, status="open", amount_remaining=1000,
               created=datetime(2025, 4, 2))
+    with owner_conn.transaction():
+        fill_rollups(owner_conn)  # what `flask report refresh` does
     return m
 
 
 @pytest.fixture
 def report(app, dataset):
-    def run(view, *filters):
+    def run(view, *filters, live=False):
         with app.app_context(), reporting_connection() as conn:
-            columns, rows = run_report(conn, view, list(filters))
+            columns, rows = run_report(conn, view, list(filters), live=live)
         return [dict(zip(columns, row)) for row in rows]
     return run
 
@@ -202,7 +214,8 @@ def test_past_due_finds_the_subscription_of_an_invoice_that_starts_with_a_prorat
              {"amount": 12000, "quantity": 1, "subscription_item": "si_s3_1", "price": "y_usd"}]
     mirror.invoice("in_s3_prorated", "c3", subscription_id="s3", amount=12500, status="open", lines=lines,
                    created=datetime(2025, 4, 20))
-    rows = {r["subscription_id"]: (r["amount_outstanding"], r["open_invoices"]) for r in report("past_due")}
+    rows = {r["subscription_id"]: (r["amount_outstanding"], r["open_invoices"])
+            for r in report("past_due", live=True)}  # the rollup shows it after the next refresh
     assert rows["s3"] == (24500, 2)
 
 
@@ -240,11 +253,10 @@ def test_filters_use_real_columns_and_values_as_parameters(report):
 
 def test_every_view_has_a_comment(app):
     with app.app_context(), reporting_connection() as conn:
-        from billing_app.reporting import report_views
         views = report_views(conn)
     assert set(views) == {"active_subscriptions", "mrr", "mrr_by_product", "mrr_summary",
                           "subscription_status_counts", "monthly_movements", "trials_ending", "past_due",
-                          "data_quality"}
+                          "data_quality", "rollup_freshness"}
     assert all(len(comment) > 40 for comment in views.values())
 
 
@@ -279,7 +291,7 @@ def test_report_list_prints_each_view_with_its_comment(runner, dataset):
 def test_report_show_prints_an_aligned_table(runner, dataset):
     result = runner.invoke(args=["report", "show", "subscription_status_counts", "--where", "status=active"])
     assert result.exit_code == 0, result.output
-    assert result.output.splitlines() == [
+    assert result.stdout.splitlines()[:4] == [
         "status  subscriptions",
         "------  -------------",
         "active              7",
@@ -325,3 +337,150 @@ def test_report_table_shows_booleans_and_empty_nulls(runner, dataset):
     cells = {header[a:b].strip(): row[a:b].strip() for a, b in zip(starts, starts[1:] + [None])}
     assert cells["cancel_at_period_end"] == "false" and cells["quantity"] == "3"
     assert cells["trial_end"] == "" and count == "(1 row)"
+
+
+# --- precomputed reports (rollups) ------------------------------------------------------
+
+ROLLUPS = ["data_quality", "monthly_movements", "mrr_by_product", "mrr_summary", "past_due",
+           "subscription_status_counts"]
+
+
+def rollup_differences(conn, name: str) -> list:
+    """Rows in the rollup but not in its live definition, and the other way round (as multisets)."""
+    return conn.execute(
+        f"(SELECT 'stored', * FROM reporting.{name} EXCEPT ALL SELECT 'stored', * FROM reporting_live.{name}) "  # noqa: S608
+        f"UNION ALL (SELECT 'live', * FROM reporting_live.{name} EXCEPT ALL SELECT 'live', * FROM reporting.{name})"
+    ).fetchall()
+
+
+def test_every_rollup_equals_its_live_definition_after_a_refresh(dataset, owner_conn):
+    names = [r[0] for r in owner_conn.execute("SELECT rollup FROM reporting.rollup_freshness ORDER BY 1")]
+    assert names == ROLLUPS
+    for name in names:
+        assert owner_conn.execute(f"SELECT count(*) FROM reporting.{name}").fetchone()[0] > 0  # noqa: S608
+        assert rollup_differences(owner_conn, name) == [], name
+
+
+def test_a_rollup_keeps_its_figures_until_the_next_refresh(runner, dataset, report, owner_conn):
+    before = report("mrr_summary")
+    dataset.subscription("s_new", "c6", status="active", items=[("m_jpy", 1)], created=datetime(2025, 5, 1))
+    assert report("mrr_summary") == before
+    assert report("mrr_summary", live=True) != before
+    result = runner.invoke(args=["report", "refresh"])
+    assert result.exit_code == 0, result.output
+    assert "refreshed mrr_summary: 3 rows in " in result.output
+    assert result.output.splitlines()[-1].startswith("6 reports refreshed in ")
+    jpy = next(r for r in report("mrr_summary") if r["currency"] == "jpy")
+    assert (jpy["subscriptions"], jpy["mrr"]) == (2, Decimal(18000))
+    for name in ROLLUPS:
+        assert rollup_differences(owner_conn, name) == [], name
+
+
+def test_refresh_records_when_and_from_what_mirror_time(runner, dataset, owner_conn):
+    owner_conn.execute("UPDATE reporting_rollups.refreshes SET refreshed_at = NULL, mirror_synced_at = NULL")
+    assert runner.invoke(args=["report", "refresh"]).exit_code == 0
+    rows = owner_conn.execute("SELECT rollup, refreshed_at, mirror_synced_at, rows, age FROM reporting.rollup_freshness"
+                              ).fetchall()
+    newest = owner_conn.execute("SELECT greatest((SELECT max(coalesce(synced_at, created AT TIME ZONE 'UTC')) "
+                                "FROM billing_mirror.subscriptions), (SELECT max(coalesce(synced_at, created "
+                                "AT TIME ZONE 'UTC')) FROM billing_mirror.invoices))").fetchone()[0]
+    assert len({r[1] for r in rows}) == 1  # one moment for all of them
+    assert all(r[2] is not None and r[2] >= newest and r[4] < timedelta(minutes=1) for r in rows)
+    assert {r[0]: r[3] for r in rows}["subscription_status_counts"] == 7
+
+
+def test_readers_never_wait_for_a_refresh_nor_see_half_of_one(app_config, dataset, owner_conn):
+    """A refresh stopped between two rollups: readers see every old figure, at once; then every new one."""
+    readable = [name for name in ROLLUPS if name != "subscription_status_counts"]
+
+    def read_all():  # as an analyst who would rather fail than wait
+        with owner_conn.transaction():
+            owner_conn.execute("SET LOCAL ROLE billing_reporting")
+            owner_conn.execute("SET LOCAL lock_timeout = '1s'")
+            return {name: sorted(map(repr, owner_conn.execute(f"SELECT * FROM reporting.{name}")))  # noqa: S608
+                    for name in readable}
+
+    before = read_all()
+    dataset.subscription("s_new", "c6", status="past_due", items=[("m_jpy", 1)], created=datetime(2025, 5, 1))
+    dataset.invoice("in_new", "c6", subscription_id="s_new", amount=3000, currency="jpy", status="open",
+                    amount_remaining=3000, created=datetime(2025, 5, 1))
+    blocker = psycopg.connect(app_config["DATABASE_URL"])
+    # the refresh goes through the rollups by name; this holds it before the last one
+    blocker.execute("LOCK TABLE reporting_rollups.subscription_status_counts IN ACCESS EXCLUSIVE MODE")
+    with ThreadPoolExecutor(2) as pool:
+        refreshing = pool.submit(refresh_rollups, app_config["DATABASE_URL"])
+        try:
+            wait_until(lambda: owner_conn.execute(
+                "SELECT count(*) FROM pg_locks WHERE NOT granted "
+                "AND relation = 'reporting_rollups.subscription_status_counts'::regclass").fetchone()[0] == 1)
+            assert read_all() == before
+            busy = pool.submit(refresh_rollups, app_config["DATABASE_URL"])
+            with pytest.raises(RefreshBusy, match=r"another refresh is running \(server process \d+"):
+                busy.result(timeout=30)
+        finally:
+            blocker.close()
+        refreshing.result(timeout=30)
+    after = read_all()
+    assert all(after[name] != before[name] for name in ("mrr_summary", "past_due", "monthly_movements"))
+    assert sum("s_new" in row for row in after["past_due"]) == 1
+
+
+def test_refresh_with_wait_waits_for_the_running_one(runner, dataset, database_url):
+    with psycopg.connect(database_url, autocommit=True) as other:
+        other.execute("SELECT pg_advisory_lock(%s)", (REFRESH_LOCK,))
+        result = runner.invoke(args=["report", "refresh"])
+        assert result.exit_code == 0, result.output
+        assert "another refresh is running" in result.output and "use --wait to wait for it" in result.output
+        with ThreadPoolExecutor(1) as pool:
+            waiting = pool.submit(refresh_rollups, database_url, wait=True)
+            wait_until(lambda: other.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+                                             "AND NOT granted").fetchone()[0] == 1)
+            assert not waiting.done()
+            other.execute("SELECT pg_advisory_unlock(%s)", (REFRESH_LOCK,))
+            assert len(waiting.result(timeout=30)) == len(ROLLUPS)
+
+
+def test_refresh_over_unreachable_database_fails_cleanly(app_config):
+    result = invoke_cli({**app_config, "DATABASE_URL": "postgresql://nobody@127.0.0.1:1/x"}, "report", "refresh")
+    assert result.exit_code == 1
+    assert "Error: cannot connect to DATABASE_URL" in result.output
+
+
+def test_show_pages_a_table_and_says_how_to_get_every_row(runner, dataset):
+    result = runner.invoke(args=["report", "show", "mrr", "--limit", "2"])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert len(lines) == 2 + 2 + 1
+    total = len(runner.invoke(args=["report", "show", "mrr", "--limit", "0"]).stdout.splitlines()) - 3
+    assert total > 2
+    assert lines[-1] == (f"(the first 2 rows of {total}: --limit N shows N, --limit 0 all of them, "
+                         "--csv streams them all)")
+    csv_lines = runner.invoke(args=["report", "show", "mrr", "--csv", "--limit", "3"]).stdout.splitlines()
+    assert len(csv_lines) == 1 + 3
+
+
+def test_show_says_how_fresh_a_precomputed_report_is(runner, dataset):
+    table = runner.invoke(args=["report", "show", "mrr_summary"])
+    assert table.stdout.splitlines()[-1].startswith("mrr_summary: precomputed, refreshed ")
+    assert table.stdout.splitlines()[-1].endswith("; --live computes it now")
+    as_csv = runner.invoke(args=["report", "show", "mrr_summary", "--csv"])
+    assert as_csv.stdout.splitlines()[0] == "currency,customers,subscriptions,mrr_minor_units,mrr,arr"
+    assert "precomputed" not in as_csv.stdout and "mrr_summary: precomputed, refreshed " in as_csv.stderr
+    listed = runner.invoke(args=["report", "list"]).output
+    assert "mrr_summary\n    Monthly recurring revenue per currency" in listed
+    assert re.search(r"Precomputed: as of the last `flask report refresh`.*\n    refreshed \d+ seconds ago", listed)
+
+
+def test_live_is_for_precomputed_reports_only(runner, dataset):
+    result = runner.invoke(args=["report", "show", "active_subscriptions", "--live"])
+    assert result.exit_code == 1
+    assert "Error: active_subscriptions is computed live already; --live is for the precomputed reports: " \
+        "data_quality, monthly_movements" in result.output
+    live = runner.invoke(args=["report", "show", "subscription_status_counts", "--live", "--where", "status=active"])
+    assert live.stdout.splitlines()[2] == "active              7" and "precomputed" not in live.output
+
+
+def test_major_units_keep_each_currencys_decimals(owner_conn):
+    assert owner_conn.execute("SELECT reporting.to_major(1234, 'kwd'), reporting.to_major(1999, 'usd'), "
+                              "reporting.to_major(3000, 'JPY'), reporting.to_major(1234.5, 'usd')").fetchone() == \
+        (Decimal("1.234"), Decimal("19.99"), Decimal("3000"), Decimal("12.35"))

@@ -1,4 +1,4 @@
-CREATE OR REPLACE VIEW reporting.mrr_by_product AS
+CREATE OR REPLACE VIEW reporting_live.mrr_by_product AS
 SELECT currency,
        product_id,
        product,
@@ -9,5 +9,5 @@ SELECT currency,
   FROM reporting.mrr
  GROUP BY currency, product_id, product;
 
-COMMENT ON VIEW reporting.mrr_by_product IS
+COMMENT ON VIEW reporting_live.mrr_by_product IS
     'Monthly recurring revenue per currency and product (one row each; currencies are never added together). mrr_minor_units is the sum of reporting.mrr rounded to 2 places; mrr is the same in major units (dollars, euros; yen stay yen). Same rules as reporting.mrr.';

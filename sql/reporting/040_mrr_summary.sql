@@ -1,4 +1,4 @@
-CREATE OR REPLACE VIEW reporting.mrr_summary AS
+CREATE OR REPLACE VIEW reporting_live.mrr_summary AS
 SELECT currency,
        count(DISTINCT customer_id)                    AS customers,
        count(DISTINCT subscription_id)                AS subscriptions,
@@ -8,5 +8,5 @@ SELECT currency,
   FROM reporting.mrr
  GROUP BY currency;
 
-COMMENT ON VIEW reporting.mrr_summary IS
+COMMENT ON VIEW reporting_live.mrr_summary IS
     'Monthly recurring revenue per currency (one row per currency; never summed across currencies): paying customers, subscriptions, MRR in minor units and in major units, and ARR (MRR x 12). Same rules as reporting.mrr.';

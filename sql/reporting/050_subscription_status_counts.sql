@@ -1,8 +1,8 @@
-CREATE OR REPLACE VIEW reporting.subscription_status_counts AS
+CREATE OR REPLACE VIEW reporting_live.subscription_status_counts AS
 SELECT status,
        count(*) AS subscriptions
   FROM billing_mirror.subscriptions
  GROUP BY status;
 
-COMMENT ON VIEW reporting.subscription_status_counts IS
+COMMENT ON VIEW reporting_live.subscription_status_counts IS
     'Number of mirrored subscriptions in each status (trialing, active, past_due, unpaid, incomplete, incomplete_expired, paused, canceled). No money.';

@@ -1,17 +1,13 @@
-CREATE OR REPLACE VIEW reporting.monthly_movements AS
+CREATE OR REPLACE VIEW reporting_live.monthly_movements AS
 WITH subscription_mrr AS (
     -- the monthly amount each subscription carries at its prices and quantities,
-    -- whatever its status now (same normalisation and exclusions as reporting.mrr)
-    SELECT s.id, s.status, p.currency,
-           coalesce(s.start_date, s.created)                 AS started,
-           CASE WHEN s.status = 'canceled' THEN coalesce(s.ended_at, s.canceled_at) END AS churned,
-           sum(reporting.monthly_amount(coalesce(p.unit_amount::numeric, p.unit_amount_decimal), i.quantity,
-                                        p.recurring_interval, p.recurring_interval_count)) AS mrr_minor_units
-      FROM billing_mirror.subscriptions s
-      JOIN billing_mirror.subscription_items i ON i.subscription_id = s.id AND i.deleted IS NOT TRUE
-      JOIN billing_mirror.prices p ON p.id = i.price_id
-     WHERE p.type = 'recurring' AND p.recurring_usage_type IS DISTINCT FROM 'metered'
-     GROUP BY s.id, s.status, p.currency, started, churned
+    -- whatever its status now (the MRR rule of reporting_live.subscription_item_mrr)
+    SELECT subscription_id, status, currency,
+           subscription_started                                               AS started,
+           CASE WHEN status = 'canceled' THEN subscription_ended END          AS churned,
+           sum(mrr_minor_units)                                               AS mrr_minor_units
+      FROM reporting_live.subscription_item_mrr
+     GROUP BY subscription_id, status, currency, started, churned
 ),
 new AS (
     SELECT date_trunc('month', started)::date AS month, currency,
@@ -36,5 +32,5 @@ SELECT month,
   FROM new
   FULL JOIN churned USING (month, currency);
 
-COMMENT ON VIEW reporting.monthly_movements IS
-    'Per calendar month (UTC) and currency: subscriptions started (start_date, else created; never-paid incomplete ones left out) and subscriptions churned (status canceled, dated by ended_at, else canceled_at), each with the MRR they carry at their prices and quantities, in minor units (normalised as in reporting.mrr; metered and one-time prices excluded). A subscription with items in two currencies counts once per currency.';
+COMMENT ON VIEW reporting_live.monthly_movements IS
+    'Per calendar month (UTC) and currency: subscriptions started (start_date, else created; never-paid incomplete ones left out) and subscriptions churned (status canceled, dated by ended_at, else canceled_at), each with the MRR they carry at their prices and quantities, in minor units (the rule and exclusions of reporting.mrr). A subscription with items in two currencies counts once per currency.';

@@ -1,4 +1,4 @@
-CREATE OR REPLACE VIEW reporting.past_due AS
+CREATE OR REPLACE VIEW reporting_live.past_due AS
 SELECT s.id                                               AS subscription_id,
        s.customer_id,
        c.email,
@@ -21,5 +21,5 @@ SELECT s.id                                               AS subscription_id,
        ) inv ON true
  WHERE s.status IN ('past_due', 'unpaid');
 
-COMMENT ON VIEW reporting.past_due IS
+COMMENT ON VIEW reporting_live.past_due IS
     'Subscriptions whose payment failed (status past_due or unpaid), one row per subscription and invoice currency, with the amount still owed on their open invoices (amount_remaining, in minor units; amount_outstanding_major in major units), how many open invoices there are and the oldest one''s date.';

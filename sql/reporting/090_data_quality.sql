@@ -1,4 +1,4 @@
-CREATE OR REPLACE VIEW reporting.data_quality AS
+CREATE OR REPLACE VIEW reporting_live.data_quality AS
 SELECT 'customer_without_user_id' AS problem, 'customer' AS object_type, c.id AS object_id,
        'customer has no metadata.user_id, so no app user can see it' AS detail
   FROM billing_mirror.customers c
@@ -44,5 +44,5 @@ SELECT CASE WHEN pr.id IS NULL THEN 'product_missing' ELSE 'product_deleted' END
  WHERE s.status NOT IN ('canceled', 'incomplete_expired')
    AND (pr.id IS NULL OR pr.deleted IS TRUE);
 
-COMMENT ON VIEW reporting.data_quality IS
+COMMENT ON VIEW reporting_live.data_quality IS
     'One row per problem between the mirror and the app: problem (customer_without_user_id, user_without_customer, customer_with_unknown_user_id, user_with_several_customers, price_missing, price_deleted, product_missing, product_deleted), the object it concerns and a sentence saying what is wrong. Live subscriptions are all but canceled and incomplete_expired. Shows app user ids, never their emails or password hashes. No money.';

@@ -1,9 +1,12 @@
--- Analysts (billing_reporting) read the reporting views; nothing else is granted here.
+-- Analysts (billing_reporting) read the reporting views, and the live
+-- definitions (`flask report show NAME --live`); nothing else is granted here.
 -- The views run with their owner's rights, so data_quality may look at
--- billing_app.users while billing_reporting itself cannot. The canonical views
--- they read go through the source's adapter functions, which run with the
--- caller's rights: the caller needs SELECT on the source's tables in schema
--- stripe, which the adapter grants to billing_reporting.
-GRANT USAGE ON SCHEMA reporting TO billing_reporting;
-GRANT SELECT ON ALL TABLES IN SCHEMA reporting TO billing_reporting;
-REVOKE CREATE ON SCHEMA reporting FROM PUBLIC;
+-- billing_app.users while billing_reporting itself cannot, and the rollup views
+-- read reporting_rollups without a grant on it. The canonical views they read
+-- go through the source's adapter functions, which run with the caller's
+-- rights: the caller needs SELECT on the source's tables in schema stripe,
+-- which the adapter grants to billing_reporting.
+GRANT USAGE ON SCHEMA reporting, reporting_live TO billing_reporting;
+GRANT SELECT ON ALL TABLES IN SCHEMA reporting, reporting_live TO billing_reporting;
+REVOKE ALL ON SCHEMA reporting_rollups FROM PUBLIC;
+REVOKE CREATE ON SCHEMA reporting, reporting_live FROM PUBLIC;

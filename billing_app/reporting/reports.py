@@ -1,0 +1,182 @@
+"""Reading the reports (sql/reporting/): read-only, as the reporting role.
+
+Reports run over REPORTING_DATABASE_URL (a read replica is fine) as the
+billing_reporting role, inside a READ ONLY transaction.  A view name or a
+filter column from the command line is used only after it has been found in
+the database's own catalogue, and only through ``sql.Identifier``; filter
+values are always parameters.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Callable, Iterator
+
+import click
+import psycopg
+from flask import current_app
+from psycopg import sql
+from psycopg.rows import tuple_row
+
+
+class ReportError(click.ClickException):
+    pass
+
+
+@contextmanager
+def reporting_connection() -> Iterator[psycopg.Connection]:
+    """A connection in a READ ONLY transaction, as the reporting role."""
+    config = current_app.config
+    try:
+        conn = psycopg.connect(config["REPORTING_DATABASE_URL"], connect_timeout=10)
+    except psycopg.OperationalError as exc:
+        raise ReportError(f"cannot connect to REPORTING_DATABASE_URL: {str(exc).strip().splitlines()[-1]}") from None
+    with conn:
+        conn.read_only = True
+        with conn.transaction():
+            if config["REPORTING_ROLE"]:
+                try:
+                    conn.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(config["REPORTING_ROLE"])))
+                except psycopg.Error as exc:
+                    raise ReportError(f"cannot use the role {config['REPORTING_ROLE']} "
+                                      f"({str(exc).splitlines()[0]}): GRANT it to this login, "
+                                      "or set REPORTING_ROLE") from None
+            yield conn
+
+
+def report_views(conn: psycopg.Connection) -> dict[str, str]:
+    """{view name: its COMMENT} for every view in the reporting schema."""
+    rows = conn.execute(
+        """SELECT c.relname, coalesce(obj_description(c.oid, 'pg_class'), '')
+             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE n.nspname = 'reporting' AND c.relkind = 'v'
+            ORDER BY c.relname""").fetchall()
+    return dict(rows)
+
+
+def parse_filters(filters: tuple[str, ...]) -> list[tuple[str, str]]:
+    parsed = []
+    for item in filters:
+        column, sep, value = item.partition("=")
+        if not sep or not column:
+            raise ReportError(f"--where {item!r}: expected COLUMN=VALUE")
+        parsed.append((column.strip(), value))
+    return parsed
+
+
+NUMERIC_TYPES = {"int2", "int4", "int8", "numeric", "float4", "float8"}
+
+
+def view_columns(conn: psycopg.Connection, schema: str, view: str) -> dict[str, str]:
+    """{column: type name} of a view, in order."""
+    return dict(conn.execute(
+        """SELECT a.attname, t.typname FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
+            WHERE a.attrelid = (SELECT c.oid FROM pg_class c
+                                 WHERE c.relnamespace = %s::regnamespace AND c.relname = %s)
+              AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum""", (schema, view)).fetchall())
+
+
+@dataclass(frozen=True)
+class ReportQuery:
+    """A report's SELECT, its parameters and its columns, built from catalogue names only."""
+    name: str
+    source: sql.Composable        # the view, filtered: SELECT * FROM ... WHERE ...
+    params: list[str]
+    columns: dict[str, str]
+    order: sql.Composable
+    limit: int | None
+
+    @property
+    def select(self) -> sql.Composable:
+        query = self.source + self.order
+        if self.limit:
+            query += sql.SQL(" LIMIT {}").format(sql.Literal(self.limit))
+        return query
+
+    def count(self, conn: psycopg.Connection) -> int:
+        """How many rows the report has with these filters, whatever the limit."""
+        statement = sql.SQL("SELECT count(*) FROM ({}) AS report").format(self.source)
+        return conn.cursor(row_factory=tuple_row).execute(statement, self.params).fetchone()[0]
+
+
+def report_query(conn: psycopg.Connection, view: str, filters: list[tuple[str, str]], *,
+                 live: bool = False, limit: int | None = None) -> ReportQuery:
+    """The query for ``view`` filtered by column = value pairs, at most ``limit`` rows.
+
+    ``live`` reads a precomputed report's live definition (reporting_live)
+    instead of its rollup.  The view and every column are looked up in the
+    catalogue first and then used only as identifiers; values are parameters.
+    """
+    views = report_views(conn)
+    if view not in views:
+        raise ReportError(f"unknown report {view!r}; reports: {', '.join(views)}")
+    schema = "reporting"
+    if live:
+        from billing_app.reporting.rollups import rollup_freshness
+        precomputed = list(rollup_freshness(conn))
+        if view not in precomputed:
+            raise ReportError(f"{view} is computed live already; --live is for the precomputed reports: "
+                              f"{', '.join(precomputed)}")
+        schema = "reporting_live"
+    columns = view_columns(conn, schema, view)
+    for column, _ in filters:
+        if column not in columns:
+            raise ReportError(f"unknown column {column!r} for report {view}; columns: {', '.join(columns)}")
+    source = sql.SQL("SELECT * FROM {}").format(sql.Identifier(schema, view))
+    if filters:
+        # compared as text, so any column can be filtered with what was typed
+        source += sql.SQL(" WHERE ") + sql.SQL(" AND ").join(
+            sql.SQL("{}::text = %s").format(sql.Identifier(column)) for column, _ in filters)
+    order = sql.SQL(" ORDER BY ") + sql.SQL(", ").join(
+        sql.SQL("{} NULLS LAST").format(sql.Identifier(c)) for c in list(columns)[:3])
+    return ReportQuery(view, source, [value for _, value in filters], columns, order, limit)
+
+
+def run_report(conn: psycopg.Connection, view: str, filters: list[tuple[str, str]], *, live: bool = False):
+    """(column names, rows as Python values) of a report."""
+    query = report_query(conn, view, filters, live=live)
+    cursor = conn.execute(query.select, query.params)
+    return [d.name for d in cursor.description], cursor.fetchall()
+
+
+def copy_csv(conn: psycopg.Connection, query: ReportQuery) -> Iterator[bytes]:
+    """The report as CSV with a header, formatted by PostgreSQL and streamed (COPY)."""
+    statement = sql.SQL("COPY ({}) TO STDOUT WITH (FORMAT csv, HEADER true)").format(query.select)
+    with conn.cursor().copy(statement, query.params) as copy:
+        for data in copy:
+            yield bytes(data)
+
+
+def write_table(chunks: Iterator[bytes], types: dict[str, str], out, *, limit: int | None = None,
+                count: Callable[[], int] | None = None) -> None:
+    """An aligned table: numbers right-aligned, booleans as true/false, NULL as empty.
+
+    ``chunks`` may hold one row more than ``limit``: then only ``limit`` rows
+    are shown, and the footer says how many there are (``count``) and how to
+    see them all.
+    """
+    header, *rows = csv.reader(io.StringIO(b"".join(chunks).decode()))
+    more = bool(limit) and len(rows) > limit
+    if more:
+        rows = rows[:limit]
+    kinds = list(types.values())
+    for i, kind in enumerate(kinds):
+        if kind == "bool":
+            for row in rows:
+                row[i] = {"t": "true", "f": "false"}.get(row[i], row[i])
+    widths = [max([len(name)] + [len(row[i]) for row in rows]) for i, name in enumerate(header)]
+    right = [kind in NUMERIC_TYPES for kind in kinds]
+    template = "  ".join(f"{{:{'>' if r else '<'}{w}}}" for w, r in zip(widths, right))
+    out.write(template.format(*header).rstrip() + "\n")
+    out.write("  ".join("-" * w for w in widths) + "\n")
+    out.writelines(template.format(*row).rstrip() + "\n" for row in rows)
+    if more:
+        total = count() if count else None
+        of = f" of {total:,}" if total is not None else ""
+        out.write(f"(the first {len(rows):,} rows{of}: --limit N shows N, --limit 0 all of them, "
+                  f"--csv streams them all)\n")
+    else:
+        out.write(f"({len(rows):,} row{'s' if len(rows) != 1 else ''})\n")
