@@ -155,6 +155,8 @@ SETTINGS: tuple[Setting, ...] = (
             default="billing_service"),
     Setting("REPORTING_ROLE", _role_name, "billing_reporting (none: connect without SET ROLE)",
             default="billing_reporting"),
+    Setting("REFRESH_ROLE", _role_name, "billing_refresh (none: connect without SET ROLE)",
+            default="billing_refresh"),
     Setting("REPORT_MAX_AGE_MINUTES", _positive_int,
             "60 (doctor fails when a precomputed report is older: run `flask report refresh` more often)",
             default=60),

@@ -21,7 +21,6 @@ from billing_app.config import parse_base_url
 from billing_app.db import DatabaseUnavailable, database
 from billing_app.mirror.freshness import last_written
 from billing_app.mirror.source import Source, SourceError, detect_source, installed_source
-from billing_app.reporting.reports import ReportError, reporting_connection
 from billing_app.reporting.rollups import age_words, rollup_freshness
 from billing_app.schema import SQL_DIR
 from billing_app.stripe_client import key_mode
@@ -219,16 +218,13 @@ def check_freshness(conn: psycopg.Connection, source: Source, max_age: timedelta
 
 
 def check_reports(max_age: timedelta) -> Check:
-    """The precomputed reports, as analysts read them (REPORTING_DATABASE_URL): refreshed, and recently."""
+    """The precomputed reports on the primary (the app's own connection): refreshed, and recently."""
     subject = "precomputed reports"
     try:
-        with reporting_connection() as conn:
+        with database().connection() as conn:
             freshness = rollup_freshness(conn)
-    except ReportError as exc:
-        return Check(False, subject, exc.message)
-    except psycopg.Error as exc:
-        return Check(False, subject, f"cannot read reporting.rollup_freshness ({str(exc).splitlines()[0]}): "
-                                     "run `flask db init`")
+    except DatabaseUnavailable as exc:
+        return Check(False, subject, f"cannot read reporting.rollup_freshness ({exc}): run `flask db init`")
     if not freshness:
         return Check(False, subject, "none found: run `flask db init`")
     never = [name for name, f in freshness.items() if f.refreshed_at is None]

@@ -11,13 +11,15 @@ Order (see ``schema_files``):
 4. ``sources/<source>/*.sql``: the adapter of the source found in the database
    (or forced by STRIPE_MIRROR): its functions, grants and lookup indexes.
 5. ``mirror/020_views.sql``: the canonical views over the adapter.
-6. ``reporting/*.sql``: the analysts' views; then the precomputed reports are
-   rebuilt and refreshed (billing_app/reporting/rollups.py).
+6. ``reporting/*.sql``: the analysts' views and the precomputed reports' tables.
 
 All files are applied in one transaction under an advisory lock, so a failed
 run leaves nothing half-written and two processes never apply them at once
-(nor one while `flask report refresh` runs). Running it again changes nothing
-but the rollups' refresh time.
+(nor one while `flask report refresh` runs). Once that transaction has
+committed, the precomputed reports are refreshed in a transaction of their own
+(billing_app/reporting/rollups.py), so the schema's locks are never held
+while the reports are computed. Running it again changes nothing but the
+reports' refresh time.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from billing_app.mirror.source import SourceError, detect_source, sources_present
-from billing_app.reporting.rollups import REFRESH_LOCK, fill_rollups
+from billing_app.reporting.rollups import REFRESH_LOCK, Refreshed, RefreshError, refresh_rollups
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 MIRROR_FILE = "010_stripe_mirror.sql"
@@ -46,6 +48,7 @@ class SchemaError(RuntimeError):
 class SchemaResult:
     source: str
     applied: list[str]
+    refreshed: list[Refreshed]
 
 
 def schema_files(source: str, *, with_mirror: bool = False) -> list[Path]:
@@ -79,14 +82,14 @@ def apply_schema(conninfo: str, *, with_mirror: bool, source: str | None = None)
             for path in schema_files(found.name):
                 _apply(conn, path)
                 applied.append(str(path.relative_to(SQL_DIR)))
-            try:
-                fill_rollups(conn)
-            except psycopg.Error as exc:
-                raise SchemaError(f"computing the precomputed reports failed: {str(exc).splitlines()[0]}; "
-                                  "nothing was changed") from None
     except psycopg.OperationalError as exc:
         raise SchemaError(f"cannot connect to the database: {str(exc).splitlines()[0]}") from None
-    return SchemaResult(found.name, applied)
+    try:
+        refreshed = refresh_rollups(conninfo, wait=True)
+    except (RefreshError, psycopg.Error) as exc:
+        raise SchemaError(f"the schema is up to date, but refreshing the precomputed reports failed: "
+                          f"{str(exc).strip().splitlines()[0]}; run `flask report refresh`") from None
+    return SchemaResult(found.name, applied, refreshed)
 
 
 def _wants_local_mirror(conn: psycopg.Connection, source: str | None) -> bool:
@@ -114,7 +117,7 @@ db_cli = AppGroup("db", help="Create and inspect the database schema.")
               help="Also create Sequin-shape stripe.* mirror tables when the database has none "
                    "(local runs and tests; in production the sync service owns them).")
 def init_command(mirror: bool) -> None:
-    """Apply sql/ in order for the mirror found. Safe to run again: it changes nothing the second time."""
+    """Apply sql/ in order for the mirror found, then refresh the precomputed reports. Safe to run again."""
     try:
         result = apply_schema(current_app.config["DATABASE_URL"], with_mirror=mirror,
                               source=current_app.config["STRIPE_MIRROR"])
@@ -124,3 +127,5 @@ def init_command(mirror: bool) -> None:
     for name in result.applied:
         click.echo(f"applied {name}")
     click.echo("database schema is up to date")
+    seconds = sum(item.seconds for item in result.refreshed)
+    click.echo(f"refreshed the {len(result.refreshed)} precomputed reports in {seconds:.2f} s")

@@ -26,6 +26,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from billing_app import create_app
 from billing_app.schema import apply_schema
 from billing_app.mirror.source import SOURCES
+from billing_app.reporting.rollups import refresh_rollups
 from tests.mirror import EngineWriter, Mirror, SequinWriter
 
 TEST_SECRET_KEY = "test-secret-key-" + "0" * 32
@@ -139,6 +140,7 @@ def database_url(mirror_databases, source) -> str:
             "SELECT schemaname, tablename FROM pg_tables WHERE schemaname = 'billing_app' "
             "OR (schemaname = 'stripe' AND tablename = ANY(%s))", (list(SOURCES[source].tables),))]
         conn.execute(sql.SQL("TRUNCATE {} RESTART IDENTITY CASCADE").format(sql.SQL(", ").join(tables)))
+    refresh_rollups(url)  # the precomputed reports of the emptied mirror, and fresh
 
 
 @pytest.fixture

@@ -34,10 +34,13 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 import psycopg
+from psycopg.conninfo import make_conninfo
 import pytest
 
 from billing_app.reporting.reports import ReportError, report_views, reporting_connection, run_report
-from billing_app.reporting.rollups import REFRESH_LOCK, RefreshBusy, fill_rollups, refresh_rollups
+from billing_app.mirror.freshness import last_written
+from billing_app.reporting.rollups import REFRESH_LOCK, RefreshBusy, RefreshError, refresh_rollups
+from billing_app.schema import apply_schema
 from billing_app.mirror.source import SOURCES
 from tests.conftest import SOURCES_THAT_DROP_DELETED_PRICES, invoke_cli
 from tests.mirror import utcnow
@@ -69,7 +72,7 @@ def gone(source) -> Gone:
 
 
 @pytest.fixture
-def dataset(mirror, owner_conn):
+def dataset(mirror, owner_conn, database_url):
     m = mirror
     for user_id in range(1, 10):  # users 1..8 own customers c1..c8; user 9 has none
         owner_conn.execute("INSERT INTO billing_app.users (id, email, password_hash) OVERRIDING SYSTEM VALUE "
@@ -115,8 +118,7 @@ def dataset(mirror, owner_conn):
               created=datetime(2025, 3, 1))
     m.invoice("in_s9_open", "c1", subscription_id="s9", amount=1000, status="open", amount_remaining=1000,
               created=datetime(2025, 4, 2))
-    with owner_conn.transaction():
-        fill_rollups(owner_conn)  # what `flask report refresh` does
+    refresh_rollups(database_url)  # what `flask report refresh` does
     return m
 
 
@@ -376,16 +378,15 @@ def test_a_rollup_keeps_its_figures_until_the_next_refresh(runner, dataset, repo
         assert rollup_differences(owner_conn, name) == [], name
 
 
-def test_refresh_records_when_and_from_what_mirror_time(runner, dataset, owner_conn):
+def test_refresh_records_when_and_from_what_mirror_time(runner, dataset, owner_conn, source):
     owner_conn.execute("UPDATE reporting_rollups.refreshes SET refreshed_at = NULL, mirror_synced_at = NULL")
     assert runner.invoke(args=["report", "refresh"]).exit_code == 0
-    rows = owner_conn.execute("SELECT rollup, refreshed_at, mirror_synced_at, rows, age FROM reporting.rollup_freshness"
-                              ).fetchall()
-    newest = owner_conn.execute("SELECT greatest((SELECT max(coalesce(synced_at, created AT TIME ZONE 'UTC')) "
-                                "FROM billing_mirror.subscriptions), (SELECT max(coalesce(synced_at, created "
-                                "AT TIME ZONE 'UTC')) FROM billing_mirror.invoices))").fetchone()[0]
+    rows = owner_conn.execute("SELECT rollup, refreshed_at, mirror_synced_at, rows, age "
+                              "FROM reporting.rollup_freshness").fetchall()
+    newest = last_written(owner_conn, source_records_sync_time=SOURCES[source].synced_at_column is not None)
     assert len({r[1] for r in rows}) == 1  # one moment for all of them
-    assert all(r[2] is not None and r[2] >= newest and r[4] < timedelta(minutes=1) for r in rows)
+    assert {r[2] for r in rows} == {newest}
+    assert all(r[4] < timedelta(minutes=1) for r in rows)
     assert {r[0]: r[3] for r in rows}["subscription_status_counts"] == 7
 
 
@@ -415,7 +416,7 @@ def test_readers_never_wait_for_a_refresh_nor_see_half_of_one(app_config, datase
                 "AND relation = 'reporting_rollups.subscription_status_counts'::regclass").fetchone()[0] == 1)
             assert read_all() == before
             busy = pool.submit(refresh_rollups, app_config["DATABASE_URL"])
-            with pytest.raises(RefreshBusy, match=r"another refresh is running \(server process \d+"):
+            with pytest.raises(RefreshBusy, match=r"another refresh or `flask db init` is running \(server process \d+"):
                 busy.result(timeout=30)
         finally:
             blocker.close()
@@ -430,20 +431,82 @@ def test_refresh_with_wait_waits_for_the_running_one(runner, dataset, database_u
         other.execute("SELECT pg_advisory_lock(%s)", (REFRESH_LOCK,))
         result = runner.invoke(args=["report", "refresh"])
         assert result.exit_code == 0, result.output
-        assert "another refresh is running" in result.output and "use --wait to wait for it" in result.output
+        assert "another refresh or `flask db init` is running" in result.output
+        assert "use --wait to wait for it" in result.output and "refreshed" not in result.output
         with ThreadPoolExecutor(1) as pool:
-            waiting = pool.submit(refresh_rollups, database_url, wait=True)
-            wait_until(lambda: other.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
-                                             "AND NOT granted").fetchone()[0] == 1)
+            waiting = pool.submit(refresh_rollups, database_url, wait=True, poll_seconds=0.05)
+            time.sleep(0.5)
             assert not waiting.done()
             other.execute("SELECT pg_advisory_unlock(%s)", (REFRESH_LOCK,))
             assert len(waiting.result(timeout=30)) == len(ROLLUPS)
 
 
+def test_refresh_runs_as_a_login_granted_billing_refresh_only(dataset, owner_conn, database_url, app_config):
+    owner_conn.execute("DROP ROLE IF EXISTS refresh_cron")
+    owner_conn.execute("CREATE ROLE refresh_cron LOGIN")
+    try:
+        owner_conn.execute("GRANT billing_refresh TO refresh_cron")
+        cron_url = make_conninfo(database_url, user="refresh_cron")
+        done = invoke_cli({**app_config, "DATABASE_URL": cron_url}, "report", "refresh")
+        assert done.exit_code == 0, done.output
+        assert done.output.splitlines()[-1].startswith("6 reports refreshed in ")
+        owner_conn.execute("REVOKE billing_refresh FROM refresh_cron")
+        refused = invoke_cli({**app_config, "DATABASE_URL": cron_url}, "report", "refresh")
+        assert refused.exit_code == 1
+        assert "Error: cannot use the role" in refused.output or "refresh refused, nothing was changed: " \
+            "permission denied" in refused.output
+    finally:
+        owner_conn.execute("DROP OWNED BY refresh_cron")
+        owner_conn.execute("DROP ROLE refresh_cron")
+
+
+@pytest.mark.parametrize("role", ["billing_service", "billing_reporting"])
+def test_only_the_refresh_writes_the_rollups(dataset, owner_conn, role):
+    with owner_conn.transaction():
+        owner_conn.execute(f"SET LOCAL ROLE {role}")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            owner_conn.execute("DELETE FROM reporting_rollups.mrr_summary")
+    with owner_conn.transaction():
+        owner_conn.execute(f"SET LOCAL ROLE {role}")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            owner_conn.execute("SELECT * FROM reporting_rollups.refreshes")
+
+
+def test_db_init_keeps_a_rollup_whose_columns_did_not_change_and_refreshes_all(dataset, owner_conn, database_url):
+    owner_conn.execute("ALTER TABLE reporting_rollups.past_due ADD COLUMN left_over int")  # a changed definition
+    owner_conn.execute("INSERT INTO reporting_rollups.mrr_summary (currency) VALUES ('xxx')")  # a stale row
+    table_oids = dict(owner_conn.execute("SELECT relname, oid FROM pg_class "
+                                         "WHERE relnamespace = 'reporting_rollups'::regnamespace").fetchall())
+    result = apply_schema(database_url, with_mirror=False)
+    assert sorted(r.rollup for r in result.refreshed) == ROLLUPS
+    oids = dict(owner_conn.execute("SELECT relname, oid FROM pg_class "
+                                   "WHERE relnamespace = 'reporting_rollups'::regnamespace").fetchall())
+    assert oids["mrr_summary"] == table_oids["mrr_summary"] and oids["past_due"] != table_oids["past_due"]
+    for name in ROLLUPS:
+        assert rollup_differences(owner_conn, name) == [], name
+
+
+def test_refresh_before_db_init_says_what_to_do(scratch_database):
+    with pytest.raises(RefreshError, match=r"the database has no schema yet: run `flask db init` first"):
+        refresh_rollups(scratch_database)
+
+
+def test_report_on_a_database_without_the_new_schema_fails_in_one_line(runner, dataset, database_url, owner_conn):
+    owner_conn.execute("DROP VIEW reporting.rollup_freshness")
+    try:
+        result = runner.invoke(args=["report", "list"])
+        assert result.exit_code == 1
+        assert result.output.splitlines() == [
+            'Error: relation "reporting.rollup_freshness" does not exist: the reporting schema is missing or out '
+            "of date, run `flask db init`"]
+    finally:
+        apply_schema(database_url, with_mirror=False)
+
+
 def test_refresh_over_unreachable_database_fails_cleanly(app_config):
     result = invoke_cli({**app_config, "DATABASE_URL": "postgresql://nobody@127.0.0.1:1/x"}, "report", "refresh")
     assert result.exit_code == 1
-    assert "Error: cannot connect to DATABASE_URL" in result.output
+    assert "Error: cannot connect to the database: connection failed: " in result.output
 
 
 def test_show_pages_a_table_and_says_how_to_get_every_row(runner, dataset):

@@ -82,7 +82,8 @@ def test_flask_db_init_command_reports_each_file(runner):
     assert "applied 020_app_schema.sql" in result.output
     assert "applied sources/sequin/010_adapter.sql" in result.output
     assert "applied 010_stripe_mirror.sql" not in result.output
-    assert result.output.strip().endswith("database schema is up to date")
+    assert result.output.splitlines()[-2:][0] == "database schema is up to date"
+    assert result.output.splitlines()[-1].startswith("refreshed the 6 precomputed reports in ")
 
 
 def test_flask_db_init_on_unreachable_database_fails_with_clear_message(app_config):

@@ -26,7 +26,6 @@ from billing_app.demo import stripe_objects as stripe
 from billing_app.demo.shapes import ShapeWriter, delete_rows
 from billing_app.mirror.customers import live_mode_customers
 from billing_app.mirror.source import SourceError, detect_source
-from billing_app.reporting.rollups import fill_rollups
 
 DEMO_PASSWORD = "demo-password"
 DEMO_DOMAIN = "example.com"
@@ -203,7 +202,6 @@ def load_demo(conninfo: str, source: str | None = None) -> list[DemoAccount]:
             if account.subscriptions is not None:
                 for kind, obj in account_objects(account, user_id, prices, now):
                     writer.write(kind, obj)
-        fill_rollups(conn)  # the reports show the demo at once
     return ACCOUNTS
 
 
@@ -214,7 +212,7 @@ def load_demo(conninfo: str, source: str | None = None) -> list[DemoAccount]:
 def demo_command(customers: int) -> None:
     """Load demo users and a demo Stripe mirror (local databases only)."""
     from billing_app.demo.volume import load_volume
-    from billing_app.reporting.rollups import refresh_rollups
+    from billing_app.reporting.rollups import RefreshError, refresh_rollups
 
     conninfo = current_app.config["DATABASE_URL"]
     try:
@@ -223,12 +221,13 @@ def demo_command(customers: int) -> None:
         if customers:
             with click.progressbar(length=customers, label=f"Loading {customers} customers") as bar:
                 load_volume(conninfo, customers, progress=bar.update, source=source)
-            click.echo("Refreshing the precomputed reports")
-            refresh_rollups(conninfo, wait=True)
+        refresh_rollups(conninfo, wait=True)  # the reports show the demo at once
     except psycopg.errors.UndefinedTable:
         raise DemoError("the database has no schema: run `flask db init --mirror`") from None
     except psycopg.OperationalError as exc:
         raise DemoError(f"cannot reach the database: {str(exc).splitlines()[0]}") from None
+    except RefreshError as exc:
+        raise DemoError(f"demo data loaded, but the precomputed reports were not refreshed: {exc}") from None
     click.echo(f"Demo data loaded. Sign in at {current_app.config['SITE_URL']}/login "
                f"with password {DEMO_PASSWORD!r} as:")
     for account in accounts:

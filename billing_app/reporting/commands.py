@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -9,9 +10,9 @@ import psycopg
 from flask import current_app
 from flask.cli import AppGroup
 
-from billing_app.reporting.reports import (ReportError, copy_csv, parse_filters, report_query, report_views,
-                                           reporting_connection, write_table)
-from billing_app.reporting.rollups import RefreshBusy, refresh_rollups, rollup_freshness
+from billing_app.reporting.reports import (ReportError, copy_csv, first_line, parse_filters, report_query,
+                                           report_views, reporting_connection, write_table)
+from billing_app.reporting.rollups import RefreshBusy, RefreshError, refresh_rollups, rollup_freshness
 
 report_cli = AppGroup("report", help="Business reports over the mirror, for analysts (read-only).")
 
@@ -46,42 +47,56 @@ def show_command(name: str, as_csv: bool, filters: tuple[str, ...], limit: int |
     if limit is None:
         limit = 0 if as_csv else TABLE_ROWS
     with reporting_connection() as conn:
-        # a table asks for one row more than it shows, to know whether there are more
-        fetch = limit if as_csv or not limit else limit + 1
-        query = report_query(conn, name, parsed, live=live, limit=fetch or None)
         freshness = None if live else rollup_freshness(conn).get(name)
-        chunks = copy_csv(conn, query)
         if as_csv:
-            sys.stdout.flush()
-            for chunk in chunks:
-                sys.stdout.buffer.write(chunk)
-            sys.stdout.buffer.flush()
+            query = report_query(conn, name, parsed, live=live, limit=limit or None)
+            stream_csv(copy_csv(conn, query))
         else:
-            write_table(chunks, query.columns, sys.stdout, limit=limit, count=lambda: query.count(conn))
+            # one row more than shown, and the total in the same statement
+            query = report_query(conn, name, parsed, live=live, limit=limit + 1 if limit else None)
+            write_table(copy_csv(conn, query, counted=bool(limit)), query.columns, sys.stdout, limit=limit)
     if freshness is not None:
         # after a table; on stderr beside CSV, so that stdout stays CSV
         click.echo(f"{name}: precomputed, {freshness.words()}; --live computes it now", err=as_csv)
 
 
+def stream_csv(chunks) -> None:
+    """COPY's output to stdout as it comes; a reader that stops early (`| head`) ends it quietly."""
+    sys.stdout.flush()
+    try:
+        for chunk in chunks:
+            sys.stdout.buffer.write(chunk)
+        sys.stdout.buffer.flush()
+    except BrokenPipeError:
+        # as the Python docs advise: no second error when the interpreter flushes stdout at exit
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise SystemExit(1) from None
+
+
 @report_cli.command("refresh")
 @click.option("--wait", is_flag=True, help="If another refresh is running, wait for it, then refresh.")
 def refresh_command(wait: bool) -> None:
-    """Recompute the precomputed reports from the mirror (on the primary, as the schema's owner).
+    """Recompute the precomputed reports from the mirror (on the primary: DATABASE_URL, as REFRESH_ROLE).
 
     All of them come from one moment of the mirror and appear at once; readers
     never wait and never see half a refresh. Safe from cron or a systemd timer:
     when another refresh is running this one does nothing and exits 0 (or, with
     --wait, waits for it).
     """
+    config = current_app.config
     try:
-        done = refresh_rollups(current_app.config["DATABASE_URL"], wait=wait)
+        done = refresh_rollups(config["DATABASE_URL"], role=config["REFRESH_ROLE"], wait=wait)
     except RefreshBusy as exc:
-        click.echo(str(exc))
+        click.echo(str(exc), err=True)
         return
-    except psycopg.OperationalError as exc:
-        raise ReportError(f"cannot connect to DATABASE_URL: {str(exc).strip().splitlines()[-1]}") from None
+    except RefreshError as exc:
+        raise ReportError(str(exc)) from None
+    except psycopg.errors.InsufficientPrivilege as exc:
+        raise ReportError(f"refresh refused, nothing was changed: {first_line(exc)}: "
+                          f"GRANT {config['REFRESH_ROLE'] or 'billing_refresh'} to this login "
+                          "(README, Reporting), or run `flask db init`") from None
     except psycopg.Error as exc:
-        raise ReportError(f"refresh failed, nothing was changed: {str(exc).strip().splitlines()[0]}") from None
+        raise ReportError(f"refresh failed, nothing was changed: {first_line(exc)}") from None
     for item in done:
         click.echo(f"refreshed {item.rollup}: {item.rows:,} row{'' if item.rows == 1 else 's'} "
                    f"in {item.seconds:.2f} s")

@@ -13,13 +13,12 @@ import csv
 import io
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Callable, Iterator
+from typing import Iterator
 
 import click
 import psycopg
 from flask import current_app
 from psycopg import sql
-from psycopg.rows import tuple_row
 
 
 class ReportError(click.ClickException):
@@ -28,7 +27,12 @@ class ReportError(click.ClickException):
 
 @contextmanager
 def reporting_connection() -> Iterator[psycopg.Connection]:
-    """A connection in a READ ONLY transaction, as the reporting role."""
+    """A connection in a READ ONLY, REPEATABLE READ transaction, as the reporting role.
+
+    One snapshot for everything read through it (a report, its row count and its
+    freshness agree even while a refresh commits); allowed on a read replica.  A
+    database error inside becomes a one-line ReportError.
+    """
     config = current_app.config
     try:
         conn = psycopg.connect(config["REPORTING_DATABASE_URL"], connect_timeout=10)
@@ -36,6 +40,7 @@ def reporting_connection() -> Iterator[psycopg.Connection]:
         raise ReportError(f"cannot connect to REPORTING_DATABASE_URL: {str(exc).strip().splitlines()[-1]}") from None
     with conn:
         conn.read_only = True
+        conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
         with conn.transaction():
             if config["REPORTING_ROLE"]:
                 try:
@@ -44,7 +49,19 @@ def reporting_connection() -> Iterator[psycopg.Connection]:
                     raise ReportError(f"cannot use the role {config['REPORTING_ROLE']} "
                                       f"({str(exc).splitlines()[0]}): GRANT it to this login, "
                                       "or set REPORTING_ROLE") from None
-            yield conn
+            try:
+                yield conn
+            except (psycopg.errors.UndefinedTable, psycopg.errors.InvalidSchemaName) as exc:
+                raise ReportError(f"{first_line(exc)}: the reporting schema is missing or out of date, "
+                                  "run `flask db init`") from None
+            except psycopg.Error as exc:
+                raise ReportError(f"the database refused the report: {first_line(exc)}") from None
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an error's message (psycopg's carry DETAIL and HINT lines after it)."""
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
 
 
 def report_views(conn: psycopg.Connection) -> dict[str, str]:
@@ -79,6 +96,9 @@ def view_columns(conn: psycopg.Connection, schema: str, view: str) -> dict[str, 
               AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum""", (schema, view)).fetchall())
 
 
+TOTAL_COLUMN = "rows in report"
+
+
 @dataclass(frozen=True)
 class ReportQuery:
     """A report's SELECT, its parameters and its columns, built from catalogue names only."""
@@ -96,10 +116,16 @@ class ReportQuery:
             query += sql.SQL(" LIMIT {}").format(sql.Literal(self.limit))
         return query
 
-    def count(self, conn: psycopg.Connection) -> int:
-        """How many rows the report has with these filters, whatever the limit."""
-        statement = sql.SQL("SELECT count(*) FROM ({}) AS report").format(self.source)
-        return conn.cursor(row_factory=tuple_row).execute(statement, self.params).fetchone()[0]
+    @property
+    def counted(self) -> sql.Composable:
+        """The select with one more column: how many rows the report has, whatever the limit.
+
+        Counted in the same statement (the ORDER BY reads every row anyway)."""
+        query = sql.SQL("SELECT *, count(*) OVER () AS {} FROM ({}) AS report").format(
+            sql.Identifier(TOTAL_COLUMN), self.source) + self.order
+        if self.limit:
+            query += sql.SQL(" LIMIT {}").format(sql.Literal(self.limit))
+        return query
 
 
 def report_query(conn: psycopg.Connection, view: str, filters: list[tuple[str, str]], *,
@@ -142,26 +168,28 @@ def run_report(conn: psycopg.Connection, view: str, filters: list[tuple[str, str
     return [d.name for d in cursor.description], cursor.fetchall()
 
 
-def copy_csv(conn: psycopg.Connection, query: ReportQuery) -> Iterator[bytes]:
+def copy_csv(conn: psycopg.Connection, query: ReportQuery, *, counted: bool = False) -> Iterator[bytes]:
     """The report as CSV with a header, formatted by PostgreSQL and streamed (COPY)."""
-    statement = sql.SQL("COPY ({}) TO STDOUT WITH (FORMAT csv, HEADER true)").format(query.select)
+    select = query.counted if counted else query.select
+    statement = sql.SQL("COPY ({}) TO STDOUT WITH (FORMAT csv, HEADER true)").format(select)
     with conn.cursor().copy(statement, query.params) as copy:
         for data in copy:
             yield bytes(data)
 
 
-def write_table(chunks: Iterator[bytes], types: dict[str, str], out, *, limit: int | None = None,
-                count: Callable[[], int] | None = None) -> None:
+def write_table(chunks: Iterator[bytes], types: dict[str, str], out, *, limit: int | None = None) -> None:
     """An aligned table: numbers right-aligned, booleans as true/false, NULL as empty.
 
-    ``chunks`` may hold one row more than ``limit``: then only ``limit`` rows
-    are shown, and the footer says how many there are (``count``) and how to
-    see them all.
+    With ``limit``, ``chunks`` is the counted select (ReportQuery.counted) of at
+    most one row more than ``limit``: only ``limit`` rows are shown, and the
+    footer says how many there are and how to see them all.
     """
     header, *rows = csv.reader(io.StringIO(b"".join(chunks).decode()))
-    more = bool(limit) and len(rows) > limit
-    if more:
-        rows = rows[:limit]
+    total = len(rows)
+    if limit:
+        header = header[:-1]
+        total = int(rows[0][-1]) if rows else 0
+        rows = [row[:-1] for row in rows[:limit]]
     kinds = list(types.values())
     for i, kind in enumerate(kinds):
         if kind == "bool":
@@ -173,10 +201,8 @@ def write_table(chunks: Iterator[bytes], types: dict[str, str], out, *, limit: i
     out.write(template.format(*header).rstrip() + "\n")
     out.write("  ".join("-" * w for w in widths) + "\n")
     out.writelines(template.format(*row).rstrip() + "\n" for row in rows)
-    if more:
-        total = count() if count else None
-        of = f" of {total:,}" if total is not None else ""
-        out.write(f"(the first {len(rows):,} rows{of}: --limit N shows N, --limit 0 all of them, "
+    if total > len(rows):
+        out.write(f"(the first {len(rows):,} rows of {total:,}: --limit N shows N, --limit 0 all of them, "
                   f"--csv streams them all)\n")
     else:
-        out.write(f"({len(rows):,} row{'s' if len(rows) != 1 else ''})\n")
+        out.write(f"({total:,} row{'s' if total != 1 else ''})\n")

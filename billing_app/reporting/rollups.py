@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+import time
 from time import perf_counter
 
 import psycopg
@@ -21,12 +22,17 @@ from psycopg.rows import tuple_row
 
 from billing_app.mirror.freshness import last_written
 from billing_app.mirror.source import SOURCES, installed_source
+from billing_app.reporting.reports import first_line
 
-REFRESH_LOCK = 727_115_002  # any constant: one refresh at a time, and none while `flask db init` rebuilds them
+REFRESH_LOCK = 727_115_002  # any constant: one refresh at a time, and none while `flask db init` runs
 
 
-class RefreshBusy(RuntimeError):
-    """Another refresh holds the lock; this one did nothing."""
+class RefreshError(RuntimeError):
+    """The refresh could not run; the message says why and what to do. Nothing was changed."""
+
+
+class RefreshBusy(RefreshError):
+    """Another refresh (or `flask db init`) holds the lock; this one did nothing."""
 
 
 @dataclass(frozen=True)
@@ -75,14 +81,16 @@ def rollup_names(conn: psycopg.Connection) -> list[str]:
 
 
 def fill_rollups(conn: psycopg.Connection) -> list[Refreshed]:
-    """Recompute every rollup inside the caller's transaction; returns what each took."""
+    """Recompute every rollup inside the caller's transaction, which holds REFRESH_LOCK."""
     source = installed_source(conn)
+    if source is None:
+        raise RefreshError("the database has no schema yet: run `flask db init` first")
     synced = last_written(conn, source_records_sync_time=SOURCES[source].synced_at_column is not None)
     done = []
     for name in rollup_names(conn):
         started = perf_counter()
         table = sql.Identifier("reporting_rollups", name)
-        conn.execute(sql.SQL("DELETE FROM {}").format(table))
+        conn.execute(sql.SQL("DELETE FROM {}").format(table))  # never TRUNCATE: readers would wait
         rows = conn.execute(sql.SQL("INSERT INTO {} SELECT * FROM {}").format(
             table, sql.Identifier("reporting_live", name))).rowcount
         seconds = perf_counter() - started
@@ -93,23 +101,44 @@ def fill_rollups(conn: psycopg.Connection) -> list[Refreshed]:
     return done
 
 
-def refresh_rollups(conninfo: str, *, wait: bool = False) -> list[Refreshed]:
+def refresh_rollups(conninfo: str, *, role: str = "", wait: bool = False,
+                    poll_seconds: float = 1.0) -> list[Refreshed]:
     """`flask report refresh`: every rollup, from one snapshot of the mirror, committed at once.
 
-    Connects to ``conninfo`` (the primary, as the schema's owner).  When another
-    refresh is running, raises RefreshBusy, or with ``wait`` waits for it to end.
+    Connects to ``conninfo`` (the primary), as ``role`` when given.  When another
+    refresh (or `flask db init`) holds the lock, raises RefreshBusy, or with
+    ``wait`` tries again every ``poll_seconds`` until it is free.  The lock is
+    a transaction lock taken by the transaction's first statement: nothing is
+    left held if the connection drops, and it works behind a transaction-mode
+    pooler (PgBouncer, Supavisor).
     """
-    with psycopg.connect(conninfo, autocommit=True, connect_timeout=10) as conn:
-        if not conn.execute("SELECT pg_try_advisory_lock(%s)", (REFRESH_LOCK,)).fetchone()[0]:
+    try:
+        conn = psycopg.connect(conninfo, autocommit=True, connect_timeout=10)
+    except psycopg.OperationalError as exc:
+        raise RefreshError(f"cannot connect to the database: {first_line(exc)}") from None
+    with conn:
+        if conn.execute("SELECT pg_is_in_recovery()").fetchone()[0]:
+            raise RefreshError("this database is a read replica: run the refresh on the primary "
+                               "(the rollups reach the replica like any table)")
+        conn.isolation_level = IsolationLevel.REPEATABLE_READ
+        retries = 3
+        while True:
+            try:
+                with conn.transaction():
+                    if role:
+                        conn.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(role)))
+                    if conn.execute("SELECT pg_try_advisory_xact_lock(%s)", (REFRESH_LOCK,)).fetchone()[0]:
+                        return fill_rollups(conn)
+                    holder = _lock_holder(conn)
+            except psycopg.errors.SerializationFailure:
+                # a refresh that committed between this transaction's snapshot and its lock
+                retries -= 1
+                if retries:
+                    continue
+                raise
             if not wait:
-                raise RefreshBusy(_lock_holder(conn))
-            conn.execute("SELECT pg_advisory_lock(%s)", (REFRESH_LOCK,))
-        try:
-            conn.isolation_level = IsolationLevel.REPEATABLE_READ
-            with conn.transaction():
-                return fill_rollups(conn)
-        finally:
-            conn.execute("SELECT pg_advisory_unlock(%s)", (REFRESH_LOCK,))
+                raise RefreshBusy(holder)
+            time.sleep(poll_seconds)
 
 
 def _lock_holder(conn: psycopg.Connection) -> str:
@@ -119,11 +148,11 @@ def _lock_holder(conn: psycopg.Connection) -> str:
             WHERE l.locktype = 'advisory' AND l.granted AND l.classid = 0 AND l.objid = %s AND l.objsubid = 1""",
         (REFRESH_LOCK,)).fetchone()
     if row is None:
-        return "another refresh is running; this one did nothing"
+        return "another refresh or `flask db init` is running; this one did nothing"
     pid, application, started = row
     by = f" ({application})" if application else ""
-    return (f"another refresh is running (server process {pid}{by}, connected {_utc(started)}); "
-            "this one did nothing: use --wait to wait for it")
+    return (f"another refresh or `flask db init` is running (server process {pid}{by}, connected "
+            f"{_utc(started) if started else 'at an unknown time'}); this one did nothing: use --wait to wait for it")
 
 
 def rollup_freshness(conn: psycopg.Connection) -> dict[str, Freshness]:

@@ -6,7 +6,9 @@
 --                      aggregate reports, read from their rollups.
 --   reporting_live     the definition of each aggregate report, computed now
 --                      from the mirror (slow on a large mirror; `flask report
---                      show NAME --live`), and what the definitions share.
+--                      show NAME --live`), and subscription_item_mrr, the MRR
+--                      rule they share with reporting.mrr. The money functions
+--                      below are in schema reporting, for analysts too.
 --   reporting_rollups  the stored result of each reporting_live report, as of
 --                      the last `flask report refresh` (100_rollups.sql), and
 --                      when that was (table refreshes). Plain tables, so they

@@ -1,3 +1,5 @@
+-- The definition of reporting.mrr_by_product, computed live; analysts read its stored result
+-- (reporting.mrr_by_product over reporting_rollups.mrr_by_product, made in 100_rollups.sql).
 CREATE OR REPLACE VIEW reporting_live.mrr_by_product AS
 SELECT currency,
        product_id,

@@ -1,3 +1,5 @@
+-- The definition of reporting.mrr_summary, computed live; analysts read its stored result
+-- (reporting.mrr_summary over reporting_rollups.mrr_summary, made in 100_rollups.sql).
 CREATE OR REPLACE VIEW reporting_live.mrr_summary AS
 SELECT currency,
        count(DISTINCT customer_id)                    AS customers,

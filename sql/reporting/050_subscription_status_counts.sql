@@ -1,3 +1,5 @@
+-- The definition of reporting.subscription_status_counts, computed live; analysts read its stored result
+-- (reporting.subscription_status_counts over reporting_rollups.subscription_status_counts, made in 100_rollups.sql).
 CREATE OR REPLACE VIEW reporting_live.subscription_status_counts AS
 SELECT status,
        count(*) AS subscriptions

@@ -1,3 +1,5 @@
+-- The definition of reporting.monthly_movements, computed live; analysts read its stored result
+-- (reporting.monthly_movements over reporting_rollups.monthly_movements, made in 100_rollups.sql).
 CREATE OR REPLACE VIEW reporting_live.monthly_movements AS
 WITH subscription_mrr AS (
     -- the monthly amount each subscription carries at its prices and quantities,

@@ -1,3 +1,5 @@
+-- The definition of reporting.past_due, computed live; analysts read its stored result
+-- (reporting.past_due over reporting_rollups.past_due, made in 100_rollups.sql).
 CREATE OR REPLACE VIEW reporting_live.past_due AS
 SELECT s.id                                               AS subscription_id,
        s.customer_id,

@@ -1,3 +1,5 @@
+-- The definition of reporting.data_quality, computed live; analysts read its stored result
+-- (reporting.data_quality over reporting_rollups.data_quality, made in 100_rollups.sql).
 CREATE OR REPLACE VIEW reporting_live.data_quality AS
 SELECT 'customer_without_user_id' AS problem, 'customer' AS object_type, c.id AS object_id,
        'customer has no metadata.user_id, so no app user can see it' AS detail

@@ -8,8 +8,9 @@
 -- rollup in one REPEATABLE READ transaction: readers keep seeing the previous
 -- result, all of it, until the new one commits, and never wait for it.
 --
--- The tables hold derived data only: `flask db init` rebuilds them from the
--- current definitions and refreshes them in the same transaction.
+-- The tables hold derived data only. `flask db init` makes a table again when
+-- its definition's columns changed (keeping it, rows and all, otherwise), and
+-- refreshes every rollup once the schema is committed.
 
 CREATE TABLE IF NOT EXISTS reporting_rollups.refreshes (
     rollup text PRIMARY KEY,
@@ -25,20 +26,40 @@ DECLARE
                             'subscription_status_counts'];
     name text;
 BEGIN
+    -- a rollup no longer in the list goes, with its view
+    FOR name IN SELECT c.relname FROM pg_class c
+                 WHERE c.relnamespace = 'reporting_rollups'::regnamespace AND c.relkind = 'r'
+                   AND c.relname <> 'refreshes' AND c.relname <> ALL (rollups) LOOP
+        EXECUTE format('DROP TABLE reporting_rollups.%I CASCADE', name);
+    END LOOP;
     DELETE FROM reporting_rollups.refreshes WHERE rollup <> ALL (rollups);
+
     FOREACH name IN ARRAY rollups LOOP
-        EXECUTE format('DROP VIEW IF EXISTS reporting.%I CASCADE', name);
-        EXECUTE format('DROP TABLE IF EXISTS reporting_rollups.%I CASCADE', name);
-        EXECUTE format('CREATE TABLE reporting_rollups.%I AS SELECT * FROM reporting_live.%I WITH NO DATA',
-                       name, name);
-        EXECUTE format('CREATE VIEW reporting.%I AS SELECT * FROM reporting_rollups.%I', name, name);
+        -- A table whose columns still match its definition keeps its rows (analysts
+        -- go on reading them until `flask db init` has refreshed them); otherwise it
+        -- is made again, empty and marked never refreshed.
+        IF (SELECT string_agg(a.attname || ' ' || format_type(a.atttypid, a.atttypmod), ', ' ORDER BY a.attnum)
+              FROM pg_attribute a
+             WHERE a.attrelid = to_regclass(format('reporting_rollups.%I', name)) AND a.attnum > 0
+               AND NOT a.attisdropped)
+           IS DISTINCT FROM
+           (SELECT string_agg(a.attname || ' ' || format_type(a.atttypid, a.atttypmod), ', ' ORDER BY a.attnum)
+              FROM pg_attribute a
+             WHERE a.attrelid = format('reporting_live.%I', name)::regclass AND a.attnum > 0
+               AND NOT a.attisdropped)
+        THEN
+            EXECUTE format('DROP VIEW IF EXISTS reporting.%I CASCADE', name);
+            EXECUTE format('DROP TABLE IF EXISTS reporting_rollups.%I CASCADE', name);
+            EXECUTE format('CREATE TABLE reporting_rollups.%I AS SELECT * FROM reporting_live.%I WITH NO DATA',
+                           name, name);
+            EXECUTE format('CREATE VIEW reporting.%I AS SELECT * FROM reporting_rollups.%I', name, name);
+            DELETE FROM reporting_rollups.refreshes WHERE rollup = name;
+        END IF;
         EXECUTE format('COMMENT ON VIEW reporting.%I IS %L', name,
                        obj_description(format('reporting_live.%I', name)::regclass, 'pg_class')
                        || ' Precomputed: as of the last `flask report refresh` (see reporting.rollup_freshness); '
                        || format('reporting_live.%I computes the same now.', name));
-        INSERT INTO reporting_rollups.refreshes (rollup) VALUES (name)
-            ON CONFLICT (rollup) DO UPDATE
-            SET refreshed_at = NULL, mirror_synced_at = NULL, refresh_seconds = NULL, rows = NULL;
+        INSERT INTO reporting_rollups.refreshes (rollup) VALUES (name) ON CONFLICT (rollup) DO NOTHING;
     END LOOP;
 END
 $$;
