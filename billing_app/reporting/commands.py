@@ -33,7 +33,8 @@ def list_command() -> None:
 
 @report_cli.command("show")
 @click.argument("name")
-@click.option("--csv", "as_csv", is_flag=True, help="All rows as CSV on stdout, streamed, instead of a table.")
+@click.option("--csv", "as_csv", is_flag=True,
+              help="All rows as CSV on stdout, streamed as PostgreSQL produces them (unsorted), instead of a table.")
 @click.option("--where", "filters", multiple=True, metavar="COLUMN=VALUE",
               help="Keep rows whose COLUMN equals VALUE (as text); repeat to combine.")
 @click.option("--limit", type=click.IntRange(min=0), default=None,
@@ -50,7 +51,7 @@ def show_command(name: str, as_csv: bool, filters: tuple[str, ...], limit: int |
         freshness = None if live else rollup_freshness(conn).get(name)
         if as_csv:
             query = report_query(conn, name, parsed, live=live, limit=limit or None)
-            stream_csv(copy_csv(conn, query))
+            stream_csv(copy_csv(conn, query, ordered=False))
         else:
             # one row more than shown, and the total in the same statement
             query = report_query(conn, name, parsed, live=live, limit=limit + 1 if limit else None)

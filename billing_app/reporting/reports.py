@@ -42,6 +42,8 @@ def reporting_connection() -> Iterator[psycopg.Connection]:
         conn.read_only = True
         conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
         with conn.transaction():
+            # one analyst's query at a time: room to hash and sort a million rows in memory
+            conn.execute(f"SET LOCAL work_mem = '{REPORT_WORK_MEM}'")
             if config["REPORTING_ROLE"]:
                 try:
                     conn.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(config["REPORTING_ROLE"])))
@@ -97,6 +99,7 @@ def view_columns(conn: psycopg.Connection, schema: str, view: str) -> dict[str, 
 
 
 TOTAL_COLUMN = "rows in report"
+REPORT_WORK_MEM = "64MB"  # per report connection (PostgreSQL's default, 4MB, spills a 1M-row join to disk)
 
 
 @dataclass(frozen=True)
@@ -111,18 +114,18 @@ class ReportQuery:
 
     @property
     def select(self) -> sql.Composable:
-        query = self.source + self.order
-        if self.limit:
-            query += sql.SQL(" LIMIT {}").format(sql.Literal(self.limit))
-        return query
+        return self.statement()
 
-    @property
-    def counted(self) -> sql.Composable:
-        """The select with one more column: how many rows the report has, whatever the limit.
-
-        Counted in the same statement (the ORDER BY reads every row anyway)."""
-        query = sql.SQL("SELECT *, count(*) OVER () AS {} FROM ({}) AS report").format(
-            sql.Identifier(TOTAL_COLUMN), self.source) + self.order
+    def statement(self, *, ordered: bool = True, counted: bool = False) -> sql.Composable:
+        """The SELECT: ``ordered`` sorts by the first three columns (unordered, an export of every row
+        starts at once); ``counted`` adds a last column, how many rows the report has whatever the limit
+        (counted in the same statement: the sort reads every row anyway)."""
+        query = self.source
+        if counted:
+            query = sql.SQL("SELECT *, count(*) OVER () AS {} FROM ({}) AS report").format(
+                sql.Identifier(TOTAL_COLUMN), self.source)
+        if ordered:
+            query += self.order
         if self.limit:
             query += sql.SQL(" LIMIT {}").format(sql.Literal(self.limit))
         return query
@@ -168,9 +171,10 @@ def run_report(conn: psycopg.Connection, view: str, filters: list[tuple[str, str
     return [d.name for d in cursor.description], cursor.fetchall()
 
 
-def copy_csv(conn: psycopg.Connection, query: ReportQuery, *, counted: bool = False) -> Iterator[bytes]:
+def copy_csv(conn: psycopg.Connection, query: ReportQuery, *, counted: bool = False,
+             ordered: bool = True) -> Iterator[bytes]:
     """The report as CSV with a header, formatted by PostgreSQL and streamed (COPY)."""
-    select = query.counted if counted else query.select
+    select = query.statement(ordered=ordered, counted=counted)
     statement = sql.SQL("COPY ({}) TO STDOUT WITH (FORMAT csv, HEADER true)").format(select)
     with conn.cursor().copy(statement, query.params) as copy:
         for data in copy:
@@ -180,7 +184,7 @@ def copy_csv(conn: psycopg.Connection, query: ReportQuery, *, counted: bool = Fa
 def write_table(chunks: Iterator[bytes], types: dict[str, str], out, *, limit: int | None = None) -> None:
     """An aligned table: numbers right-aligned, booleans as true/false, NULL as empty.
 
-    With ``limit``, ``chunks`` is the counted select (ReportQuery.counted) of at
+    With ``limit``, ``chunks`` is the counted select (ReportQuery.statement) of at
     most one row more than ``limit``: only ``limit`` rows are shown, and the
     footer says how many there are and how to see them all.
     """

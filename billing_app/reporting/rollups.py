@@ -24,6 +24,7 @@ from billing_app.mirror.freshness import last_written
 from billing_app.mirror.source import SOURCES, installed_source
 from billing_app.reporting.reports import first_line
 
+REFRESH_WORK_MEM = "256MB"  # for the one refresh that runs at a time
 REFRESH_LOCK = 727_115_002  # any constant: one refresh at a time, and none while `flask db init` runs
 
 
@@ -125,6 +126,8 @@ def refresh_rollups(conninfo: str, *, role: str = "", wait: bool = False,
         while True:
             try:
                 with conn.transaction():
+                    # one refresh at a time: room to sort and hash the whole mirror in memory
+                    conn.execute(f"SET LOCAL work_mem = '{REFRESH_WORK_MEM}'")
                     if role:
                         conn.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(role)))
                     if conn.execute("SELECT pg_try_advisory_xact_lock(%s)", (REFRESH_LOCK,)).fetchone()[0]:
