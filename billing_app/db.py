@@ -2,14 +2,16 @@
 
 One psycopg ``ConnectionPool`` per process, created closed and opened on first
 use, so that under gunicorn each worker opens its own after the fork.  Every
-connection is checked before it is handed out, so connections broken by a
-PostgreSQL restart are replaced instead of failing a request.  Connections run
-in autocommit; code that writes wraps its statements in ``conn.transaction()``.
+connection is checked before it is handed out (``check_idle_connection``), so
+connections broken by a PostgreSQL restart are replaced instead of failing a
+request.  Connections run in autocommit; code that writes wraps its statements
+in ``conn.transaction()``.
 """
 
 from __future__ import annotations
 
 import os
+import select
 import threading
 from contextlib import contextmanager
 from typing import Iterator
@@ -33,6 +35,22 @@ class SchemaMissing(DatabaseUnavailable):
 # function gone (a sync engine that rebuilt its tables), or the app's role without its grants.
 SCHEMA_ERRORS = (psycopg.errors.UndefinedTable, psycopg.errors.InvalidSchemaName, psycopg.errors.UndefinedColumn,
                  psycopg.errors.UndefinedFunction, psycopg.errors.InsufficientPrivilege)
+
+
+def check_idle_connection(conn: psycopg.Connection) -> None:
+    """The pool's check before lending ``conn``: a round trip only when the server said something.
+
+    An idle connection's socket has nothing to read while the server keeps it:
+    a server that stops or restarts, or a backend that is terminated, first sends
+    its goodbye (or the kernel closes the socket), and then there is.  So a
+    socket with nothing to read is lent at once, and one with something to read
+    gets psycopg's real check, which raises for a broken connection: the pool
+    then discards it and takes another.  Saves the round trip every request paid.
+    """
+    poller = select.poll()
+    poller.register(conn.pgconn.socket, select.POLLIN | select.POLLERR | select.POLLHUP)
+    if poller.poll(0):
+        ConnectionPool.check_connection(conn)
 
 
 class Database:
@@ -69,7 +87,7 @@ class Database:
                         max_size=self.max_size,
                         timeout=self.timeout,
                         open=False,
-                        check=ConnectionPool.check_connection,
+                        check=check_idle_connection,
                         configure=self._configure,
                         kwargs={"autocommit": True, "row_factory": dict_row,
                                 "connect_timeout": max(1, int(self.timeout))},

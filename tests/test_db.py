@@ -1,7 +1,9 @@
 """The connection pool: health check, 503 when the database is gone, healing after a restart."""
 
+import select
 import subprocess
 
+import psycopg
 import pytest
 from psycopg.conninfo import make_conninfo
 
@@ -97,3 +99,25 @@ def test_postgres_restart_is_survived(tmp_path, stripe_api):
         app.extensions["billing_db"].close()
     finally:
         server.cleanup()
+
+
+def test_an_idle_connection_is_lent_without_a_round_trip_unless_the_server_spoke(database_url):
+    from billing_app.db import check_idle_connection
+
+    with psycopg.connect(database_url, autocommit=True) as lent, \
+            psycopg.connect(database_url, autocommit=True) as watcher:
+        pid = lent.execute("SELECT pg_backend_pid()").fetchone()[0]
+        lent.execute("SELECT 'the last query'")
+
+        def last_query():
+            return watcher.execute("SELECT query FROM pg_stat_activity WHERE pid = %s", (pid,)).fetchone()[0]
+
+        check_idle_connection(lent)
+        assert last_query() == "SELECT 'the last query'"  # nothing was sent
+
+        watcher.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        for _ in range(100):  # the goodbye reaches the socket
+            if lent.pgconn.socket is not None and select.select([lent.pgconn.socket], [], [], 0.05)[0]:
+                break
+        with pytest.raises(psycopg.OperationalError):
+            check_idle_connection(lent)  # the pool then discards it and lends another
