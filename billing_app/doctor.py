@@ -21,7 +21,7 @@ from billing_app.config import parse_base_url
 from billing_app.db import DatabaseUnavailable, database
 from billing_app.mirror.freshness import last_written
 from billing_app.mirror.source import Source, SourceError, detect_source, installed_source
-from billing_app.reporting.rollups import age_words, rollup_freshness
+from billing_app.reporting.rollups import age_words, rollup_freshness, utc_time
 from billing_app.schema import SQL_DIR
 from billing_app.stripe_client import key_mode
 
@@ -211,7 +211,7 @@ def check_freshness(conn: psycopg.Connection, source: Source, max_age: timedelta
         return Check(False, "mirror freshness", "no mirrored rows yet: check the sync service")
     age = datetime.now(timezone.utc) - newest
     what = f"last synced row ({source.synced_at_column})" if source.synced_at_column else "newest mirrored row"
-    detail = f"{what} is from {newest.astimezone(timezone.utc):%Y-%m-%d %H:%M} UTC ({age_words(age)} ago)"
+    detail = f"{what} is from {utc_time(newest)} ({age_words(age)} ago)"
     if age > max_age:
         return Check(False, "mirror freshness", f"{detail}: check that the sync service is running")
     return Check(True, "mirror freshness", detail)

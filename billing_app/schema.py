@@ -33,6 +33,7 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from billing_app.mirror.source import SourceError, detect_source, sources_present
+from billing_app.reporting.reports import first_line
 from billing_app.reporting.rollups import REFRESH_LOCK, Refreshed, RefreshError, refresh_rollups
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
@@ -88,7 +89,7 @@ def apply_schema(conninfo: str, *, with_mirror: bool, source: str | None = None)
         refreshed = refresh_rollups(conninfo, wait=True)
     except (RefreshError, psycopg.Error) as exc:
         raise SchemaError(f"the schema is up to date, but refreshing the precomputed reports failed: "
-                          f"{str(exc).strip().splitlines()[0]}; run `flask report refresh`") from None
+                          f"{first_line(exc)}; run `flask report refresh`") from None
     return SchemaResult(found.name, applied, refreshed)
 
 

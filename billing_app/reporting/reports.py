@@ -49,7 +49,7 @@ def reporting_connection() -> Iterator[psycopg.Connection]:
                     conn.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(config["REPORTING_ROLE"])))
                 except psycopg.Error as exc:
                     raise ReportError(f"cannot use the role {config['REPORTING_ROLE']} "
-                                      f"({str(exc).splitlines()[0]}): GRANT it to this login, "
+                                      f"({first_line(exc)}): GRANT it to this login, "
                                       "or set REPORTING_ROLE") from None
             try:
                 yield conn

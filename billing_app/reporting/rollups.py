@@ -11,10 +11,9 @@ are deleted and inserted, never truncated, so a reader never waits).
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-import time
-from time import perf_counter
 
 import psycopg
 from psycopg import IsolationLevel, sql
@@ -54,13 +53,14 @@ class Freshness:
         """"refreshed 4 minutes ago (2026-11-23 12:00 UTC), mirror data up to 11:59 UTC" or "never refreshed"."""
         if self.refreshed_at is None:
             return "never refreshed: run `flask report refresh`"
-        text = f"refreshed {age_words(self.age)} ago ({_utc(self.refreshed_at)})"
+        text = f"refreshed {age_words(self.age)} ago ({utc_time(self.refreshed_at)})"
         if self.mirror_synced_at is not None:
-            text += f", from mirror data up to {_utc(self.mirror_synced_at)}"
+            text += f", from mirror data up to {utc_time(self.mirror_synced_at)}"
         return text
 
 
-def _utc(moment: datetime) -> str:
+def utc_time(moment: datetime) -> str:
+    """A moment as the commands print it: "2026-11-23 12:00 UTC"."""
     return f"{moment.astimezone(timezone.utc):%Y-%m-%d %H:%M} UTC"
 
 
@@ -89,12 +89,12 @@ def fill_rollups(conn: psycopg.Connection) -> list[Refreshed]:
     synced = last_written(conn, source_records_sync_time=SOURCES[source].synced_at_column is not None)
     done = []
     for name in rollup_names(conn):
-        started = perf_counter()
+        started = time.perf_counter()
         table = sql.Identifier("reporting_rollups", name)
         conn.execute(sql.SQL("DELETE FROM {}").format(table))  # never TRUNCATE: readers would wait
         rows = conn.execute(sql.SQL("INSERT INTO {} SELECT * FROM {}").format(
             table, sql.Identifier("reporting_live", name))).rowcount
-        seconds = perf_counter() - started
+        seconds = time.perf_counter() - started
         conn.execute("""UPDATE reporting_rollups.refreshes
                            SET refreshed_at = now(), mirror_synced_at = %s, refresh_seconds = %s, rows = %s
                          WHERE rollup = %s""", (synced, round(seconds, 3), rows, name))
@@ -155,7 +155,7 @@ def _lock_holder(conn: psycopg.Connection) -> str:
     pid, application, started = row
     by = f" ({application})" if application else ""
     return (f"another refresh or `flask db init` is running (server process {pid}{by}, connected "
-            f"{_utc(started) if started else 'at an unknown time'}); this one did nothing: use --wait to wait for it")
+            f"{utc_time(started) if started else 'at an unknown time'}); this one did nothing: use --wait to wait for it")
 
 
 def rollup_freshness(conn: psycopg.Connection) -> dict[str, Freshness]:
