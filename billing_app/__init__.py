@@ -12,34 +12,36 @@ from dotenv import find_dotenv, load_dotenv
 from flask import Flask
 from flask.helpers import get_debug_flag
 
-from billing_app.config import SETTINGS, ConfigError, load_settings
+from billing_app.billing import Billing, BillingState, StartupError
+from billing_app.config import SETTINGS, ConfigError, load_settings, require
 
-
-class StartupError(RuntimeError):
-    """The app cannot start; the message names the cause and the fix."""
+__all__ = ["Billing", "create_app"]
 
 
 def create_app(test_config: Mapping[str, Any] | None = None, *, cli: bool = False) -> Flask:
-    """Build the app.
+    """Build billing_app's own app: the billing pages (see ``Billing``) plus a start page, legal
+    pages and, with AUTH_MODE=accounts, the built-in sign-up and sign-in.
 
     ``test_config`` replaces the environment (tests); ``cli`` is set by the
-    ``flask`` command (see .flaskenv) and skips the start-up database check,
-    so that ``flask db init`` can run against a database without the schema.
-    A configuration or start-up problem ends the process with one clear line.
+    ``flask`` command (see .flaskenv): commands check the settings they use
+    themselves, and the database (embedded when DATABASE_URL is unset) is
+    only started when one needs it.  Serving checks the server's settings and
+    the database first.  A configuration or start-up problem ends the process
+    with one line per problem.
     """
     source = settings_source(test_config)
     instance_path = source.get("INSTANCE_PATH") or None  # where the embedded database lives
     app = Flask(__name__, instance_relative_config=True, instance_path=instance_path)
     try:
-        configure(app, source, from_tests=test_config is not None)
+        settings = configure(app, source, from_tests=test_config is not None)
+        billing = Billing().init_app(app, settings=settings, standalone=True)
         if not cli and not app.testing:
-            check_database(app.config)
+            require_server_settings(settings, relaxed=app.debug)
+            check_database(billing)
     except (ConfigError, StartupError) as exc:
         raise SystemExit(f"billing_app: {exc}") from None
     configure_logging(app)
-    register_extensions(app)
-    register_blueprints(app)
-    register_errorhandlers(app)
+    register_site(app, billing)
     register_commands(app)
     return app
 
@@ -53,19 +55,19 @@ def settings_source(test_config: Mapping[str, Any] | None) -> Mapping[str, Any]:
     return os.environ
 
 
-def configure(app: Flask, source: Mapping[str, Any], *, from_tests: bool) -> None:
+def configure(app: Flask, source: Mapping[str, Any], *, from_tests: bool) -> dict[str, Any]:
+    """The billing settings from ``source``, and the Flask settings of billing_app's own app."""
     testing = bool(source.get("TESTING"))
     # FLASK_DEBUG is applied to app.debug only after the factory returns
     relaxed = app.debug or get_debug_flag() or testing
-    app.config.update(load_settings(source, relaxed=relaxed))
+    settings = load_settings(source, relaxed=relaxed)
     if from_tests:
         # extra Flask settings (TESTING, WTF_CSRF_ENABLED...); known ones were parsed above
         known = {setting.name for setting in SETTINGS}
         app.config.update({k: v for k, v in source.items() if k not in known})
-    if app.config["DATABASE_URL"] is None:
-        start_embedded_database(app)
-    https = app.config["SITE_URL"].startswith("https://")
+    https = (settings["SITE_URL"] or "").startswith("https://")
     app.config.update(
+        SECRET_KEY=settings["SECRET_KEY"],
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=https,
@@ -75,33 +77,25 @@ def configure(app: Flask, source: Mapping[str, Any], *, from_tests: bool) -> Non
         PREFERRED_URL_SCHEME="https" if https else "http",
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
     )
+    return settings
 
 
-def start_embedded_database(app: Flask) -> None:
-    """No DATABASE_URL: run PostgreSQL inside the instance folder, with the full schema."""
-    from billing_app.embedded import EmbeddedDatabaseError, start_embedded_postgres
-    from billing_app.schema import SchemaError, apply_schema
-
-    try:
-        url = start_embedded_postgres(app.instance_path)
-        apply_schema(url, with_mirror=True, source=app.config["STRIPE_MIRROR"])
-    except (EmbeddedDatabaseError, SchemaError) as exc:
-        raise StartupError(f"embedded database: {exc}") from None
-    app.config["DATABASE_URL"] = url
-    if app.config["REPORTING_DATABASE_URL"] is None:
-        app.config["REPORTING_DATABASE_URL"] = url
+def require_server_settings(settings: Mapping[str, Any], *, relaxed: bool) -> None:
+    """What serving pages needs: a session secret, the public URL and (outside debug) the Stripe key."""
+    if not relaxed:
+        require(settings, "SECRET_KEY", "SITE_URL", "STRIPE_SECRET_KEY")
 
 
-def check_database(config: Mapping[str, Any]) -> None:
+def check_database(billing: BillingState) -> None:
     """Fail fast when the database cannot be reached, lacks the schema, has another mirror
     than `flask db init` prepared for, or refuses the role."""
     from billing_app.mirror.source import MIRROR_VIEWS, SourceError, detect_source, installed_source
 
-    role = config["DATABASE_ROLE"]
+    role = billing.settings["DATABASE_ROLE"]
     try:
-        with psycopg.connect(config["DATABASE_URL"], connect_timeout=5, autocommit=True) as conn:
+        with psycopg.connect(billing.database_url(), connect_timeout=5, autocommit=True) as conn:
             try:
-                source = detect_source(conn, config["STRIPE_MIRROR"])
+                source = detect_source(conn, billing.settings["STRIPE_MIRROR"])
                 has_users = conn.execute("SELECT to_regclass('billing_app.users')").fetchone()[0] is not None
                 installed = installed_source(conn) if has_users else None
             except SourceError as exc:
@@ -144,37 +138,17 @@ def configure_logging(app: Flask) -> None:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
-def register_extensions(app: Flask) -> None:
-    from billing_app import db
-    from billing_app.extensions import csrf, limiter, login_manager
-    from billing_app.stripe_client import build_stripe_client
-
-    db.init_app(app)
-    csrf.init_app(app)
-    login_manager.init_app(app)
-    limiter.init_app(app)
-    app.extensions["stripe_client"] = build_stripe_client(app.config)
-
-
-def register_blueprints(app: Flask) -> None:
-    from billing_app.account import bp as account_bp
-    from billing_app.auth import bp as auth_bp
-    from billing_app.checkout import bp as checkout_bp
+def register_site(app: Flask, billing: BillingState) -> None:
+    """The pages of billing_app's own site around the billing pages, and its error answers."""
+    from billing_app.blueprint import template_context
+    from billing_app.errors import register
     from billing_app.main import bp as main_bp
-    from billing_app.plans import bp as plans_bp
-    from billing_app.portal import bp as portal_bp
 
     app.register_blueprint(main_bp)
-    app.register_blueprint(auth_bp)
-    app.register_blueprint(account_bp)
-    app.register_blueprint(plans_bp)
-    app.register_blueprint(portal_bp)
-    app.register_blueprint(checkout_bp)
-
-
-def register_errorhandlers(app: Flask) -> None:
-    from billing_app.errors import register
-
+    if billing.auth_mode == "accounts":
+        from billing_app.auth import bp as auth_bp
+        app.register_blueprint(auth_bp)
+    app.context_processor(template_context)
     register(app)
 
 

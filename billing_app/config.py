@@ -1,8 +1,13 @@
-"""Settings, read from the environment and checked once at start-up.
+"""Settings, read from the environment (or a host app's config) and checked where they are used.
 
 Every setting the app knows is listed in ``SETTINGS`` with its parser and what
 a valid value looks like, so a bad value is reported as one line that names the
 setting and shows the expected shape.  `.env.example` documents the same list.
+
+``load_settings`` parses what is set and reports every malformed value at
+once; whether a setting must be set depends on what runs, so the server and
+each command call ``require`` with the settings they use (``flask --help`` and
+``flask report`` need no web secret or Stripe key).
 """
 
 from __future__ import annotations
@@ -10,14 +15,23 @@ from __future__ import annotations
 import re
 import secrets
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 from urllib.parse import urlsplit
 
 import psycopg.conninfo
 
 
 class ConfigError(ValueError):
-    """A setting is missing or malformed; the message is one line for the operator."""
+    """Settings are missing or malformed: one line per problem, all of them at once."""
+
+    def __init__(self, problems: list[str] | str) -> None:
+        self.problems = [problems] if isinstance(problems, str) else list(problems)
+        if len(self.problems) == 1:
+            message = self.problems[0]
+        else:
+            message = f"{len(self.problems)} settings need attention:\n" + "\n".join(
+                f"  - {problem}" for problem in self.problems)
+        super().__init__(message)
 
 
 def _database_url(value: str) -> str:
@@ -135,12 +149,71 @@ def _text(value: str) -> str:
     return value
 
 
+AUTH_MODES = ("accounts", "jwt", "host")
+
+
+def _auth_mode(value: str) -> str:
+    if value not in AUTH_MODES:
+        raise ValueError(f"it is not one of {', '.join(AUTH_MODES)}")
+    return value
+
+
+def _metadata_key(value: str) -> str:
+    # Stripe metadata keys: at most 40 characters, no square brackets
+    if not re.fullmatch(r"[A-Za-z0-9_.:-]{1,40}", value):
+        raise ValueError("it is not a Stripe metadata key (up to 40 letters, digits, _ . : -)")
+    return value
+
+
+def _jwt_secret(value: str) -> str:
+    if len(value) < 32:
+        raise ValueError("it is shorter than 32 characters (HS256 needs a long shared secret)")
+    return value
+
+
+def _claim_name(value: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9_:./-]{1,100}", value):
+        raise ValueError("it is not a claim name")
+    return value
+
+
+def _cookie_name(value: str) -> str:
+    if not re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}", value):
+        raise ValueError("it is not a cookie name")
+    return value
+
+
+def _login_url(value: str) -> str:
+    if value.startswith("/") and not value.startswith("//"):
+        return value
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError("it must be a path on this site (/login) or an absolute http(s) URL")
+    return value
+
+
+def _origins(value: str) -> tuple[str, ...]:
+    origins = tuple(part.strip() for part in value.split(",") if part.strip())
+    for origin in origins:
+        parts = urlsplit(origin)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.path or parts.query:
+            raise ValueError(f"{origin!r} is not an origin (scheme://host[:port], nothing after)")
+    return origins
+
+
+def _url_prefix(value: str) -> str:
+    if value == "/":
+        return ""
+    if not re.fullmatch(r"(/[A-Za-z0-9._~-]+)+", value):
+        raise ValueError("it must be a path such as /billing (no trailing slash)")
+    return value
+
+
 @dataclass(frozen=True)
 class Setting:
     name: str
     parse: Callable[[str], Any]
     example: str
-    required: bool = False
     default: Any = None
     dev_default: Any = None  # used in debug and testing when the setting is not given
     secret: bool = False  # never echoed in messages
@@ -168,12 +241,11 @@ SETTINGS: tuple[Setting, ...] = (
             default=5.0),
     Setting("SECRET_KEY", _secret_key,
             "64 random hex characters: python -c 'import secrets; print(secrets.token_hex(32))'",
-            required=True, secret=True),
-    Setting("SITE_URL", parse_base_url, "https://billing.example.com (no trailing slash)",
-            required=True, dev_default="http://127.0.0.1:5000"),
-    Setting("STRIPE_SECRET_KEY", _stripe_secret_key,
-            "sk_test_... or sk_live_... (Stripe Dashboard > Developers > API keys)", required=True,
             secret=True),
+    Setting("SITE_URL", parse_base_url, "https://billing.example.com (no trailing slash)",
+            dev_default="http://127.0.0.1:5000"),
+    Setting("STRIPE_SECRET_KEY", _stripe_secret_key,
+            "sk_test_... or sk_live_... (Stripe Dashboard > Developers > API keys)", secret=True),
     Setting("STRIPE_API_BASE", parse_base_url, "http://localhost:12111 (stripe-mock; unset: api.stripe.com)"),
     Setting("STRIPE_PORTAL_CONFIGURATION", _portal_configuration,
             "bpc_... (printed by `flask portal configure`)"),
@@ -184,24 +256,48 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("RATELIMIT_STORAGE_URI", _storage_uri,
             "redis://127.0.0.1:6379/0 (shared by all processes; default memory://, per process)",
             default="memory://"),
+    Setting("AUTH_MODE", _auth_mode,
+            "accounts (built-in sign-in), jwt (the identity provider's tokens) or host (mounted: the host's "
+            "Flask-Login user)"),
+    Setting("STRIPE_CUSTOMER_USER_KEY", _metadata_key,
+            "user_id (the Stripe customer metadata key that holds your user id)", default="user_id"),
+    Setting("JWT_SECRET", _jwt_secret, "the identity provider's HS256 secret (Supabase: the legacy JWT secret)",
+            secret=True),
+    Setting("JWT_JWKS_URL", parse_base_url,
+            "https://<project>.supabase.co/auth/v1/.well-known/jwks.json (RS256/ES256 keys)"),
+    Setting("JWT_AUDIENCE", _text, "authenticated (the aud claim tokens must carry)"),
+    Setting("JWT_ISSUER", _text, "https://<project>.supabase.co/auth/v1 (the iss claim tokens must carry)"),
+    Setting("JWT_USER_CLAIM", _claim_name, "sub (the claim holding the user id)", default="sub"),
+    Setting("JWT_COOKIE", _cookie_name,
+            "sb-<project>-auth-token (a cookie holding the token; unset: Authorization header only)"),
+    Setting("LOGIN_URL", _login_url, "https://app.example.com/login (where pages send a signed-out user)"),
+    Setting("CORS_ORIGINS", _origins, "https://app.example.com,https://www.example.com (may call the JSON API)",
+            default=()),
+    Setting("URL_PREFIX", _url_prefix, "/billing (where a host app mounts billing_app's pages)"),
+    Setting("RATELIMIT_KEY_PREFIX", _text, "billing_app (keeps apps sharing one Redis apart)",
+            default="billing_app"),
     Setting("COMPANY_NAME", _text, "Example Inc.", default="Example Inc."),
     Setting("CONTACT_EMAIL", _text, "billing@example.com", default="billing@example.com"),
 )
 
 
-def load_settings(environ: dict[str, str], *, relaxed: bool = False) -> dict[str, Any]:
-    """Parse every known setting from ``environ``.
+BY_NAME = {setting.name: setting for setting in SETTINGS}
 
-    ``relaxed`` (debug and testing) lets required settings fall back to
-    development values; a malformed value is an error in every mode.
-    Raises ConfigError with one line naming the setting and a valid example.
+
+def load_settings(environ: Mapping[str, Any], *, relaxed: bool = False, prefix: str = "") -> dict[str, Any]:
+    """Parse every known setting from ``environ`` (names with ``prefix`` in front, such as BILLING_).
+
+    ``relaxed`` (debug and testing) fills in development values for SITE_URL
+    and SECRET_KEY; a malformed value is an error in every mode.  Nothing is
+    required here (see ``require``).  Raises ConfigError naming every
+    malformed setting, each with a valid example.
     """
     config: dict[str, Any] = {}
+    problems: list[str] = []
     for setting in SETTINGS:
-        raw = environ.get(setting.name, "").strip()
+        raw = environ.get(prefix + setting.name)
+        raw = "" if raw is None else str(raw).strip()
         if not raw:
-            if setting.required and not relaxed:
-                raise ConfigError(f"{setting.name} is not set; expected {setting.example}")
             value = setting.dev_default if relaxed and setting.dev_default is not None else setting.default
             if setting.name == "SECRET_KEY" and relaxed:
                 value = secrets.token_hex(32)  # a fresh key per process: fine for local runs
@@ -211,13 +307,37 @@ def load_settings(environ: dict[str, str], *, relaxed: bool = False) -> dict[str
             config[setting.name] = setting.parse(raw)
         except ValueError as exc:
             shown = "(hidden)" if setting.secret else repr(redact(raw))
-            raise ConfigError(
-                f"{setting.name}={shown} is invalid: {exc}; expected {setting.example}"
-            ) from None
-    if config["DATABASE_POOL_MIN_SIZE"] > config["DATABASE_POOL_MAX_SIZE"]:
-        raise ConfigError(
-            "DATABASE_POOL_MIN_SIZE is larger than DATABASE_POOL_MAX_SIZE; expected min <= max"
-        )
+            problems.append(f"{prefix}{setting.name}={shown} is invalid: {exc}; expected {setting.example}")
+            config[setting.name] = None
+    if (config["DATABASE_POOL_MIN_SIZE"] or 0) > (config["DATABASE_POOL_MAX_SIZE"] or 10 ** 6):
+        problems.append(f"{prefix}DATABASE_POOL_MIN_SIZE is larger than {prefix}DATABASE_POOL_MAX_SIZE; "
+                        "expected min <= max")
+    if config["JWT_SECRET"] and config["JWT_JWKS_URL"]:
+        problems.append(f"{prefix}JWT_SECRET and {prefix}JWT_JWKS_URL are both set; expected one of them "
+                        "(HS256 tokens with the secret, or RS256/ES256 tokens with the key set)")
+    if problems:
+        raise ConfigError(problems)
     if config["REPORTING_DATABASE_URL"] is None:
         config["REPORTING_DATABASE_URL"] = config["DATABASE_URL"]
     return config
+
+
+def missing(config: Mapping[str, Any], *names: str, prefix: str = "") -> list[str]:
+    """One line for each of ``names`` that is not set, with a valid example."""
+    return [f"{prefix}{name} is not set; expected {BY_NAME[name].example}"
+            for name in names if config.get(name) in (None, "")]
+
+
+def require(config: Mapping[str, Any], *names: str, prefix: str = "") -> None:
+    """Raise ConfigError naming every one of ``names`` that is not set."""
+    problems = missing(config, *names, prefix=prefix)
+    if problems:
+        raise ConfigError(problems)
+
+
+def auth_problems(config: Mapping[str, Any], *, prefix: str = "") -> list[str]:
+    """What the chosen AUTH_MODE needs and lacks."""
+    if config["AUTH_MODE"] == "jwt" and not (config["JWT_SECRET"] or config["JWT_JWKS_URL"]):
+        return [f"{prefix}AUTH_MODE=jwt needs {prefix}JWT_SECRET or {prefix}JWT_JWKS_URL; expected "
+                f"{BY_NAME['JWT_SECRET'].example}, or {BY_NAME['JWT_JWKS_URL'].example}"]
+    return []

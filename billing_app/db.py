@@ -14,7 +14,7 @@ import os
 import select
 import threading
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Callable, Iterator
 
 import psycopg
 from flask import current_app, g
@@ -56,9 +56,9 @@ def check_idle_connection(conn: psycopg.Connection) -> None:
 class Database:
     """The pool of one app in one process."""
 
-    def __init__(self, conninfo: str, *, role: str = "", min_size: int = 2,
+    def __init__(self, conninfo: str | Callable[[], str], *, role: str = "", min_size: int = 2,
                  max_size: int = 10, timeout: float = 5.0, name: str = "billing_app") -> None:
-        self.conninfo = conninfo
+        self._conninfo = conninfo  # a string, or a function giving it on first use (embedded database)
         self.role = role
         self.min_size = min_size
         self.max_size = max_size
@@ -67,6 +67,12 @@ class Database:
         self._pool: ConnectionPool | None = None
         self._pid: int | None = None
         self._lock = threading.Lock()
+
+    @property
+    def conninfo(self) -> str:
+        if callable(self._conninfo):
+            self._conninfo = self._conninfo()
+        return self._conninfo
 
     def _configure(self, conn: psycopg.Connection) -> None:
         # The app reads the mirror through its own group role, so even a login
@@ -147,10 +153,10 @@ def release_db() -> None:
     _return_connection(None)
 
 
-def init_app(app) -> None:
-    config = app.config
+def init_app(app, billing) -> None:
+    config = billing.settings
     app.extensions["billing_db"] = Database(
-        config["DATABASE_URL"],
+        billing.database_url,
         role=config["DATABASE_ROLE"] or "",
         min_size=config["DATABASE_POOL_MIN_SIZE"],
         max_size=config["DATABASE_POOL_MAX_SIZE"],

@@ -17,10 +17,11 @@ from flask import current_app
 from flask.cli import AppGroup
 from psycopg import sql
 
+from billing_app.billing import settings, state
 from billing_app.config import parse_base_url
 from billing_app.db import DatabaseUnavailable, database
 from billing_app.mirror.freshness import last_written
-from billing_app.mirror.source import Source, SourceError, detect_source, installed_source
+from billing_app.mirror.source import Source, SourceError, detect_source, installed_source, user_key_index
 from billing_app.reporting.rollups import age_words, rollup_freshness, utc_time
 from billing_app.schema import SQL_DIR
 from billing_app.stripe_client import key_mode
@@ -118,12 +119,12 @@ def check_source(conn: psycopg.Connection) -> tuple[Check, Source | None]:
     """Which mirror the database holds, and whether `flask db init` prepared the app for it."""
     try:
         with conn.transaction():
-            source = detect_source(conn, current_app.config["STRIPE_MIRROR"])
+            source = detect_source(conn, settings()["STRIPE_MIRROR"])
             installed = installed_source(conn)
     except SourceError as exc:
         return Check(False, "mirror source", str(exc)), None
     except psycopg.errors.InsufficientPrivilege:
-        role = current_app.config["DATABASE_ROLE"] or "the app's login"
+        role = settings()["DATABASE_ROLE"] or "the app's login"
         return Check(False, "mirror source", f'{role} cannot read schema "stripe": run `flask db init`'), None
     if installed != source.name:
         prepared = f"prepared for {installed}" if installed else "not prepared"
@@ -141,7 +142,7 @@ def check_table(conn: psycopg.Connection, source: Source, table: str) -> Check:
     except psycopg.errors.UndefinedTable:
         return Check(False, subject, f"does not exist: it is created by {source.made_by}")
     except psycopg.errors.InsufficientPrivilege:
-        role = current_app.config["DATABASE_ROLE"] or "the app's login"
+        role = settings()["DATABASE_ROLE"] or "the app's login"
         return Check(False, subject, f"not readable by {role}: run `flask db init`")
     if not has_rows:
         return Check(False, subject, "is empty: has the sync service finished its first backfill?")
@@ -149,9 +150,11 @@ def check_table(conn: psycopg.Connection, source: Source, table: str) -> Check:
 
 
 def required_indexes(source: Source) -> list[str]:
-    """The lookup indexes the source's adapter creates on its tables (sql/sources/<name>/020_indexes.sql)."""
+    """The lookup indexes the source's adapter creates on its tables (sql/sources/<name>/020_indexes.sql),
+    and the one for STRIPE_CUSTOMER_USER_KEY when it is not user_id."""
     text = (SQL_DIR / "sources" / source.name / "020_indexes.sql").read_text()
-    return re.findall(r"CREATE INDEX IF NOT EXISTS (\w+)", text)
+    index = user_key_index(source, settings()["STRIPE_CUSTOMER_USER_KEY"])
+    return re.findall(r"CREATE INDEX IF NOT EXISTS (\w+)", text) + ([index[0]] if index else [])
 
 
 def check_indexes(conn: psycopg.Connection, source: Source) -> Check:
@@ -240,13 +243,37 @@ def check_reports(max_age: timedelta) -> Check:
     return Check(True, subject, detail)
 
 
+def check_sign_in() -> Check:
+    """Who signs users in (AUTH_MODE), and for tokens whether the provider's keys can be fetched."""
+    billing = state()
+    mode, config = billing.auth_mode, billing.settings
+    if mode == "accounts":
+        return Check(True, "sign-in", "billing_app's built-in accounts (AUTH_MODE=accounts)")
+    if mode == "host":
+        return Check(True, "sign-in", "the host app's Flask-Login users (AUTH_MODE=host)")
+    checks = [f"audience {config['JWT_AUDIENCE']}" if config["JWT_AUDIENCE"] else "any audience",
+              f"issuer {config['JWT_ISSUER']}" if config["JWT_ISSUER"] else "any issuer"]
+    if config["JWT_SECRET"]:
+        return Check(True, "sign-in", f"HS256 tokens checked with JWT_SECRET, {', '.join(checks)}")
+    key_set = billing.verifier.key_set
+    try:
+        keys = key_set._fetch()
+    except Exception as exc:  # noqa: BLE001  whatever stops the fetch is what the operator needs to see
+        return Check(False, "sign-in", f"cannot fetch the signing keys from JWT_JWKS_URL={key_set.url} "
+                                       f"({type(exc).__name__}: {exc}): check the URL and that this server can "
+                                       "reach it")
+    return Check(True, "sign-in", f"{len(keys)} signing key{'' if len(keys) == 1 else 's'} "
+                                  f"({', '.join(str(k) for k in keys)}) from JWT_JWKS_URL, {', '.join(checks)}")
+
+
 @billing_cli.command("doctor")
 @click.option("--max-age", type=click.FloatRange(min=0.1), default=48.0, show_default=True,
               help="Hours after which the newest mirrored row counts as stale.")
 def doctor_command(max_age: float) -> None:
     """Check Stripe, the portal configuration, SITE_URL, the mirror and the reports; exit 1 on any FAIL."""
-    config = current_app.config
-    checks = [*check_stripe(config), check_site_url(config), *check_database(timedelta(hours=max_age)),
+    config = settings()
+    checks = [*check_stripe(config), check_site_url(config), check_sign_in(),
+              *check_database(timedelta(hours=max_age)),
               check_reports(timedelta(minutes=config["REPORT_MAX_AGE_MINUTES"]))]
     for check in checks:
         click.echo(check.line())

@@ -7,17 +7,14 @@ says what happened and what to do; no stack trace reaches a client.
 from __future__ import annotations
 
 import logging
-import time
 
 import psycopg
 
-from flask import Flask, g, Response, jsonify, make_response, render_template, request
-from flask_limiter import RateLimitExceeded
+from flask import Blueprint, Flask, current_app, g, Response, jsonify, make_response, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from billing_app.db import SCHEMA_ERRORS, DatabaseUnavailable, SchemaMissing
-from billing_app.extensions import limiter, login_manager
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +31,9 @@ class BillingError(Exception):
 
 
 def wants_json() -> bool:
-    return request.path.startswith("/api/")
+    """Is this a call to the JSON API (``<URL_PREFIX>/api/...``)?"""
+    billing = current_app.extensions.get("billing")
+    return request.path.startswith((billing.url_prefix if billing else "") + "/api/")
 
 
 def error_response(status: int, code: str, message: str, *, title: str | None = None,
@@ -44,7 +43,7 @@ def error_response(status: int, code: str, message: str, *, title: str | None = 
         response = jsonify(error={"code": code, "message": message})
     else:
         response = make_response(render_template(
-            "errors/error.html", status=status, title=title or message, message=message))
+            "billing/error.html", status=status, title=title or message, message=message))
     response.status_code = status
     response.headers.update(headers or {})
     return response
@@ -52,8 +51,12 @@ def error_response(status: int, code: str, message: str, *, title: str | None = 
 
 def _database_unavailable(exc: DatabaseUnavailable):
     # The page shows no signed-in user: loading one would ask the database again
-    # (flask-login keeps the request's user in g._login_user).
-    g._login_user = login_manager.anonymous_user()
+    # (Flask-Login's template context loads its user eagerly, into g._login_user).
+    from billing_app.identity import SignIn
+    g.billing_sign_in = SignIn(None)
+    login_manager = getattr(current_app, "login_manager", None)
+    if login_manager is not None:
+        g._login_user = login_manager.anonymous_user()
     if isinstance(exc, (SchemaMissing, *SCHEMA_ERRORS)):
         log.error("database schema missing: %s", exc)
         return error_response(503, "schema_missing",
@@ -68,14 +71,6 @@ def _database_unavailable(exc: DatabaseUnavailable):
 def _billing_error(exc: BillingError):
     headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else None
     return error_response(exc.status, exc.code, exc.message, headers=headers)
-
-
-def _rate_limited(exc: RateLimitExceeded):
-    current = limiter.current_limit
-    seconds = max(1, int(current.reset_at - time.time())) if current else 60
-    return error_response(429, "too_many_requests",
-                          f"Too many requests. Please wait {seconds} seconds and try again.",
-                          headers={"Retry-After": str(seconds)})
 
 
 def _csrf_error(exc: CSRFError):
@@ -99,13 +94,13 @@ def _unexpected_error(exc: Exception):
                           title="Something went wrong")
 
 
-def register(app: Flask) -> None:
+def register(app: Flask | Blueprint) -> None:
+    """The error answers, on an app (standalone) or on billing's blueprint (its views only, when mounted)."""
     app.register_error_handler(DatabaseUnavailable, _database_unavailable)
     # raised by a query on the request's connection (get_db), outside Database.connection()
     for error in (psycopg.OperationalError, *SCHEMA_ERRORS):
         app.register_error_handler(error, _database_unavailable)
     app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(BillingError, _billing_error)
-    app.register_error_handler(RateLimitExceeded, _rate_limited)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected_error)

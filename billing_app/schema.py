@@ -29,10 +29,11 @@ from pathlib import Path
 
 import click
 import psycopg
-from flask import current_app
+from billing_app.billing import settings, state
 from flask.cli import AppGroup
 
-from billing_app.mirror.source import SourceError, detect_source, sources_present
+from billing_app.mirror.source import (DEFAULT_USER_KEY, SourceError, detect_source, sources_present,
+                                       user_key_index)
 from billing_app.reporting.reports import first_line
 from billing_app.reporting.rollups import REFRESH_LOCK, Refreshed, RefreshError, refresh_rollups
 
@@ -62,11 +63,14 @@ def schema_files(source: str, *, with_mirror: bool = False) -> list[Path]:
     return files
 
 
-def apply_schema(conninfo: str, *, with_mirror: bool, source: str | None = None) -> SchemaResult:
+def apply_schema(conninfo: str, *, with_mirror: bool, source: str | None = None,
+                 user_key: str = DEFAULT_USER_KEY) -> SchemaResult:
     """Apply the schema files for the mirror in the database (``source`` forces one).
 
     ``with_mirror`` first creates Sequin-shape mirror tables when the database
-    holds no mirror yet (a local database).  Returns the source and the files applied.
+    holds no mirror yet (a local database).  A ``user_key`` other than user_id
+    (STRIPE_CUSTOMER_USER_KEY) gets its own lookup index on the customers.
+    Returns the source and the files applied.
     """
     try:
         with psycopg.connect(conninfo) as conn:
@@ -83,6 +87,10 @@ def apply_schema(conninfo: str, *, with_mirror: bool, source: str | None = None)
             for path in schema_files(found.name):
                 _apply(conn, path)
                 applied.append(str(path.relative_to(SQL_DIR)))
+            index = user_key_index(found, user_key)
+            if index is not None:
+                conn.execute(index[1])
+                applied.append(f"index {index[0]} (STRIPE_CUSTOMER_USER_KEY={user_key})")
     except psycopg.OperationalError as exc:
         raise SchemaError(f"cannot connect to the database: {str(exc).splitlines()[0]}") from None
     try:
@@ -120,8 +128,8 @@ db_cli = AppGroup("db", help="Create and inspect the database schema.")
 def init_command(mirror: bool) -> None:
     """Apply sql/ in order for the mirror found, then refresh the precomputed reports. Safe to run again."""
     try:
-        result = apply_schema(current_app.config["DATABASE_URL"], with_mirror=mirror,
-                              source=current_app.config["STRIPE_MIRROR"])
+        result = apply_schema(state().database_url(), with_mirror=mirror, source=settings()["STRIPE_MIRROR"],
+                              user_key=settings()["STRIPE_CUSTOMER_USER_KEY"])
     except SchemaError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"mirror source: {result.source}")

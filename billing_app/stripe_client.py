@@ -17,6 +17,8 @@ from typing import Callable, TypeVar
 import stripe
 from flask import current_app
 
+from billing_app.billing import settings
+
 from billing_app.errors import BillingError
 
 log = logging.getLogger(__name__)
@@ -116,7 +118,7 @@ def call_stripe(operation: Callable[[], T]) -> T:
     kinds of retry resend the same idempotency key, which the operation must
     carry (see new_idempotency_key).
     """
-    retries = current_app.config["STRIPE_MAX_NETWORK_RETRIES"]
+    retries = settings()["STRIPE_MAX_NETWORK_RETRIES"]
     for attempt in range(retries + 1):
         try:
             return operation()

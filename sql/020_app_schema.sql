@@ -13,12 +13,34 @@ CREATE TABLE IF NOT EXISTS billing_app.users (
     created_at timestamptz NOT NULL DEFAULT now()
 );
 
--- The Stripe customer the app created for this user at checkout, remembered
--- for the second or two before the sync service mirrors it. The mirror's
--- stripe.customer (found by metadata.user_id) wins as soon as it has the row.
-ALTER TABLE billing_app.users ADD COLUMN IF NOT EXISTS stripe_customer_id text;
-
 CREATE UNIQUE INDEX IF NOT EXISTS users_email_key ON billing_app.users (email);
 
 COMMENT ON TABLE billing_app.users IS
-    'People who sign in to billing_app. A user is linked to a Stripe customer by stripe.customer.metadata->>''user_id'' = users.id::text.';
+    'People who sign in with billing_app''s built-in accounts (AUTH_MODE=accounts). Their user id is users.id::text; a user is linked to a Stripe customer by the customer''s metadata (STRIPE_CUSTOMER_USER_KEY, default user_id) holding that text.';
+
+-- The Stripe customer the app created for a user at checkout, remembered for
+-- the second or two before the sync service mirrors it (the mirror's customer,
+-- found by its metadata, wins as soon as it has the row). Keyed by the user id
+-- as text, so it works for every AUTH_MODE: built-in accounts, a host app's
+-- users and an identity provider's tokens.
+CREATE TABLE IF NOT EXISTS billing_app.remembered_customers (
+    user_id text PRIMARY KEY CONSTRAINT remembered_customers_user_id_length CHECK (length(user_id) BETWEEN 1 AND 255),
+    stripe_customer_id text NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+
+COMMENT ON TABLE billing_app.remembered_customers IS
+    'The Stripe customer billing_app created for a user id (text), until the mirror has it.';
+
+-- Databases made before remembered_customers kept the id on the users row: move it.
+DO $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM information_schema.columns
+                WHERE table_schema = 'billing_app' AND table_name = 'users' AND column_name = 'stripe_customer_id') THEN
+        INSERT INTO billing_app.remembered_customers (user_id, stripe_customer_id)
+        SELECT id::text, stripe_customer_id FROM billing_app.users WHERE stripe_customer_id IS NOT NULL
+        ON CONFLICT (user_id) DO NOTHING;
+        ALTER TABLE billing_app.users DROP COLUMN stripe_customer_id;
+    END IF;
+END
+$$;

@@ -55,7 +55,7 @@ NO_PORTAL_CONFIGURATION = {
     "type": "invalid_request_error",
     "message": "No configuration provided and your test mode default configuration has not been created. "
                "Provide a configuration or create your default by saving your customer portal settings in "
-               "test mode at https://dashboard.stripe.com/test/settings/billing/portal.",
+               "test mode at https://dashboard.stripe.com/test/settings/portal.",
 }
 NO_SUCH_CUSTOMER = {"type": "invalid_request_error", "code": "resource_missing", "param": "customer",
                     "message": "No such customer: 'cus_me'"}

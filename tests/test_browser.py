@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import threading
+from contextlib import contextmanager
 from datetime import datetime
 from html import escape
 from urllib.parse import parse_qs
@@ -42,18 +43,39 @@ def browser():
         browser.close()
 
 
-@pytest.fixture
-def live_app(database_url, stripe_api):
-    """The app on a real port, with SITE_URL pointing at it."""
+@contextmanager
+def serving(make_app):
+    """``make_app(site_url)`` on a real port; yields the site's URL."""
     server = make_server("127.0.0.1", 0, None, threaded=True)
     site_url = f"http://127.0.0.1:{server.server_port}"
-    app = create_app(make_config(database_url, stripe_api.url_for("").rstrip("/"), SITE_URL=site_url))
+    app = make_app(site_url)
     server.app = app
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield site_url
-    server.shutdown()
-    app.extensions["billing_db"].close()
+    try:
+        yield site_url
+    finally:
+        server.shutdown()
+        app.extensions["billing_db"].close()
+
+
+@pytest.fixture
+def live_app(database_url, stripe_api):
+    """The app on a real port, with SITE_URL pointing at it."""
+    stripe_base = stripe_api.url_for("").rstrip("/")
+    with serving(lambda site: create_app(make_config(database_url, stripe_base, SITE_URL=site))) as site_url:
+        yield site_url
+
+
+@pytest.fixture
+def live_host_app(database_url, stripe_api):
+    """tests/host_app.py (billing_app mounted under /billing) on a real port."""
+    from tests.host_app import create_host_app
+    from tests.test_host_app import billing_config
+    stripe_base = stripe_api.url_for("").rstrip("/")
+    with serving(lambda site: create_host_app(billing_config(database_url, stripe_base, BILLING_SITE_URL=site))
+                 ) as site_url:
+        yield site_url
 
 
 @pytest.fixture
@@ -82,36 +104,56 @@ def stand_in_portal(stripe_api):
     return sessions
 
 
-def test_manage_subscription_round_trip_in_chromium(browser, live_app, stand_in_portal, stripe_api, mirror,
-                                                    owner_conn, auth):
-    auth.signup("browser@example.com", "correct horse battery")
-    user_id = owner_conn.execute("SELECT id FROM billing_app.users").fetchone()[0]
+def subscribed(mirror, customer_id: str, user_id) -> None:
     mirror.product("prod_pro", "Pro")
     mirror.price("price_pro_monthly", "prod_pro")
-    mirror.customer("cus_browser", user_id)
-    mirror.subscription("sub_1", "cus_browser", current_period_end=datetime(2031, 3, 5))
+    mirror.customer(customer_id, user_id)
+    mirror.subscription("sub_1", customer_id, current_period_end=datetime(2031, 3, 5))
 
-    page = browser.new_page()
-    page.goto(f"{live_app}/account")
-    assert page.url == f"{live_app}/login?next=/account"
-    page.fill("#email", "browser@example.com")
-    page.fill("#password", "correct horse battery")
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{live_app}/account")
+
+def portal_round_trip(page, account_url: str, customer_id: str, stripe_api, owner_conn) -> None:
+    """From the signed-in account page: Manage subscription, the portal, back, and the page catching up."""
+    page.wait_for_url(account_url)
     assert "Renews on March 5, 2031" in page.inner_text("main")
 
     page.click("text=Manage subscription")
     page.wait_for_url(stripe_api.url_for("/p/session/bps_1"))
     assert page.inner_text("h1") == "Stand-in Customer Portal"
     (request,) = requests_to(stripe_api, "/v1/billing_portal/sessions")
-    assert sent_form(request) == {"customer": "cus_browser", "return_url": f"{live_app}/account?from=portal"}
+    assert sent_form(request) == {"customer": customer_id, "return_url": f"{account_url}?from=portal"}
 
     page.click("#return")
-    page.wait_for_url(f"{live_app}/account?from=portal")
+    page.wait_for_url(f"{account_url}?from=portal")
     notice = page.inner_text("#freshness")
     assert "Changes you made in the billing portal can take a few seconds to appear here." in notice
 
     # the sync service catches up: the page notices and shows the new state by itself
     owner_conn.execute("UPDATE stripe.subscription SET cancel_at_period_end = true WHERE id = 'sub_1'")
-    page.wait_for_url(f"{live_app}/account", timeout=10_000)
+    page.wait_for_url(account_url, timeout=10_000)
     page.wait_for_selector("text=Cancels on March 5, 2031", timeout=10_000)
+
+
+def test_manage_subscription_round_trip_in_chromium(browser, live_app, stand_in_portal, stripe_api, mirror,
+                                                    owner_conn, auth):
+    auth.signup("browser@example.com", "correct horse battery")
+    subscribed(mirror, "cus_browser", owner_conn.execute("SELECT id FROM billing_app.users").fetchone()[0])
+    page = browser.new_page()
+    page.goto(f"{live_app}/account")
+    assert page.url == f"{live_app}/login?next=/account"
+    page.fill("#email", "browser@example.com")
+    page.fill("#password", "correct horse battery")
+    page.click("button[type=submit]")
+    portal_round_trip(page, f"{live_app}/account", "cus_browser", stripe_api, owner_conn)
+
+
+def test_manage_subscription_round_trip_mounted_in_a_host_app(browser, live_host_app, stand_in_portal, stripe_api,
+                                                              mirror, owner_conn):
+    """The same journey with billing_app mounted in the host app: the host's sign-in, pages under /billing."""
+    from tests.host_app import USERS
+    subscribed(mirror, "cus_host", USERS["ada@host.test"].id)
+    page = browser.new_page()
+    page.goto(f"{live_host_app}/billing/account")
+    assert page.url == f"{live_host_app}/login?next=%2Fbilling%2Faccount"
+    page.fill("#email", "ada@host.test")
+    page.click("button[type=submit]")
+    portal_round_trip(page, f"{live_host_app}/billing/account", "cus_host", stripe_api, owner_conn)

@@ -1,4 +1,4 @@
-"""GET /pricing and POST /billing/checkout against the mirror and the local Stripe stand-in."""
+"""GET /pricing and POST /checkout against the mirror and the local Stripe stand-in."""
 
 import re
 import threading
@@ -7,6 +7,8 @@ import time
 import pytest
 from werkzeug import Response
 
+from billing_app.checkout.service import customer_creation_key
+from billing_app.identity import BillingUser
 from tests.conftest import AuthActions, csrf_token_from, customer_app
 
 MIRROR_SOURCES = True  # every test here runs on each mirror source
@@ -16,6 +18,12 @@ from tests.test_account import text_of
 CUSTOMERS = "/v1/customers"
 CHECKOUT = "/v1/checkout/sessions"
 CHECKOUT_URL = "https://checkout.stripe.com/c/pay/cs_test_a1"
+
+
+def remember(conn, user, customer_id: str) -> None:
+    """The app created ``customer_id`` for ``user`` at checkout; the mirror does not have it yet."""
+    conn.execute("INSERT INTO billing_app.remembered_customers (user_id, stripe_customer_id) VALUES (%s, %s)",
+                 (str(user), customer_id))
 
 
 @pytest.fixture
@@ -60,7 +68,7 @@ def answer_checkout(stripe_api):
 
 
 def subscribe(client, token, price="price_pro_monthly"):
-    return client.post("/billing/checkout", data={"csrf_token": token, "price": price})
+    return client.post("/checkout", data={"csrf_token": token, "price": price})
 
 
 # --- /pricing -----------------------------------------------------------------
@@ -86,12 +94,12 @@ def test_pricing_without_yearly_prices_has_no_toggle(client, mirror):
 
 def test_pricing_anonymous_is_asked_to_sign_up(client, catalog):
     page = client.get("/pricing").get_data(as_text=True)
-    assert "Sign up to subscribe" in page and "/billing/checkout" not in page
+    assert "Sign up to subscribe" in page and "/checkout" not in page
 
 
 def test_pricing_free_user_gets_subscribe_forms(client, catalog, user):
     page = client.get("/pricing").get_data(as_text=True)
-    forms = re.findall(r'<form method="post" action="/billing/checkout">.*?</form>', page, flags=re.S)
+    forms = re.findall(r'<form method="post" action="/checkout">.*?</form>', page, flags=re.S)
     assert [re.search(r'name="price" value="([^"]+)"', f).group(1) for f in forms] == [
         "price_seat", "price_pro_monthly", "price_pro_jpy"]
     assert all(csrf_token_from(f) for f in forms)
@@ -103,12 +111,12 @@ def test_pricing_marks_current_plan_and_offers_change_plan(client, catalog, user
     response = client.get("/pricing")
     page = response.get_data(as_text=True)
     assert "$29.00 per month Pro monthly Your current plan" in text_of(response)
-    assert "/billing/checkout" not in page
+    assert "/checkout" not in page
     assert page.count('name="flow" value="subscription_update"') == 2  # the yen and seat prices
     assert 'name="subscription" value="sub_me"' in page
 
 
-# --- /billing/checkout -----------------------------------------------------------
+# --- /checkout -----------------------------------------------------------
 
 def test_checkout_for_new_user_creates_one_customer_and_a_session(client, catalog, user, token, stripe_api,
                                                                    owner_conn):
@@ -120,7 +128,7 @@ def test_checkout_for_new_user_creates_one_customer_and_a_session(client, catalo
     assert response.headers["Cache-Control"] == "no-store"
     (customer,) = requests_to(stripe_api, CUSTOMERS)
     assert sent_form(customer) == {"email": "new@example.com", "metadata[user_id]": str(user)}
-    assert customer.headers["Idempotency-Key"] == f"billing_app-customer-for-user-{user}"
+    assert customer.headers["Idempotency-Key"] == customer_creation_key(BillingUser(str(user), "new@example.com"))
     (session,) = requests_to(stripe_api, CHECKOUT)
     assert sent_form(session) == {
         "mode": "subscription",
@@ -131,7 +139,8 @@ def test_checkout_for_new_user_creates_one_customer_and_a_session(client, catalo
         "success_url": "http://billing.test/account?from=checkout",
         "cancel_url": "http://billing.test/pricing",
     }
-    assert owner_conn.execute("SELECT stripe_customer_id FROM billing_app.users").fetchone()[0] == "cus_new"
+    assert owner_conn.execute("SELECT user_id, stripe_customer_id FROM billing_app.remembered_customers"
+                              ).fetchall() == [(str(user), "cus_new")]
 
 
 def test_two_clicks_during_the_sync_lag_make_one_customer(client, catalog, user, token, stripe_api):
@@ -144,8 +153,9 @@ def test_two_clicks_during_the_sync_lag_make_one_customer(client, catalog, user,
     assert [s["customer"] for s in sessions] == ["cus_new", "cus_new"]
 
 
-def test_two_simultaneous_clicks_make_one_customer(app, catalog, user, stripe_api, auth):
-    """Two requests at once (two tabs): the row lock makes the second wait for the first's customer."""
+def test_two_simultaneous_clicks_make_one_customer(app, catalog, user, stripe_api, auth, owner_conn):
+    """Two requests at once (two tabs): both ask Stripe with the one key per user, which Stripe answers
+    with one customer; nothing is locked while Stripe is asked, and one customer is remembered."""
     answer_customer(stripe_api, delay=0.5)
     answer_checkout(stripe_api)
     clients = []
@@ -161,7 +171,10 @@ def test_two_simultaneous_clicks_make_one_customer(app, catalog, user, stripe_ap
     for thread in threads:
         thread.join(20)
     assert results == [303, 303]
-    assert len(requests_to(stripe_api, CUSTOMERS)) == 1
+    keys = {r.headers["Idempotency-Key"] for r in requests_to(stripe_api, CUSTOMERS)}
+    assert keys == {customer_creation_key(BillingUser(str(user), "new@example.com"))}
+    assert [sent_form(r)["customer"] for r in requests_to(stripe_api, CHECKOUT)] == ["cus_new", "cus_new"]
+    assert owner_conn.execute("SELECT count(*) FROM billing_app.remembered_customers").fetchone()[0] == 1
 
 
 def test_checkout_reuses_the_mirrored_customer(client, catalog, user, token, stripe_api):
@@ -173,7 +186,7 @@ def test_checkout_reuses_the_mirrored_customer(client, catalog, user, token, str
 
 
 def test_the_mirror_wins_once_it_has_the_customer(client, catalog, user, token, stripe_api, owner_conn):
-    owner_conn.execute("UPDATE billing_app.users SET stripe_customer_id = 'cus_remembered'")
+    remember(owner_conn, user, "cus_remembered")
     assert client.get("/api/billing/summary").get_json()["customer"] == "cus_remembered"
     # the sync service mirrors it, deleted meanwhile: the mirror's answer (none) wins
     catalog.customer("cus_remembered", user, deleted=True)
@@ -181,7 +194,7 @@ def test_the_mirror_wins_once_it_has_the_customer(client, catalog, user, token, 
 
 
 def test_the_mirrored_customer_replaces_the_remembered_one(client, catalog, user, owner_conn):
-    owner_conn.execute("UPDATE billing_app.users SET stripe_customer_id = 'cus_remembered'")
+    remember(owner_conn, user, "cus_remembered")
     catalog.customer("cus_remembered", user)
     catalog.subscription("sub_1", "cus_remembered")
     summary = client.get("/api/billing/summary").get_json()
@@ -190,10 +203,10 @@ def test_the_mirrored_customer_replaces_the_remembered_one(client, catalog, user
 
 def test_remembered_customer_reaches_the_portal_during_the_lag(client, catalog, user, token, stripe_api,
                                                                owner_conn):
-    owner_conn.execute("UPDATE billing_app.users SET stripe_customer_id = 'cus_remembered'")
+    remember(owner_conn, user, "cus_remembered")
     stripe_api.expect_request("/v1/billing_portal/sessions", method="POST").respond_with_json(
         {"id": "bps_1", "object": "billing_portal.session", "url": "https://billing.stripe.com/p/session/x"})
-    assert client.post("/billing/portal", data={"csrf_token": token}).status_code == 303
+    assert client.post("/portal", data={"csrf_token": token}).status_code == 303
     assert sent_form(requests_to(stripe_api, "/v1/billing_portal/sessions")[0])["customer"] == "cus_remembered"
 
 
@@ -222,7 +235,7 @@ def test_forged_or_unavailable_price_is_400_and_no_stripe_call(client, catalog, 
 
 def test_checkout_not_signed_in_goes_to_login_and_back_to_pricing(client, catalog, stripe_api):
     token = csrf_token_from(client.get("/login").get_data(as_text=True))
-    response = client.post("/billing/checkout", data={"csrf_token": token, "price": "price_pro_monthly"},
+    response = client.post("/checkout", data={"csrf_token": token, "price": "price_pro_monthly"},
                            headers={"Referer": "http://billing.test/pricing"})
     assert response.status_code == 302
     assert response.headers["Location"] == "/login?next=/pricing"
@@ -230,7 +243,7 @@ def test_checkout_not_signed_in_goes_to_login_and_back_to_pricing(client, catalo
 
 
 def test_checkout_without_csrf_token_is_refused(client, catalog, user, stripe_api):
-    assert client.post("/billing/checkout", data={"price": "price_pro_monthly"}).status_code == 400
+    assert client.post("/checkout", data={"price": "price_pro_monthly"}).status_code == 400
     assert stripe_api.log == []
 
 
@@ -240,7 +253,7 @@ def test_stripe_failure_creating_customer_remembers_nothing(client, catalog, use
     response = subscribe(client, token)
     assert response.status_code == 503
     assert "Stripe is misconfigured" in response.get_data(as_text=True)
-    assert owner_conn.execute("SELECT stripe_customer_id FROM billing_app.users").fetchone()[0] is None
+    assert owner_conn.execute("SELECT count(*) FROM billing_app.remembered_customers").fetchone()[0] == 0
     assert requests_to(stripe_api, CHECKOUT) == []
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from billing_app import require_server_settings
 from billing_app.config import ConfigError, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -56,10 +57,60 @@ def test_malformed_setting_is_named_with_a_valid_example(name, value, message):
 
 
 @pytest.mark.parametrize("name", ["SECRET_KEY", "STRIPE_SECRET_KEY", "SITE_URL"])
-def test_missing_required_setting_fails_outside_debug(name):
-    settings = {k: v for k, v in VALID.items() if k != name}
+def test_missing_server_setting_fails_outside_debug(name):
+    settings = load_settings({k: v for k, v in VALID.items() if k != name})
     with pytest.raises(ConfigError, match=f"^{name} is not set; expected "):
-        load_settings(settings)
+        require_server_settings(settings, relaxed=False)
+
+
+def test_every_malformed_setting_is_named_at_once():
+    with pytest.raises(ConfigError) as excinfo:
+        load_settings({**VALID, "SITE_URL": "nope", "STRIPE_TIMEOUT": "soon", "AUTH_MODE": "magic"})
+    lines = str(excinfo.value).splitlines()
+    assert lines[0] == "3 settings need attention:"
+    assert [line.split("=")[0] for line in lines[1:]] == ["  - SITE_URL", "  - STRIPE_TIMEOUT", "  - AUTH_MODE"]
+
+
+def test_server_start_names_every_missing_setting_at_once(tmp_path):
+    result = run_app_start(tmp_path, {"DATABASE_URL": VALID["DATABASE_URL"]})
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines() == [
+        "billing_app: 3 settings need attention:",
+        "  - SECRET_KEY is not set; expected 64 random hex characters: "
+        "python -c 'import secrets; print(secrets.token_hex(32))'",
+        "  - SITE_URL is not set; expected https://billing.example.com (no trailing slash)",
+        "  - STRIPE_SECRET_KEY is not set; expected sk_test_... or sk_live_... "
+        "(Stripe Dashboard > Developers > API keys)"]
+
+
+def run_flask(tmp_path, env, *args):
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("FLASK_", "STRIPE_", "SITE_URL",
+                                                                       "DATABASE_", "SECRET_KEY", "JWT_"))}
+    return subprocess.run([sys.executable, "-m", "flask", *args], cwd=ROOT, capture_output=True, text=True,
+                          env={**clean, "FLASK_SKIP_DOTENV": "1", "PYTHONPATH": str(ROOT),
+                               "FLASK_APP": "billing_app:create_app(cli=True)",
+                               "INSTANCE_PATH": str(tmp_path / "instance"), **env}, timeout=120)
+
+
+def test_flask_help_works_with_nothing_set_and_starts_no_database(tmp_path):
+    result = run_flask(tmp_path, {}, "--help")
+    assert result.returncode == 0, result.stderr
+    assert "report" in result.stdout and "db" in result.stdout
+    assert not (tmp_path / "instance").exists()  # no embedded PostgreSQL was started for --help
+
+
+def test_report_command_needs_only_the_reporting_database(tmp_path, database_url):
+    """No SECRET_KEY, SITE_URL or Stripe key: `flask report list` still runs on the reporting database."""
+    result = run_flask(tmp_path, {"REPORTING_DATABASE_URL": database_url, "DATABASE_URL": database_url},
+                       "report", "list")
+    assert result.returncode == 0, result.stderr
+    assert "mrr_summary" in result.stdout
+
+
+def test_portal_configure_names_the_settings_it_lacks(tmp_path, database_url):
+    result = run_flask(tmp_path, {"DATABASE_URL": database_url}, "portal", "configure")
+    assert result.returncode != 0
+    assert "SITE_URL is not set" in result.stderr and "STRIPE_SECRET_KEY is not set" in result.stderr
 
 
 def test_debug_fills_in_development_values_but_still_rejects_malformed_ones():

@@ -1,4 +1,4 @@
-"""POST /billing/portal and POST /api/customer_portal against the local Stripe stand-in."""
+"""POST /portal and POST /api/customer_portal against the local Stripe stand-in."""
 
 import logging
 import threading
@@ -49,7 +49,7 @@ def token(client, user):
 
 
 def click(client, token, **fields):
-    return client.post("/billing/portal", data={"csrf_token": token, **fields})
+    return client.post("/portal", data={"csrf_token": token, **fields})
 
 
 def api(client, token, body=None):
@@ -86,7 +86,7 @@ def test_every_click_creates_a_new_session(client, customer, token, stripe_api):
 def test_return_url_comes_from_site_url_not_the_host_header(client, customer, token, stripe_api):
     answer_portal_session(stripe_api)
     client.set_cookie("session", client.get_cookie("session").value, domain="evil.example")
-    response = client.post("/billing/portal", data={"csrf_token": token}, base_url="http://evil.example",
+    response = client.post("/portal", data={"csrf_token": token}, base_url="http://evil.example",
                            headers={"X-Forwarded-Host": "evil.example"})
     assert response.status_code == 303
     assert sessions_sent(stripe_api)[0]["return_url"] == RETURN_URL
@@ -120,10 +120,10 @@ def test_button_not_signed_in_goes_to_login_and_back_to_the_page_it_was_on(clien
     response = click(client, token)
     assert response.status_code == 302
     assert response.headers["Location"] == "/login"
-    response = client.post("/billing/portal", data={"csrf_token": token},
+    response = client.post("/portal", data={"csrf_token": token},
                            headers={"Referer": "http://billing.test/account?x=1"})
     assert response.headers["Location"] == "/login?next=/account%3Fx%3D1"
-    response = client.post("/billing/portal", data={"csrf_token": token},
+    response = client.post("/portal", data={"csrf_token": token},
                            headers={"Referer": "https://evil.example/account"})
     assert response.headers["Location"] == "/login"
     assert stripe_api.log == []
@@ -140,7 +140,7 @@ def test_button_without_billing_account_goes_back_to_account_with_message(client
 
 
 def test_button_without_csrf_token_is_refused(client, customer, stripe_api):
-    response = client.post("/billing/portal")
+    response = client.post("/portal")
     assert response.status_code == 400
     assert stripe_api.log == []
 

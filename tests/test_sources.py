@@ -8,6 +8,7 @@ in the way of the engines' own next migration.
 import json
 
 import psycopg
+import psycopg.rows
 import pytest
 from psycopg import sql
 
@@ -190,7 +191,9 @@ class ExplainingConnection:
         return self.conn.pipeline()
 
     def execute(self, query, params=None):
-        plan = self.conn.execute("EXPLAIN (FORMAT JSON) " + query, params).fetchone()
+        from psycopg import sql
+        explain = sql.SQL("EXPLAIN (FORMAT JSON) ") + (query if isinstance(query, sql.Composable) else sql.SQL(query))
+        plan = self.conn.execute(explain, params).fetchone()
         self.plans.append((query, plan["QUERY PLAN"]))
         return self.conn.execute(query, params)
 
@@ -221,6 +224,25 @@ def test_the_account_page_reads_the_mirror_through_indexes_only(app, mirror, own
     assert len(explaining.plans) == 4  # customer with its card; items and invoices; the subscription's card
     for query, plan in explaining.plans:
         assert not seq_scanned(plan[0]["Plan"]) & set(SOURCES[source].tables), (query, json.dumps(plan, indent=1))
+
+
+def test_another_customer_user_key_gets_its_own_index(mirror, owner_conn, database_url, source):
+    """STRIPE_CUSTOMER_USER_KEY=supabase_user_id: `flask db init` indexes that key, and the lookup uses it."""
+    from billing_app.mirror.customers import customer_for_user
+    from billing_app.mirror.source import user_key_index
+    apply_schema(database_url, with_mirror=False, user_key="supabase_user_id")
+    name = user_key_index(SOURCES[source], "supabase_user_id")[0]
+    assert owner_conn.execute("SELECT to_regclass(%s) IS NOT NULL", (f"stripe.{name}",)).fetchone()[0]
+    mirror.customer("cus_other_key", None, metadata={"supabase_user_id": "u-1"})
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.row_factory = psycopg.rows.dict_row
+        conn.execute("SET enable_seqscan = off")
+        explaining = ExplainingConnection(conn)
+        assert customer_for_user(explaining, "u-1", user_key="supabase_user_id")["id"] == "cus_other_key"
+    query, plan = explaining.plans[0]
+    assert not seq_scanned(plan[0]["Plan"]) & {SOURCES[source].customers_table}, json.dumps(plan, indent=1)
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP INDEX stripe.{}").format(sql.Identifier(name)))
 
 
 # --- doctor -----------------------------------------------------------------------------

@@ -211,9 +211,9 @@ def invoice_view(row: dict) -> InvoiceView:
                        hosted_invoice_url=row["hosted_invoice_url"], invoice_pdf=row["invoice_pdf"])
 
 
-def account_summary(conn: psycopg.Connection, user_id: int) -> AccountSummary:
-    """Everything the account page shows for ``user_id``, from the mirror only."""
-    customer = customer_for_user(conn, user_id)
+def account_summary(conn: psycopg.Connection, user_id: str, *, user_key: str = "user_id") -> AccountSummary:
+    """Everything the account page shows for ``user_id``, from the mirror only (see customer_for_user)."""
+    customer = customer_for_user(conn, user_id, user_key=user_key)
     if customer is None:
         return AccountSummary(customer_id=None)
     rows, invoices = live_items_and_recent_invoices(conn, customer["id"])

@@ -1,27 +1,32 @@
 from flask import jsonify, render_template, request
-from flask_login import current_user, login_required
 
 from billing_app.account import RETURN_PARAM, RETURN_SOURCES, bp
 from billing_app.account.summary import account_summary
+from billing_app.billing import settings
 from billing_app.db import get_db
+from billing_app.identity import current_billing_user, sign_in_required
+
+
+def summary_for(user):
+    return account_summary(get_db(), user.id, user_key=settings()["STRIPE_CUSTOMER_USER_KEY"])
 
 
 @bp.route("/account")
-@login_required
+@sign_in_required
 def account():
-    summary = account_summary(get_db(), current_user.id)
+    summary = summary_for(current_billing_user())
     notice = RETURN_SOURCES.get(request.args.get(RETURN_PARAM))
     # the fingerprint the page's poll compares against; only needed with the notice
     fingerprint = summary.as_json()["fingerprint"] if notice else None
-    response = render_template("account/account.html", summary=summary, freshness_notice=notice,
+    response = render_template("billing/account.html", summary=summary, freshness_notice=notice,
                                fingerprint=fingerprint)
     return response, 200, {"Cache-Control": "no-store"}
 
 
 @bp.route("/api/billing/summary")
-@login_required
+@sign_in_required
 def billing_summary():
     """The signed-in user's subscription state as JSON (the page's freshness poll uses it)."""
-    response = jsonify(account_summary(get_db(), current_user.id).as_json())
+    response = jsonify(summary_for(current_billing_user()).as_json())
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -4,6 +4,7 @@ import click
 from flask.cli import AppGroup
 
 from billing_app.auth.users import SignupError, create_user
+from billing_app.billing import state
 from billing_app.db import DatabaseUnavailable, database
 
 users_cli = AppGroup("users", help="Manage the app's user accounts.")
@@ -14,6 +15,9 @@ users_cli = AppGroup("users", help="Manage the app's user accounts.")
 @click.option("--password", help="The password (prompted for when not given).")
 def create_command(email: str, password: str | None) -> None:
     """Create a user who can sign in with EMAIL."""
+    if state().auth_mode != "accounts":
+        raise click.ClickException(f"built-in accounts are off (AUTH_MODE={state().auth_mode}): users sign in "
+                                   "with the identity provider or the host app")
     if password is None:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     try:

@@ -2,15 +2,15 @@ from __future__ import annotations
 
 from urllib.parse import urlencode, urlsplit
 
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_user, logout_user
 from flask_wtf.csrf import CSRFError
 
 from billing_app.auth import bp
 from billing_app.auth.forms import LoginForm, SignupForm
 from billing_app.auth.users import SignupError, authenticate, create_user, user_by_id
+from billing_app.billing import settings
 from billing_app.db import get_db
-from billing_app.errors import error_response
 from billing_app.extensions import login_manager
 from billing_app.stripe_client import STRIPE_LOCALES
 
@@ -19,16 +19,16 @@ CSRF_MESSAGE = "This form expired or did not come from this site. Please try aga
 
 @login_manager.user_loader
 def load_user(user_id: str):
-    if not user_id.isdigit():
+    if not user_id.isdigit() or len(user_id) > 18:  # a bigint id
         return None
     return user_by_id(get_db(), int(user_id))
 
 
-@login_manager.unauthorized_handler
 def unauthorized():
-    """Not signed in: 401 JSON for the API, the sign-in page (coming back here after) for browsers."""
-    if request.path.startswith("/api/"):
-        return error_response(401, "unauthorized", "Sign in first: this needs a signed-in user.")
+    """A page for signed-in users, without one: the sign-in page, coming back here after.
+
+    (identity.unauthorized answers the JSON API itself.)
+    """
     if request.method == "GET":
         target = request.path + (f"?{request.query_string.decode()}" if request.query_string else "")
     else:
@@ -40,7 +40,7 @@ def unauthorized():
 
 def _referring_page() -> str | None:
     """The path of the Referer when it is a page of this site (SITE_URL), else None."""
-    referrer, site = urlsplit(request.referrer or ""), urlsplit(current_app.config["SITE_URL"])
+    referrer, site = urlsplit(request.referrer or ""), urlsplit(settings()["SITE_URL"])
     if (referrer.scheme, referrer.netloc) != (site.scheme, site.netloc):
         return None
     return safe_next(referrer.path + (f"?{referrer.query}" if referrer.query else ""))
@@ -57,7 +57,7 @@ def safe_next(target: str | None) -> str | None:
 
 
 def _after_sign_in():
-    return redirect(safe_next(request.args.get("next")) or url_for("account.account"))
+    return redirect(safe_next(request.args.get("next")) or url_for("billing.account.account"))
 
 
 @bp.route("/signup", methods=["GET", "POST"])

@@ -1,44 +1,50 @@
 """Starting a subscription with Stripe Checkout, without a webhook handler.
 
 The Stripe customer is the one in the mirror.  A user without one gets a new
-customer (email and metadata[user_id]) whose id is remembered in
-billing_app.users at once, under a row lock, so that a second click during
-the sync lag reuses it instead of creating a duplicate.
+customer (email and the user id in its metadata) made with an idempotency key
+fixed per user, so that a second click, a retry or a crash between Stripe's
+answer and ours gets the same customer back instead of a duplicate; its id is
+remembered (billing_app.remembered_customers) until the mirror has it.  No
+connection is held while Stripe is asked.
 """
 
 from __future__ import annotations
 
-from flask import current_app
+import hashlib
 
 from billing_app.account import RETURN_PARAM
-from billing_app.mirror.customers import customer_for_user
-from billing_app.mirror.subscriptions import live_subscription_items
+from billing_app.billing import absolute_url, settings
 from billing_app.db import get_db, release_db
 from billing_app.errors import BillingError
+from billing_app.identity import BillingUser
 from billing_app.mirror.catalogue import is_active_recurring_price
+from billing_app.mirror.customers import customer_for_user, remember_customer
+from billing_app.mirror.subscriptions import live_subscription_items
 from billing_app.portal.service import create_portal_session
 from billing_app.stripe_client import call_stripe, new_idempotency_key, stripe_client
 
-
-def create_customer(conn, client, user) -> str:
-    """A new Stripe customer for a user who has none, remembered at once; returns its id."""
-    with conn.transaction():
-        # Serialises concurrent clicks of one user: the second waits here, then
-        # finds the id the first remembered.
-        conn.execute("SELECT 1 FROM billing_app.users WHERE id = %s FOR UPDATE", (user.id,))
-        customer = customer_for_user(conn, user.id)
-        if customer is not None:
-            return customer["id"]
-        params = {"email": user.email, "metadata": {"user_id": str(user.id)}}
-        # A fixed key per user: a retry after a crash between Stripe's answer and
-        # our commit gets the same customer back (Stripe keeps keys for 24 hours).
-        options = {"idempotency_key": f"billing_app-customer-for-user-{user.id}"}
-        created = call_stripe(lambda: client.v1.customers.create(params=params, options=options))
-        conn.execute("UPDATE billing_app.users SET stripe_customer_id = %s WHERE id = %s", (created.id, user.id))
-    return created.id
+CLIENT_REFERENCE_MAX_LENGTH = 200  # Stripe's limit for checkout.sessions client_reference_id
 
 
-def start_checkout(user, price_id: str | None) -> str:
+def customer_creation_key(user: BillingUser) -> str:
+    """The idempotency key of the customer made for ``user`` (Stripe keeps keys for 24 hours).
+
+    The email is part of it: Stripe refuses a key reused with other parameters.
+    """
+    digest = hashlib.sha256(f"{user.id}\0{user.email or ''}".encode()).hexdigest()[:48]
+    return f"billing_app-customer-{digest}"
+
+
+def create_customer(client, user: BillingUser, user_key: str) -> str:
+    """A new Stripe customer for ``user``, linked by its metadata; returns its id."""
+    params: dict = {"metadata": {user_key: user.id}}
+    if user.email:
+        params["email"] = user.email
+    options = {"idempotency_key": customer_creation_key(user)}
+    return call_stripe(lambda: client.v1.customers.create(params=params, options=options)).id
+
+
+def start_checkout(user: BillingUser, price_id: str | None) -> str:
     """The URL to send ``user`` to for subscribing to ``price_id``.
 
     A user who already has a live subscription is sent to the portal's
@@ -50,20 +56,26 @@ def start_checkout(user, price_id: str | None) -> str:
     if not price_id or not is_active_recurring_price(conn, price_id):
         raise BillingError(400, "price_not_available", "That plan is not available. Choose one on the plans page.")
     client = stripe_client()
-    customer = customer_for_user(conn, user.id)
+    user_key = settings()["STRIPE_CUSTOMER_USER_KEY"]
+    customer = customer_for_user(conn, user.id, user_key=user_key)
     if customer is not None and customer["has_live_subscription"]:
         newest = live_subscription_items(conn, customer["id"])[0]["subscription_id"]
         return create_portal_session(user, flow="subscription_update", subscription_id=newest)
-    customer_id = customer["id"] if customer is not None else create_customer(conn, client, user)
-    site = current_app.config["SITE_URL"]
+    if customer is not None:
+        customer_id = customer["id"]
+    else:
+        release_db()
+        created = create_customer(client, user, user_key)
+        customer_id = remember_customer(get_db(), user.id, created)
     params = {
         "mode": "subscription",
         "customer": customer_id,
-        "client_reference_id": str(user.id),
         "line_items": [{"price": price_id, "quantity": 1}],
-        "success_url": f"{site}/account?{RETURN_PARAM}=checkout",
-        "cancel_url": f"{site}/pricing",
+        "success_url": absolute_url("billing.account.account", **{RETURN_PARAM: "checkout"}),
+        "cancel_url": absolute_url("billing.plans.pricing"),
     }
+    if len(user.id) <= CLIENT_REFERENCE_MAX_LENGTH:
+        params["client_reference_id"] = user.id
     options = {"idempotency_key": new_idempotency_key()}
     release_db()
     session = call_stripe(lambda: client.v1.checkout.sessions.create(params=params, options=options))

@@ -18,7 +18,7 @@ from typing import Any
 
 import click
 import psycopg
-from flask import current_app
+from billing_app.billing import settings, state
 from flask.cli import with_appcontext
 from werkzeug.security import generate_password_hash
 
@@ -214,9 +214,9 @@ def demo_command(customers: int) -> None:
     from billing_app.demo.volume import load_volume
     from billing_app.reporting.rollups import RefreshError, refresh_rollups
 
-    conninfo = current_app.config["DATABASE_URL"]
+    conninfo = state().database_url()
     try:
-        source = current_app.config["STRIPE_MIRROR"]
+        source = settings()["STRIPE_MIRROR"]
         accounts = load_demo(conninfo, source)
         if customers:
             with click.progressbar(length=customers, label=f"Loading {customers} customers") as bar:
@@ -228,7 +228,7 @@ def demo_command(customers: int) -> None:
         raise DemoError(f"cannot reach the database: {str(exc).splitlines()[0]}") from None
     except RefreshError as exc:
         raise DemoError(f"demo data loaded, but the precomputed reports were not refreshed: {exc}") from None
-    click.echo(f"Demo data loaded. Sign in at {current_app.config['SITE_URL']}/login "
+    click.echo(f"Demo data loaded. Sign in at {settings()['SITE_URL']}/login "
                f"with password {DEMO_PASSWORD!r} as:")
     for account in accounts:
         click.echo(f"  {account.email:<22} {account.story}")

@@ -9,9 +9,11 @@ the demo loader.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import psycopg
+from psycopg import sql
 from psycopg.rows import tuple_row
 
 
@@ -23,6 +25,7 @@ class Source:
     table_by_kind: dict[str, str]  # what the adapter reads, in schema stripe, by Stripe object
     made_by: str                # what creates those tables
     synced_at_column: str | None  # when the sync service last wrote a row, where it records that
+    customer_metadata: str = "metadata"  # the customer's metadata (jsonb), as an expression on its table
 
     @property
     def tables(self) -> tuple[str, ...]:
@@ -54,10 +57,22 @@ SOURCES = {
                _tables("customers", "subscriptions", "subscription_items", "prices", "products", "invoices",
                        "payment_methods"),
                "the engine's migrations (runMigrations from @stripe/sync-engine, or Supabase's Stripe integration)",
-               "_last_synced_at"),
+               "_last_synced_at", customer_metadata="(_raw_data -> 'metadata')"),
     )
 }
 SOURCE_NAMES = tuple(SOURCES)
+DEFAULT_USER_KEY = "user_id"  # the metadata key the adapters' indexes (020_indexes.sql) cover
+
+
+def user_key_index(source: Source, user_key: str) -> tuple[str, sql.Composable] | None:
+    """The index that finds a customer by another metadata key (STRIPE_CUSTOMER_USER_KEY): name and DDL."""
+    if user_key == DEFAULT_USER_KEY:
+        return None
+    name = "billing_app_customers_" + re.sub(r"[^a-z0-9]+", "_", user_key.lower())[:30] + "_idx"
+    ddl = sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} (({} ->> {}))").format(
+        sql.Identifier(name), sql.Identifier("stripe", source.customers_table),
+        sql.SQL(source.customer_metadata), sql.Literal(user_key))
+    return name, ddl
 # the canonical views in schema billing_mirror (sql/mirror/020_views.sql)
 MIRROR_VIEWS = ("customers", "subscriptions", "subscription_items", "prices", "products", "invoices",
                 "payment_methods")

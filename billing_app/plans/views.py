@@ -1,12 +1,13 @@
 from itertools import groupby
 
 from flask import render_template, request
-from flask_login import current_user
 
 from billing_app.mirror.customers import customer_for_user
 from billing_app.mirror.subscriptions import live_subscription_items
 from billing_app.account.summary import interval_words
+from billing_app.billing import settings
 from billing_app.db import get_db
+from billing_app.identity import current_billing_user
 from billing_app.money import format_money
 from billing_app.plans import bp
 from billing_app.mirror.catalogue import active_recurring_prices
@@ -26,9 +27,10 @@ def _interval_name(row) -> str:
 
 def _current_plan(conn) -> tuple[set[str], str | None]:
     """The price ids the signed-in user pays for now, and their newest live subscription."""
-    if not current_user.is_authenticated:
+    user = current_billing_user()
+    if user is None:
         return set(), None
-    customer = customer_for_user(conn, current_user.id)
+    customer = customer_for_user(conn, user.id, user_key=settings()["STRIPE_CUSTOMER_USER_KEY"])
     if customer is None or not customer["has_live_subscription"]:
         return set(), None
     rows = live_subscription_items(conn, customer["id"])
@@ -52,5 +54,5 @@ def pricing():
     shown = [p for p in prices if p["interval_key"] == selected]
     products = [(name, list(group)) for name, group in groupby(shown, key=lambda p: p["product_name"])]
     current_prices, subscription_id = _current_plan(conn)
-    return render_template("plans/pricing.html", products=products, toggle=toggle if len(toggle) > 1 else [],
+    return render_template("billing/pricing.html", products=products, toggle=toggle if len(toggle) > 1 else [],
                            selected=selected, current_prices=current_prices, subscription_id=subscription_id)

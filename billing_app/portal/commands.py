@@ -6,9 +6,10 @@ import json
 from pathlib import Path
 
 import click
-from flask import current_app
+from billing_app.billing import settings, state
 from flask.cli import AppGroup
 
+from billing_app.commands import require_settings
 from billing_app.db import DatabaseUnavailable, database
 from billing_app.errors import BillingError
 from billing_app.mirror.catalogue import active_recurring_prices
@@ -40,11 +41,13 @@ def find_managed_configuration(client):
 @click.option("--dry-run", is_flag=True, help="Print what would be sent to Stripe; send nothing.")
 def configure_command(path: Path, dry_run: bool) -> None:
     """Create or update the portal configuration and print its bpc_ id."""
+    require_settings("SITE_URL", *(() if dry_run else ("STRIPE_SECRET_KEY",)))
     try:
         raw = read_portal_file(path)
         with database().connection() as conn:
             catalog = active_recurring_prices(conn)
-        params = portal_configuration_params(raw, current_app.config["SITE_URL"], catalog)
+        params = portal_configuration_params(raw, settings()["SITE_URL"], catalog,
+                                             billing_url=settings()["SITE_URL"] + state().url_prefix)
     except PortalConfigError as exc:
         raise click.ClickException(f"portal settings refused, nothing sent to Stripe: {exc}") from None
     except DatabaseUnavailable as exc:
@@ -67,7 +70,7 @@ def configure_command(path: Path, dry_run: bool) -> None:
             verb = "updated"
     except BillingError as exc:
         raise click.ClickException(exc.message) from None
-    mode = key_mode(current_app.config["STRIPE_SECRET_KEY"])
+    mode = key_mode(settings()["STRIPE_SECRET_KEY"])
     click.echo(f"{verb} portal configuration {result.id} ({mode} mode)")
-    if current_app.config["STRIPE_PORTAL_CONFIGURATION"] != result.id:
+    if settings()["STRIPE_PORTAL_CONFIGURATION"] != result.id:
         click.echo(f"set STRIPE_PORTAL_CONFIGURATION={result.id}")

@@ -129,7 +129,8 @@ def _plans(section: _Section, catalog: list[dict]) -> list[dict]:
     return [{"product": product, "prices": by_product[product]} for product in chosen]
 
 
-def portal_configuration_params(raw: dict, site_url: str, catalog: list[dict]) -> dict[str, Any]:
+def portal_configuration_params(raw: dict, site_url: str, catalog: list[dict], *,
+                                billing_url: str | None = None) -> dict[str, Any]:
     """The parameters for billing_portal.configurations.create/update."""
     top = _Section(raw, "")
     profile = _Section(raw, "business_profile")
@@ -179,7 +180,8 @@ def portal_configuration_params(raw: dict, site_url: str, catalog: list[dict]) -
 
     return {
         "business_profile": business_profile,
-        "default_return_url": top.url("default_return_url", f"{site_url}/account?{RETURN_PARAM}=portal"),
+        "default_return_url": top.url("default_return_url",
+                                     f"{billing_url or site_url}/account?{RETURN_PARAM}=portal"),
         "features": features,
         "metadata": dict(MANAGED_BY),
     }

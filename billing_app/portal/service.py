@@ -6,9 +6,8 @@ does), never taken from the request; a fresh session is created on every call.
 
 from __future__ import annotations
 
-from flask import current_app
-
 from billing_app.account import RETURN_PARAM
+from billing_app.billing import absolute_url, settings
 from billing_app.mirror.customers import customer_for_user
 from billing_app.mirror.subscriptions import live_subscription_of_customer
 from billing_app.db import get_db, release_db
@@ -22,7 +21,7 @@ FLOWS_NEEDING_SUBSCRIPTION = FLOWS[1:]
 
 def return_url() -> str:
     """/account with the back-from-portal marker, built from SITE_URL (never the Host header)."""
-    return f"{current_app.config['SITE_URL']}/account?{RETURN_PARAM}=portal"
+    return absolute_url("billing.account.account", **{RETURN_PARAM: "portal"})
 
 
 def no_billing_account() -> BillingError:
@@ -82,12 +81,12 @@ def create_portal_session(user, flow: str | None = None, subscription_id: str | 
         raise BillingError(400, "unknown_flow", f"Unknown flow {flow!r}; valid flows: {', '.join(FLOWS)}.")
     client = stripe_client()
     conn = get_db()
-    customer = customer_for_user(conn, user.id)
+    customer = customer_for_user(conn, user.id, user_key=settings()["STRIPE_CUSTOMER_USER_KEY"])
     if customer is None:
         raise no_billing_account()
     params: dict = {"customer": customer["id"], "return_url": return_url()}
-    if current_app.config["STRIPE_PORTAL_CONFIGURATION"]:
-        params["configuration"] = current_app.config["STRIPE_PORTAL_CONFIGURATION"]
+    if settings()["STRIPE_PORTAL_CONFIGURATION"]:
+        params["configuration"] = settings()["STRIPE_PORTAL_CONFIGURATION"]
     if user.locale:
         params["locale"] = user.locale
     if flow:

@@ -7,7 +7,7 @@ import sys
 
 import click
 import psycopg
-from flask import current_app
+from billing_app.billing import settings, state
 from flask.cli import AppGroup
 
 from billing_app.reporting.reports import (ReportError, copy_csv, first_line, parse_filters, report_query,
@@ -84,9 +84,9 @@ def refresh_command(wait: bool) -> None:
     when another refresh is running this one does nothing and exits 0 (or, with
     --wait, waits for it).
     """
-    config = current_app.config
+    config = settings()
     try:
-        done = refresh_rollups(config["DATABASE_URL"], role=config["REFRESH_ROLE"], wait=wait)
+        done = refresh_rollups(state().database_url(), role=config["REFRESH_ROLE"], wait=wait)
     except RefreshBusy as exc:
         click.echo(str(exc), err=True)
         return

@@ -17,7 +17,7 @@ from typing import Iterator
 
 import click
 import psycopg
-from flask import current_app
+from billing_app.billing import settings, state
 from psycopg import sql
 
 
@@ -33,9 +33,9 @@ def reporting_connection() -> Iterator[psycopg.Connection]:
     freshness agree even while a refresh commits); allowed on a read replica.  A
     database error inside becomes a one-line ReportError.
     """
-    config = current_app.config
+    config = settings()
     try:
-        conn = psycopg.connect(config["REPORTING_DATABASE_URL"], connect_timeout=10)
+        conn = psycopg.connect(state().reporting_database_url(), connect_timeout=10)
     except psycopg.OperationalError as exc:
         raise ReportError(f"cannot connect to REPORTING_DATABASE_URL: {str(exc).strip().splitlines()[-1]}") from None
     with conn:

@@ -1,0 +1,183 @@
+"""billing_app as a Flask extension: ``Billing(app)`` or ``Billing().init_app(app)``.
+
+The standalone app (``create_app``) is one host of it; a SaaS team's own Flask
+app is another.  ``init_app`` reads the settings (a host's come from its config
+or the environment, each name with a ``BILLING_`` prefix), makes the database
+pool and the Stripe client, and registers the billing pages and JSON API under
+``URL_PREFIX`` (default ``/billing`` when mounted).  It leaves the host's
+settings, session, error handlers and CSRF alone: billing's error answers and
+CSRF check are scoped to billing's own blueprint.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections import ChainMap
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from flask import Flask, current_app, redirect, url_for
+from flask.helpers import get_debug_flag
+
+from billing_app.config import ConfigError, auth_problems, load_settings, missing
+
+HOST_PREFIX = "BILLING_"
+
+
+@dataclass
+class BillingState:
+    """What billing_app keeps per app, in ``app.extensions["billing"]``."""
+
+    settings: dict[str, Any]
+    standalone: bool
+    instance_path: str
+    url_prefix: str = ""
+    setting_prefix: str = ""  # BILLING_ when mounted: the names settings are known by in messages
+    verifier: Any = None  # identity.tokens.TokenVerifier in jwt mode
+    _database_url: str | None = field(default=None, repr=False)
+
+    @property
+    def auth_mode(self) -> str:
+        return self.settings["AUTH_MODE"]
+
+    def database_url(self) -> str:
+        """DATABASE_URL, or the embedded PostgreSQL (started on first need) when it is unset."""
+        if self.settings["DATABASE_URL"]:
+            return self.settings["DATABASE_URL"]
+        if self._database_url is None:
+            self._database_url = start_embedded_database(self.instance_path, self.settings)
+        return self._database_url
+
+    def reporting_database_url(self) -> str:
+        return self.settings["REPORTING_DATABASE_URL"] or self.database_url()
+
+
+class StartupError(RuntimeError):
+    """The app cannot start; the message names the cause and the fix."""
+
+
+def start_embedded_database(instance_path: str, settings: Mapping[str, Any]) -> str:
+    """No DATABASE_URL: run PostgreSQL inside the instance folder, with the full schema."""
+    from billing_app.embedded import EmbeddedDatabaseError, start_embedded_postgres
+    from billing_app.schema import SchemaError, apply_schema
+
+    try:
+        url = start_embedded_postgres(instance_path)
+        apply_schema(url, with_mirror=True, source=settings["STRIPE_MIRROR"],
+                     user_key=settings["STRIPE_CUSTOMER_USER_KEY"])
+    except (EmbeddedDatabaseError, SchemaError) as exc:
+        raise StartupError(f"embedded database: {exc}") from None
+    return url
+
+
+def serving(app: Flask) -> bool:
+    """Is ``app`` being made to serve requests in production (not a `flask` command, debug or tests)?"""
+    import click
+    return not (app.testing or app.debug or get_debug_flag() or click.get_current_context(silent=True))
+
+
+def state(app: Flask | None = None) -> BillingState:
+    return (app or current_app).extensions["billing"]
+
+
+def settings() -> Mapping[str, Any]:
+    """The current app's billing settings (parsed, see config.SETTINGS)."""
+    return current_app.extensions["billing"].settings
+
+
+def host_settings(app: Flask) -> dict[str, Any]:
+    """A host app's billing settings: BILLING_<NAME> from its config, else from the environment."""
+    relaxed = bool(app.debug or app.testing or get_debug_flag())
+    return load_settings(ChainMap(app.config, os.environ), relaxed=relaxed, prefix=HOST_PREFIX)
+
+
+class Billing:
+    """Self-service Stripe billing pages and API for a Flask app (see the module docstring)."""
+
+    def __init__(self, app: Flask | None = None, **options: Any) -> None:
+        self.options = options
+        if app is not None:
+            self.init_app(app, **options)
+
+    def init_app(self, app: Flask, *, settings: dict[str, Any] | None = None, standalone: bool = False,
+                 **_: Any) -> BillingState:
+        """Set billing_app up on ``app``; raises ConfigError naming every setting to fix."""
+        prefix = "" if standalone else HOST_PREFIX
+        config = dict(settings if settings is not None else host_settings(app))
+        problems = []
+        if config["AUTH_MODE"] is None:
+            config["AUTH_MODE"] = "accounts" if standalone else "host"
+        if config["URL_PREFIX"] is None:
+            config["URL_PREFIX"] = "" if standalone else "/billing"
+        if not standalone:
+            if config["AUTH_MODE"] == "accounts":
+                problems.append(f"{prefix}AUTH_MODE=accounts is for billing_app's own app; mounted in a host "
+                                f"app, expected host (its Flask-Login users) or jwt")
+            if config["AUTH_MODE"] == "host" and getattr(app, "login_manager", None) is None:
+                problems.append(f"{prefix}AUTH_MODE=host needs Flask-Login on the host app: call "
+                                "LoginManager().init_app(app) before Billing(app), or set "
+                                f"{prefix}AUTH_MODE=jwt")
+            if not app.secret_key:
+                problems.append("the host app has no SECRET_KEY; billing_app's forms keep their CSRF token "
+                                "in the host's session")
+            if serving(app):  # a `flask` command checks what it uses itself (flask billing report: no Stripe key)
+                problems += missing(config, "SITE_URL", "STRIPE_SECRET_KEY", prefix=prefix)
+        problems += auth_problems(config, prefix=prefix)
+        if problems:
+            raise ConfigError(problems)
+        billing = BillingState(settings=config, standalone=standalone, instance_path=app.instance_path,
+                               url_prefix=config["URL_PREFIX"], setting_prefix=prefix)
+        app.extensions["billing"] = billing
+        self._set_up(app, billing)
+        return billing
+
+    def _set_up(self, app: Flask, billing: BillingState) -> None:
+        from billing_app import db
+        from billing_app.rate_limits import RateLimits
+        from billing_app.identity import init_identity
+        from billing_app.stripe_client import build_stripe_client
+        from billing_app.blueprint import billing_bp, template_context
+
+        db.init_app(app, billing)
+        app.extensions["billing_rate_limits"] = RateLimits.from_settings(billing.settings)
+        app.extensions["stripe_client"] = build_stripe_client(billing.settings)
+        init_identity(app, billing)
+        app.register_blueprint(billing_bp, url_prefix=billing.url_prefix or None)
+        app.context_processor(template_context)
+        if billing.url_prefix:
+            app.add_url_rule(billing.url_prefix + "/", "billing_root",
+                             lambda: redirect(url_for("billing.account.account")))
+        host_csrf = app.extensions.get("csrf")
+        if host_csrf is not None:  # the host's CSRFProtect: billing checks its own (bearer calls need none)
+            exempt_blueprints(host_csrf, billing_bp)
+        if billing.settings["CORS_ORIGINS"]:
+            from flask_cors import CORS
+            CORS(app, resources={re.escape(billing.url_prefix) + r"/api/.*": {
+                "origins": list(billing.settings["CORS_ORIGINS"]), "methods": ["GET", "POST"],
+                "allow_headers": ["Authorization", "Content-Type"], "supports_credentials": False,
+                "max_age": 600}})
+        if not billing.standalone:
+            from billing_app.commands import host_cli_group
+            app.cli.add_command(host_cli_group())
+
+
+def exempt_blueprints(csrf: Any, blueprint: Any) -> None:
+    """Exempt ``blueprint`` and every blueprint nested in it from a CSRFProtect."""
+    csrf.exempt(blueprint)
+    for child, _options in blueprint._blueprints:
+        exempt_blueprints(csrf, child)
+
+
+def absolute_url(endpoint: str, **values: Any) -> str:
+    """A URL of this app for Stripe to send the customer back to, built on SITE_URL (never the Host header).
+
+    SITE_URL is where the browser reaches the app's root, so a WSGI script
+    root (SCRIPT_NAME) is not added twice.
+    """
+    from flask import request
+    path = url_for(endpoint, **values)
+    root = request.script_root
+    if root and path.startswith(root):
+        path = path[len(root):]
+    return settings()["SITE_URL"] + path

@@ -1,0 +1,140 @@
+"""Who the signed-in user is, in each AUTH_MODE, as one ``BillingUser``.
+
+- ``accounts``: billing_app's built-in accounts (Flask-Login, see auth/).
+- ``host``: the host app's Flask-Login ``current_user`` (``get_id()`` and ``email``).
+- ``jwt``: a token from the host's identity provider (tokens.py), from the
+  ``Authorization: Bearer`` header or the ``JWT_COOKIE`` cookie.
+
+Everything past this module sees only ``BillingUser``: a text id (any string
+of 1 to 255 characters), an email when known and a locale for Stripe's pages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import wraps
+from typing import Any, Callable
+from urllib.parse import quote
+
+from flask import Flask, current_app, g, redirect, request
+
+from billing_app.errors import BillingError, error_response, wants_json
+
+USER_ID_MAX_LENGTH = 255
+
+
+@dataclass(frozen=True)
+class BillingUser:
+    id: str
+    email: str | None = None
+    locale: str | None = None
+    via: str = "session"  # "session", "bearer" or "cookie": how the request proved who it is
+
+    @property
+    def by_bearer_token(self) -> bool:
+        return self.via == "bearer"
+
+
+def valid_user_id(value: Any) -> str | None:
+    """``value`` as a user id (text), or None when it cannot be one (empty, too long, control characters)."""
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        return None
+    text = str(value)
+    if not 0 < len(text) <= USER_ID_MAX_LENGTH or any(ord(ch) < 32 or ord(ch) == 127 for ch in text):
+        return None
+    return text
+
+
+def user_from_login(user: Any) -> BillingUser | None:
+    """The Flask-Login user (ours or the host's) as a BillingUser; None when signed out."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return None
+    try:
+        user_id = valid_user_id(user.get_id())
+    except Exception:  # noqa: BLE001  a host user class whose get_id() fails is a signed-out user
+        return None
+    if user_id is None:
+        return None
+    email = getattr(user, "email", None)
+    locale = getattr(user, "locale", None)
+    return BillingUser(id=user_id, email=email if isinstance(email, str) and email else None,
+                       locale=locale if isinstance(locale, str) and locale else None)
+
+
+@dataclass(frozen=True)
+class SignIn:
+    """The outcome of reading the request: a user, or why there is none."""
+
+    user: BillingUser | None
+    problem: Exception | None = None  # tokens.TokenRejected or tokens.KeysUnavailable
+
+
+def _read_request() -> SignIn:
+    from billing_app.billing import state
+    billing = state()
+    if billing.auth_mode == "jwt":
+        from billing_app.identity.tokens import KeysUnavailable, TokenRejected
+        try:
+            return SignIn(billing.verifier.user_from_request(request))
+        except (TokenRejected, KeysUnavailable) as exc:
+            return SignIn(None, exc)
+    from flask_login import current_user
+    return SignIn(user_from_login(current_user._get_current_object()))
+
+
+def sign_in() -> SignIn:
+    if "billing_sign_in" not in g:
+        g.billing_sign_in = _read_request()
+    return g.billing_sign_in
+
+
+def current_billing_user() -> BillingUser | None:
+    """The signed-in user of this request, or None (read once per request)."""
+    return sign_in().user
+
+
+def sign_in_required(view: Callable) -> Callable:
+    """A view for signed-in users only; others get ``unauthorized()``."""
+    @wraps(view)
+    def wrapped(*args, **kwargs):
+        if current_billing_user() is None:
+            return unauthorized()
+        return view(*args, **kwargs)
+    return wrapped
+
+
+def unauthorized():
+    """Not signed in: 401 JSON for the API; a page goes where this AUTH_MODE signs people in."""
+    from billing_app.billing import settings, state
+    from billing_app.identity.tokens import KeysUnavailable
+    problem = sign_in().problem
+    if isinstance(problem, KeysUnavailable):
+        raise BillingError(503, "sign_in_unavailable", str(problem), retry_after=30)
+    mode = state().auth_mode
+    if wants_json():
+        if problem is not None:
+            return error_response(401, "invalid_token", f"The sign-in token was refused: {problem}.",
+                                  headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+        return error_response(401, "unauthorized", "Sign in first: this needs a signed-in user.",
+                              headers={"WWW-Authenticate": "Bearer" if mode == "jwt" else "Session"})
+    if mode == "host":
+        return current_app.login_manager.unauthorized()
+    if mode == "jwt":
+        login_url = settings()["LOGIN_URL"]
+        if login_url:
+            here = settings()["SITE_URL"] + request.full_path.rstrip("?")
+            return redirect(login_url.replace("{next}", quote(here, safe="")), 303)
+        return error_response(401, "unauthorized", "Sign in on the main site first, then come back here.",
+                              title="Please sign in")
+    from billing_app.auth.views import unauthorized as accounts_sign_in
+    return accounts_sign_in()
+
+
+def init_identity(app: Flask, billing: Any) -> None:
+    """Set up what the AUTH_MODE needs on ``app``."""
+    if billing.auth_mode == "jwt":
+        from billing_app.identity.tokens import TokenVerifier
+        billing.verifier = TokenVerifier.from_settings(billing.settings)
+    elif billing.auth_mode == "accounts":
+        from billing_app.extensions import login_manager
+        login_manager.init_app(app)
