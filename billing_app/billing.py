@@ -95,14 +95,18 @@ def host_settings(app: Flask) -> dict[str, Any]:
 class Billing:
     """Self-service Stripe billing pages and API for a Flask app (see the module docstring)."""
 
-    def __init__(self, app: Flask | None = None, **options: Any) -> None:
-        self.options = options
+    def __init__(self, app: Flask | None = None) -> None:
         if app is not None:
-            self.init_app(app, **options)
+            self.init_app(app)
 
-    def init_app(self, app: Flask, *, settings: dict[str, Any] | None = None, standalone: bool = False,
-                 **_: Any) -> BillingState:
-        """Set billing_app up on ``app``; raises ConfigError naming every setting to fix."""
+    def init_app(self, app: Flask, *, settings: dict[str, Any] | None = None,
+                 standalone: bool = False) -> BillingState:
+        """Set billing_app up on ``app``; raises ConfigError naming every setting to fix.
+
+        ``settings`` and ``standalone`` are for ``create_app`` (billing_app's own app): parsed
+        settings without a prefix, pages at the root, built-in accounts by default.  The state
+        is kept per app (one Billing() may serve several apps), in app.extensions["billing"].
+        """
         prefix = "" if standalone else HOST_PREFIX
         config = dict(settings if settings is not None else host_settings(app))
         problems = []
@@ -137,29 +141,39 @@ class Billing:
         from billing_app.rate_limits import RateLimits
         from billing_app.identity import init_identity
         from billing_app.stripe_client import build_stripe_client
-        from billing_app.blueprint import billing_bp, template_context
+        from billing_app.blueprint import billing_bp
 
         db.init_app(app, billing)
         app.extensions["billing_rate_limits"] = RateLimits.from_settings(billing.settings)
         app.extensions["stripe_client"] = build_stripe_client(billing.settings)
         init_identity(app, billing)
         app.register_blueprint(billing_bp, url_prefix=billing.url_prefix or None)
-        app.context_processor(template_context)
         if billing.url_prefix:
             app.add_url_rule(billing.url_prefix + "/", "billing_root",
                              lambda: redirect(url_for("billing.account.account")))
-        host_csrf = app.extensions.get("csrf")
-        if host_csrf is not None:  # the host's CSRFProtect: billing checks its own (bearer calls need none)
-            exempt_blueprints(host_csrf, billing_bp)
+        # The host's CSRFProtect, set up before or after Billing(app): billing checks its own (bearer
+        # calls need none), so its blueprints are exempted there before the host's check runs.
+        exempt_from_host_csrf(app)
+        if "csrf" not in app.extensions:
+            app.before_request(lambda: exempt_from_host_csrf(app))
         if billing.settings["CORS_ORIGINS"]:
             from flask_cors import CORS
             CORS(app, resources={re.escape(billing.url_prefix) + r"/api/.*": {
                 "origins": list(billing.settings["CORS_ORIGINS"]), "methods": ["GET", "POST"],
-                "allow_headers": ["Authorization", "Content-Type"], "supports_credentials": False,
+                "allow_headers": ["Authorization", "Content-Type"], "expose_headers": ["Retry-After"],
+                "supports_credentials": False,
                 "max_age": 600}})
         if not billing.standalone:
             from billing_app.commands import host_cli_group
             app.cli.add_command(host_cli_group())
+
+
+def exempt_from_host_csrf(app: Flask) -> None:
+    from billing_app.blueprint import billing_bp
+    csrf = app.extensions.get("csrf")
+    if csrf is not None and not getattr(csrf, "_billing_exempted", False):
+        exempt_blueprints(csrf, billing_bp)
+        csrf._billing_exempted = True
 
 
 def exempt_blueprints(csrf: Any, blueprint: Any) -> None:
@@ -176,8 +190,14 @@ def absolute_url(endpoint: str, **values: Any) -> str:
     root (SCRIPT_NAME) is not added twice.
     """
     from flask import request
+
+    from billing_app.errors import BillingError
+    site = settings()["SITE_URL"]
+    if not site:
+        raise BillingError(503, "site_url_not_set", "This server does not know its public address yet. "
+                           f"The operator needs to set {state().setting_prefix}SITE_URL.")
     path = url_for(endpoint, **values)
     root = request.script_root
     if root and path.startswith(root):
         path = path[len(root):]
-    return settings()["SITE_URL"] + path
+    return site + path

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, request, url_for
+from flask import Blueprint, current_app, request, url_for
 from flask_wtf.csrf import CSRFError, generate_csrf, validate_csrf
 from wtforms import ValidationError
 
@@ -20,20 +20,35 @@ billing_bp = Blueprint("billing", __name__, template_folder="templates", static_
                        static_url_path="/static/billing")
 
 CSRF_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+PUBLIC_SETTINGS = ("COMPANY_NAME", "CONTACT_EMAIL")
 CSRF_HEADERS = ("X-CSRFToken", "X-CSRF-Token")
 
 
 def check_csrf() -> None:
-    """Forms and cookie-signed calls carry the page's CSRF token; bearer-token calls need none.
+    """Forms and cookie-signed calls of a signed-in user carry the page's CSRF token; bearer-token
+    calls need none.
 
     A bearer token is not sent by the browser on its own, so a forged
-    cross-site request cannot carry one; a session or a token cookie is.
+    cross-site request cannot carry one; a session or a token cookie is.  A
+    request with no signed-in user acts for nobody: the view answers it (401,
+    or the way to sign in) without a CSRF question.
     """
     if request.method not in CSRF_METHODS:
         return
-    from billing_app.billing import state
-    if state().auth_mode == "jwt" and request.headers.get("Authorization"):
-        return  # the token alone decides: a refused one leaves no user, and the view answers 401
+    from billing_app.identity import current_billing_user
+    user = current_billing_user()
+    if user is None or user.by_bearer_token:
+        return
+    require_csrf_token()
+
+
+def require_csrf_token() -> None:
+    """The request carries the session's CSRF token (form field or X-CSRFToken header), or CSRFError.
+
+    Off only where the app turns Flask-WTF's check off (WTF_CSRF_ENABLED=False, tests).
+    """
+    if request.method not in CSRF_METHODS or not current_app.config.get("WTF_CSRF_ENABLED", True):
+        return
     token = request.form.get("csrf_token") or next(
         (request.headers[h] for h in CSRF_HEADERS if request.headers.get(h)), None)
     try:
@@ -42,30 +57,54 @@ def check_csrf() -> None:
         raise CSRFError(exc.args[0]) from None
 
 
+FIELD_MAX_LENGTH = 255  # Stripe ids and flow names are far shorter
+
+
+def request_data(*, json_allowed: bool = False) -> Any:
+    """The posted fields: the form, or with ``json_allowed`` a JSON object; BillingError 400 otherwise."""
+    from billing_app.errors import BillingError
+    if not (json_allowed and request.is_json):
+        return request.form
+    data = request.get_json(silent=True)
+    if data is None and request.get_data():
+        raise BillingError(400, "invalid_json", "The request body is not valid JSON.")
+    if data is not None and not isinstance(data, dict):
+        raise BillingError(400, "invalid_json", "The request body must be a JSON object of fields.")
+    return data or {}
+
+
+def text_field(data: Any, name: str) -> str | None:
+    """Field ``name`` as text, None when absent or empty; BillingError 400 when it cannot be one."""
+    from billing_app.errors import BillingError
+    value = data.get(name)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise BillingError(400, "invalid_field", f"The field {name} must be text.")
+    if len(value) > FIELD_MAX_LENGTH or "\x00" in value or not value.isprintable():
+        raise BillingError(400, "invalid_field", f"The field {name} is not a valid value.")
+    return value
+
+
 def template_context() -> dict[str, Any]:
     """Names the billing templates use: the user, the links of the site around them, the settings."""
     from billing_app.billing import settings, state
     from billing_app.identity import current_billing_user
+    config = settings()
+    # only what pages show: never the settings themselves (keys, secrets, database URLs)
     return {"billing_user": current_billing_user(), "billing_links": site_links(state()),
-            "billing_config": settings(), "csrf_token": generate_csrf}
+            "billing_config": {name: config[name] for name in PUBLIC_SETTINGS}, "csrf_token": generate_csrf}
 
 
 def site_links(billing: Any) -> dict[str, str | None]:
-    """Where the layout's links go, which depends on who signs people in."""
-    mode, login_url = billing.auth_mode, billing.settings["LOGIN_URL"]
-    sign_in = None
-    if mode == "accounts":
-        sign_in = url_for("auth.login")
-    elif mode == "jwt" and login_url:
-        sign_in = login_url.replace("{next}", "")
-    elif mode == "host":
-        from flask import current_app
-        view = getattr(current_app.login_manager, "login_view", None)
-        sign_in = url_for(view) if isinstance(view, str) else None
+    """Where the layout's links go, which depends on who signs people in; signing in comes back here."""
+    from billing_app.identity import login_url_for
+    mode = billing.auth_mode
+    here = request.full_path.rstrip("?") if request.method == "GET" else None
     return {
         "home": url_for("main.home") if billing.standalone else "/",
-        "sign_in": sign_in,
-        "sign_up": url_for("auth.signup") if mode == "accounts" else None,
+        "sign_in": login_url_for(here),
+        "sign_up": url_for("auth.signup", next=here) if mode == "accounts" else None,
         "sign_out": url_for("auth.logout") if mode == "accounts" else None,
         "terms": url_for("main.terms") if billing.standalone else None,
         "privacy": url_for("main.privacy") if billing.standalone else None,

@@ -171,6 +171,15 @@ def _jwt_secret(value: str) -> str:
     return value
 
 
+def _key_set_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError("it must be an absolute https:// URL")
+    if parts.scheme == "http" and parts.hostname not in ("localhost", "127.0.0.1", "::1"):
+        raise ValueError("it must be https:// (keys fetched over plain http can be swapped on the way)")
+    return value
+
+
 def _claim_name(value: str) -> str:
     if not re.fullmatch(r"[A-Za-z0-9_:./-]{1,100}", value):
         raise ValueError("it is not a claim name")
@@ -263,7 +272,7 @@ SETTINGS: tuple[Setting, ...] = (
             "user_id (the Stripe customer metadata key that holds your user id)", default="user_id"),
     Setting("JWT_SECRET", _jwt_secret, "the identity provider's HS256 secret (Supabase: the legacy JWT secret)",
             secret=True),
-    Setting("JWT_JWKS_URL", parse_base_url,
+    Setting("JWT_JWKS_URL", _key_set_url,
             "https://<project>.supabase.co/auth/v1/.well-known/jwks.json (RS256/ES256 keys)"),
     Setting("JWT_AUDIENCE", _text, "authenticated (the aud claim tokens must carry)"),
     Setting("JWT_ISSUER", _text, "https://<project>.supabase.co/auth/v1 (the iss claim tokens must carry)"),
@@ -322,6 +331,14 @@ def load_settings(environ: Mapping[str, Any], *, relaxed: bool = False, prefix: 
     return config
 
 
+def prefixed(message: str, prefix: str) -> str:
+    """``message`` with every setting name it mentions as the operator knows it (BILLING_... when mounted)."""
+    if not prefix:
+        return message
+    names = "|".join(sorted(BY_NAME, key=len, reverse=True))
+    return re.sub(rf"(?<![A-Z_])({names})(?![A-Z_])", prefix + r"\1", message)
+
+
 def missing(config: Mapping[str, Any], *names: str, prefix: str = "") -> list[str]:
     """One line for each of ``names`` that is not set, with a valid example."""
     return [f"{prefix}{name} is not set; expected {BY_NAME[name].example}"
@@ -337,7 +354,15 @@ def require(config: Mapping[str, Any], *names: str, prefix: str = "") -> None:
 
 def auth_problems(config: Mapping[str, Any], *, prefix: str = "") -> list[str]:
     """What the chosen AUTH_MODE needs and lacks."""
-    if config["AUTH_MODE"] == "jwt" and not (config["JWT_SECRET"] or config["JWT_JWKS_URL"]):
+    if config["AUTH_MODE"] != "jwt":
+        return []
+    if not (config["JWT_SECRET"] or config["JWT_JWKS_URL"]):
         return [f"{prefix}AUTH_MODE=jwt needs {prefix}JWT_SECRET or {prefix}JWT_JWKS_URL; expected "
                 f"{BY_NAME['JWT_SECRET'].example}, or {BY_NAME['JWT_JWKS_URL'].example}"]
+    if config["JWT_JWKS_URL"]:
+        # a provider's key set may sign tokens of many apps (Firebase, Google, a shared Auth0
+        # tenant): only the issuer and audience say a token is meant for this one
+        return [f"{prefix}JWT_JWKS_URL needs {prefix}{name} (tokens signed by that key set may be meant for "
+                f"other apps); expected {BY_NAME[name].example}"
+                for name in ("JWT_ISSUER", "JWT_AUDIENCE") if not config[name]]
     return []

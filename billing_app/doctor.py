@@ -18,10 +18,10 @@ from flask.cli import AppGroup
 from psycopg import sql
 
 from billing_app.billing import settings, state
-from billing_app.config import parse_base_url
+from billing_app.config import parse_base_url, prefixed
 from billing_app.db import DatabaseUnavailable, database
 from billing_app.mirror.freshness import last_written
-from billing_app.mirror.source import Source, SourceError, detect_source, installed_source, user_key_index
+from billing_app.mirror.source import Source, SourceError, detect_source, installed_source, user_key_index, DEFAULT_USER_KEY
 from billing_app.reporting.rollups import age_words, rollup_freshness, utc_time
 from billing_app.schema import SQL_DIR
 from billing_app.stripe_client import key_mode
@@ -149,11 +149,11 @@ def check_table(conn: psycopg.Connection, source: Source, table: str) -> Check:
     return Check(True, subject, "readable, has rows")
 
 
-def required_indexes(source: Source) -> list[str]:
+def required_indexes(source: Source, user_key: str = DEFAULT_USER_KEY) -> list[str]:
     """The lookup indexes the source's adapter creates on its tables (sql/sources/<name>/020_indexes.sql),
-    and the one for STRIPE_CUSTOMER_USER_KEY when it is not user_id."""
+    and the one for ``user_key`` (STRIPE_CUSTOMER_USER_KEY) when it is not user_id."""
     text = (SQL_DIR / "sources" / source.name / "020_indexes.sql").read_text()
-    index = user_key_index(source, settings()["STRIPE_CUSTOMER_USER_KEY"])
+    index = user_key_index(source, user_key)
     return re.findall(r"CREATE INDEX IF NOT EXISTS (\w+)", text) + ([index[0]] if index else [])
 
 
@@ -162,7 +162,7 @@ def check_indexes(conn: psycopg.Connection, source: Source) -> Check:
     present = {row["name"]: row["valid"] for row in conn.execute(
         """SELECT c.relname AS name, i.indisvalid AS valid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
             WHERE c.relnamespace = 'stripe'::regnamespace""")}
-    wanted = required_indexes(source)
+    wanted = required_indexes(source, settings()["STRIPE_CUSTOMER_USER_KEY"])
     missing = [name for name in wanted if name not in present]
     invalid = [name for name in wanted if present.get(name) is False]
     if missing:
@@ -243,12 +243,27 @@ def check_reports(max_age: timedelta) -> Check:
     return Check(True, subject, detail)
 
 
+def built_in_accounts() -> int:
+    """How many built-in accounts the database holds (0 when it cannot be read: other checks say why)."""
+    try:
+        with database().connection() as conn:
+            return conn.execute("SELECT count(*) AS n FROM billing_app.users").fetchone()["n"]
+    except (DatabaseUnavailable, psycopg.Error):
+        return 0
+
+
 def check_sign_in() -> Check:
     """Who signs users in (AUTH_MODE), and for tokens whether the provider's keys can be fetched."""
     billing = state()
     mode, config = billing.auth_mode, billing.settings
     if mode == "accounts":
         return Check(True, "sign-in", "billing_app's built-in accounts (AUTH_MODE=accounts)")
+    built_in = built_in_accounts()
+    if built_in:
+        return Check(False, "sign-in", f"AUTH_MODE={mode}, but billing_app.users holds {built_in} built-in "
+                                       "account(s): Stripe customers linked to their ids ('1', '2'...) would "
+                                       "belong to whoever signs in with the same id. Relink those customers, "
+                                       "then DELETE FROM billing_app.users; or keep AUTH_MODE=accounts")
     if mode == "host":
         return Check(True, "sign-in", "the host app's Flask-Login users (AUTH_MODE=host)")
     checks = [f"audience {config['JWT_AUDIENCE']}" if config["JWT_AUDIENCE"] else "any audience",
@@ -276,7 +291,7 @@ def doctor_command(max_age: float) -> None:
               *check_database(timedelta(hours=max_age)),
               check_reports(timedelta(minutes=config["REPORT_MAX_AGE_MINUTES"]))]
     for check in checks:
-        click.echo(check.line())
+        click.echo(prefixed(check.line(), state().setting_prefix))
     failed = sum(not c.ok for c in checks)
     if failed:
         click.echo(f"{failed} check(s) failed")

@@ -10,7 +10,7 @@ import logging
 
 import psycopg
 
-from flask import Blueprint, Flask, current_app, g, Response, jsonify, make_response, render_template, request
+from flask import Blueprint, got_request_exception, Flask, current_app, g, Response, jsonify, make_response, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
@@ -89,6 +89,8 @@ def _http_error(exc: HTTPException):
 
 def _unexpected_error(exc: Exception):
     log.exception("unhandled error on %s %s", request.method, request.path)
+    # error trackers (Sentry...) listen for this signal; a handled 500 would not send it
+    got_request_exception.send(current_app._get_current_object(), exception=exc)
     return error_response(500, "internal_error",
                           "Something went wrong on our side. Please try again; if it keeps happening, contact support.",
                           title="Something went wrong")

@@ -87,6 +87,7 @@ def apply_schema(conninfo: str, *, with_mirror: bool, source: str | None = None,
             for path in schema_files(found.name):
                 _apply(conn, path)
                 applied.append(str(path.relative_to(SQL_DIR)))
+            conn.execute("UPDATE billing_app.customer_link SET user_key = %s", (user_key,))
             index = user_key_index(found, user_key)
             if index is not None:
                 conn.execute(index[1])

@@ -44,3 +44,15 @@ BEGIN
     END IF;
 END
 $$;
+
+
+-- How a Stripe customer names its user: the metadata key (STRIPE_CUSTOMER_USER_KEY), written by
+-- `flask db init`, read by the reports (reporting.data_quality). One row.
+CREATE TABLE IF NOT EXISTS billing_app.customer_link (
+    one_row boolean PRIMARY KEY DEFAULT true CONSTRAINT customer_link_one_row CHECK (one_row),
+    user_key text NOT NULL DEFAULT 'user_id'
+);
+INSERT INTO billing_app.customer_link DEFAULT VALUES ON CONFLICT DO NOTHING;
+
+COMMENT ON TABLE billing_app.customer_link IS
+    'The Stripe customer metadata key holding the app''s user id (STRIPE_CUSTOMER_USER_KEY), as `flask db init` last set it.';

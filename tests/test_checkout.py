@@ -288,3 +288,10 @@ def test_checkout_when_stripe_hangs_is_502(app_config, catalog, stripe_api):
 def test_back_from_checkout_shows_freshness_notice(client, user):
     assert "Your new subscription can take a few seconds to appear here." in text_of(
         client.get("/account?from=checkout"))
+
+
+@pytest.mark.parametrize("price", ["price\x00pro", "p" * 300])
+def test_checkout_with_a_malformed_price_is_400(client, catalog, user, token, stripe_api, price):
+    answer = client.post("/checkout", data={"csrf_token": token, "price": price})
+    assert answer.status_code == 400
+    assert requests_to(stripe_api, CUSTOMERS) == []

@@ -112,6 +112,32 @@ def test_a_host_user_without_an_id_is_signed_out(host, ada, email):
     assert answer.status_code == 401
 
 
+def test_host_csrf_protect_set_up_after_billing_still_lets_billing_check_its_own(host_config, ada, stripe_api):
+    from flask import Flask
+    from flask_wtf.csrf import CSRFProtect
+    app = Flask("late_csrf")
+    app.config.update(SECRET_KEY="s" * 40, **host_config, BILLING_AUTH_MODE="jwt")
+    from tests.test_jwt import SECRET, mint
+    app.config["BILLING_JWT_SECRET"] = SECRET
+    billing = Billing()  # the factory form: one extension object, bound in the factory
+    billing.init_app(app)
+    CSRFProtect(app)  # after Billing(app)
+    try:
+        answer_portal_session(stripe_api)
+        token = mint({"sub": ADA.id}, drop=("aud", "iss"))
+        answer = app.test_client().post("/billing/api/customer_portal", headers={"Authorization": f"Bearer {token}"})
+        assert answer.status_code == 200, answer.get_data(as_text=True)
+    finally:
+        app.extensions["billing_db"].close()
+
+
+def test_billing_puts_nothing_into_the_hosts_own_templates(host):
+    from flask import render_template_string
+    with host.test_request_context("/"):
+        assert render_template_string("{{ billing_config is defined }}/{{ billing_user is defined }}") == \
+            "False/False"
+
+
 def test_the_hosts_own_handlers_and_settings_are_left_alone(host):
     client = host.test_client()
     assert client.get("/nowhere").get_json() == {"host": "not found"}  # the host's 404, not billing's page
@@ -201,3 +227,13 @@ def test_the_host_gets_billings_commands_in_one_group(host):
     result = host.test_cli_runner().invoke(args=["billing", "report", "list"])
     assert result.exit_code == 0, result.output
     assert "mrr_summary" in result.output
+    doctor = host.test_cli_runner().invoke(args=["billing", "doctor"]).output
+    assert "OK   BILLING_SITE_URL: https://host.example" in doctor  # settings named as the host knows them
+    assert "OK   sign-in: the host app's Flask-Login users (BILLING_AUTH_MODE=host)" in doctor
+
+
+def test_doctor_fails_when_built_in_accounts_are_left_behind(host, owner_conn):
+    """Switched from the built-in accounts: their ids ('1', '2'...) could match the host's users."""
+    owner_conn.execute("INSERT INTO billing_app.users (email, password_hash) VALUES ('old@example.com', 'x')")
+    doctor = host.test_cli_runner().invoke(args=["billing", "doctor"]).output
+    assert "FAIL sign-in: BILLING_AUTH_MODE=host, but billing_app.users holds 1 built-in account(s)" in doctor

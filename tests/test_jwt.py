@@ -127,7 +127,9 @@ def test_without_a_token_the_api_is_401_and_pages_go_to_login_url(jwt_app):
     assert page.status_code == 303
     assert page.headers["Location"] == ("https://app.example.test/login?next="
                                         "http%3A%2F%2Fbilling.test%2Faccount%3Ffrom%3Dportal")
-    assert client.post("/portal").status_code == 400  # a form post without the page's token: refused first
+    # a post acts for nobody: the way to sign in (no CSRF question), or 401 for the API
+    assert client.post("/portal").headers["Location"] == "https://app.example.test/login?next=http%3A%2F%2Fbilling.test"
+    assert client.post("/api/customer_portal").status_code == 401
 
 
 def rsa_key():
@@ -181,6 +183,47 @@ def jwks_app(jwt_config, key_set):
 
 def summary(app, token):
     return app.test_client().get("/api/billing/summary", headers=bearer(token))
+
+
+@pytest.mark.parametrize("settings, message", [
+    ({"JWT_ISSUER": None}, "JWT_JWKS_URL needs JWT_ISSUER"),
+    ({"JWT_AUDIENCE": None}, "JWT_JWKS_URL needs JWT_AUDIENCE"),
+    ({"JWT_JWKS_URL": "http://auth.example.com/jwks.json"}, "it must be https://"),
+])
+def test_a_key_set_needs_issuer_audience_and_https(jwt_config, key_set, settings, message):
+    config = {k: v for k, v in jwt_config.items() if k != "JWT_SECRET"}
+    config = {k: v for k, v in {**config, "JWT_JWKS_URL": key_set.url, **settings}.items() if v is not None}
+    with pytest.raises(SystemExit, match=message):
+        create_app(config)
+
+
+def test_a_key_set_fetch_has_one_deadline(jwks_app, key_set, monkeypatch):
+    """A provider that answers slowly is cut off after the deadline: 503, no thread kept."""
+    from billing_app.identity.tokens import KeySet
+    monkeypatch.setattr(KeySet, "DEADLINE_SECONDS", 0.0)
+    key_set.keys = [public_jwk(rsa_key(), "k1", "RS256")]
+    answer = summary(jwks_app, mint(key=rsa_key(), algorithm="RS256", headers={"kid": "k1"}))
+    assert answer.status_code == 503 and answer.headers["Retry-After"] == "30"
+
+
+def test_keys_without_kid(jwks_app, key_set, linked):
+    first, second = rsa_key(), rsa_key()
+    bare = [{k: v for k, v in public_jwk(key, "x", "RS256").items() if k != "kid"} for key in (first, second)]
+    key_set.keys = bare[:1]
+    assert summary(jwks_app, mint(key=first, algorithm="RS256")).status_code == 200
+    key_set.keys = bare
+    verifier = jwks_app.extensions["billing"].verifier
+    verifier.key_set._fetched_at -= 3600
+    verifier.key_set._tried_at -= 3600
+    refused = summary(jwks_app, mint(key=second, algorithm="RS256"))
+    assert refused.status_code == 401
+    assert "names no signing key (kid) and the provider lists several" in refused.get_json()["error"]["message"]
+
+
+def test_a_deeply_nested_cookie_is_no_token(jwt_app):
+    client = jwt_app.test_client()
+    client.set_cookie("sb-project-auth-token", "[" * 2000 + "]" * 2000, domain="localhost")
+    assert client.get("/api/billing/summary").status_code == 401
 
 
 def test_rs256_and_es256_tokens_from_the_key_set(jwks_app, key_set, linked):
@@ -255,6 +298,10 @@ BAD_TOKENS = {
     "no user claim": (lambda: mint(drop=("sub",)), "it has no usable sub claim"),
     "user claim too long": (lambda: mint({"sub": "u" * 256}), "it has no usable sub claim"),
     "user claim an object": (lambda: mint({"sub": {"id": 1}}), "it has no usable sub claim"),
+    "user claim with spaces around": (lambda: mint({"sub": f" {USER_ID}"}), "it has no usable sub claim"),
+    "user claim with a zero-width space": (lambda: mint({"sub": USER_ID + "\u200b"}), "it has no usable sub claim"),
+    "user claim a lone surrogate": (lambda: mint({"sub": "\ud800"}), "it has no usable sub claim"),
+    "user claim with NUL": (lambda: mint({"sub": "a\x00b"}), "it has no usable sub claim"),
     "no expiry": (lambda: mint(drop=("exp",)), "it has no exp claim"),
     "wrong secret": (lambda: mint(key="another-secret-that-is-also-32-characters-long"),
                      "its signature does not verify"),
@@ -342,6 +389,15 @@ def test_customer_user_key_setting_links_by_another_metadata_key(jwt_config, mir
         app.extensions["billing_db"].close()
 
 
+def test_pages_link_to_sign_in_coming_back_to_them(jwt_app, mirror):
+    mirror.product("prod_pro", "Pro")
+    mirror.price("price_pro_monthly", "prod_pro")
+    html = jwt_app.test_client().get("/pricing?interval=month").get_data(as_text=True)
+    assert ('href="https://app.example.test/login?next=http%3A%2F%2Fbilling.test%2Fpricing%3Finterval%3Dmonth"'
+            in html)
+    assert "Sign in to subscribe" in html
+
+
 def test_cross_origin_calls_only_from_cors_origins(jwt_config, linked, stripe_api):
     app = create_app({**jwt_config, "CORS_ORIGINS": "https://app.example.test, https://www.example.test"})
     try:
@@ -357,6 +413,7 @@ def test_cross_origin_calls_only_from_cors_origins(jwt_config, linked, stripe_ap
         call = client.post("/api/customer_portal", headers={"Origin": "https://www.example.test", **bearer(mint())})
         assert call.status_code == 200
         assert call.headers["Access-Control-Allow-Origin"] == "https://www.example.test"
+        assert "Retry-After" in call.headers["Access-Control-Expose-Headers"]
         page = client.get("/pricing", headers={"Origin": "https://app.example.test"})
         assert "Access-Control-Allow-Origin" not in page.headers  # pages are never shared cross-origin
     finally:
@@ -376,3 +433,18 @@ def test_doctor_fetches_the_signing_keys(jwks_app, key_set):
     key_set.down = True
     output = jwks_app.test_cli_runner().invoke(args=["billing", "doctor"]).output
     assert "FAIL sign-in: cannot fetch the signing keys from JWT_JWKS_URL=" in output
+
+
+def test_data_quality_follows_the_user_key_and_skips_built_in_account_checks(jwt_config, mirror, owner_conn,
+                                                                             database_url):
+    """Users live in the identity provider: no customer is 'not an app user'; the key is the deployment's."""
+    from billing_app.schema import apply_schema
+    apply_schema(database_url, with_mirror=False, user_key="supabase_user_id")
+    try:
+        mirror.customer("cus_linked", None, metadata={"supabase_user_id": USER_ID})
+        mirror.customer("cus_unlinked", None, metadata={"user_id": "7"})
+        rows = owner_conn.execute("SELECT problem, object_id, detail FROM reporting_live.data_quality").fetchall()
+        assert rows == [("customer_without_user_id", "cus_unlinked",
+                         "customer has no metadata.supabase_user_id, so no app user can see it")]
+    finally:
+        apply_schema(database_url, with_mirror=False)

@@ -457,3 +457,21 @@ def test_no_database_connection_is_held_while_waiting_for_stripe(app_config, str
         running["app"] = app
         assert api(client, token).status_code == 200
     assert seen == [1]
+
+
+@pytest.mark.parametrize("body, content_type, code", [
+    ("[1, 2]", "application/json", "invalid_json"),
+    ('"portal"', "application/json", "invalid_json"),
+    ("{not json", "application/json", "invalid_json"),
+    ('{"flow": {"type": "x"}}', "application/json", "invalid_field"),
+    ('{"subscription": 7}', "application/json", "invalid_field"),
+    ('{"price": "price\\u0000x"}', "application/json", "invalid_field"),
+    ("subscription=sub%00x", "application/x-www-form-urlencoded", "invalid_field"),
+])
+def test_portal_api_bad_bodies_are_400_and_reach_no_stripe(app_config, mirror, stripe_api, body, content_type, code):
+    with customer_app(app_config, mirror) as (app, client, token):
+        answer = client.post("/api/customer_portal", data=body, content_type=content_type,
+                             headers={"X-CSRFToken": token})
+        assert answer.status_code == 400, answer.get_data(as_text=True)
+        assert answer.get_json()["error"]["code"] == code
+    assert requests_to(stripe_api, "/v1/billing_portal/sessions") == []

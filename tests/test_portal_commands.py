@@ -185,9 +185,10 @@ def test_doctor_all_ok(doctor, healthy):
     result = doctor()
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    assert lines[:5] == ["OK   stripe key: test mode, accepted by Stripe",
+    assert lines[:6] == ["OK   stripe key: test mode, accepted by Stripe",
                          "OK   portal configuration: bpc_1 exists and is active (test mode)",
                          "OK   SITE_URL: http://billing.test",
+                         "OK   sign-in: billing_app's built-in accounts (AUTH_MODE=accounts)",
                          "OK   mirror source: Sequin's Stripe sync (sequin)",
                          "OK   stripe.customer: readable, has rows"]
     assert "OK   mirror indexes: all 7 present" in lines

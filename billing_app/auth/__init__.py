@@ -6,8 +6,8 @@ bp = Blueprint("auth", __name__)
 
 
 def _check_csrf() -> None:
-    from billing_app.blueprint import check_csrf
-    check_csrf()
+    from billing_app.blueprint import require_csrf_token
+    require_csrf_token()  # sign-in forms too (login CSRF): no user is signed in yet
 
 
 bp.before_request(_check_csrf)

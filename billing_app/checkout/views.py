@@ -1,4 +1,6 @@
-from flask import redirect, request
+from flask import redirect
+
+from billing_app.blueprint import request_data, text_field
 
 from billing_app.checkout import bp
 from billing_app.checkout.service import start_checkout
@@ -9,6 +11,6 @@ from billing_app.identity import current_billing_user, sign_in_required
 @sign_in_required
 def checkout():
     """A plan's "Subscribe" button: 303 to Stripe Checkout (or to the portal's change-plan flow)."""
-    response = redirect(start_checkout(current_billing_user(), request.form.get("price")), 303)
+    response = redirect(start_checkout(current_billing_user(), text_field(request_data(), "price")), 303)
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -228,6 +228,11 @@ def demo_command(customers: int) -> None:
         raise DemoError(f"cannot reach the database: {str(exc).splitlines()[0]}") from None
     except RefreshError as exc:
         raise DemoError(f"demo data loaded, but the precomputed reports were not refreshed: {exc}") from None
+    if state().auth_mode != "accounts":
+        # the demo customers belong to demo rows of the built-in accounts; other users cannot sign in as them
+        click.echo(f"Demo data loaded. With AUTH_MODE={state().auth_mode} its customers belong to built-in "
+                   "accounts nobody can sign in as here; the reports, doctor and pricing page show them.")
+        return
     click.echo(f"Demo data loaded. Sign in at {settings()['SITE_URL']}/login "
                f"with password {DEMO_PASSWORD!r} as:")
     for account in accounts:

@@ -11,6 +11,7 @@ of 1 to 255 characters), an email when known and a locale for Stripe's pages.
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from functools import wraps
 from typing import Any, Callable
@@ -36,11 +37,19 @@ class BillingUser:
 
 
 def valid_user_id(value: Any) -> str | None:
-    """``value`` as a user id (text), or None when it cannot be one (empty, too long, control characters)."""
+    """``value`` as a user id (text), or None when it cannot be one.
+
+    An id is 1 to 255 characters of UTF-8 text without control, format or
+    separator characters (no NUL, no zero-width space, no lone surrogate) and
+    without spaces around it, so that the id a customer's metadata holds and
+    the id a user arrives with compare equal byte for byte.
+    """
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         return None
     text = str(value)
-    if not 0 < len(text) <= USER_ID_MAX_LENGTH or any(ord(ch) < 32 or ord(ch) == 127 for ch in text):
+    if not 0 < len(text) <= USER_ID_MAX_LENGTH or text != text.strip():
+        return None
+    if any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp") for ch in text):
         return None
     return text
 
@@ -105,7 +114,7 @@ def sign_in_required(view: Callable) -> Callable:
 
 def unauthorized():
     """Not signed in: 401 JSON for the API; a page goes where this AUTH_MODE signs people in."""
-    from billing_app.billing import settings, state
+    from billing_app.billing import state
     from billing_app.identity.tokens import KeysUnavailable
     problem = sign_in().problem
     if isinstance(problem, KeysUnavailable):
@@ -120,14 +129,34 @@ def unauthorized():
     if mode == "host":
         return current_app.login_manager.unauthorized()
     if mode == "jwt":
-        login_url = settings()["LOGIN_URL"]
-        if login_url:
-            here = settings()["SITE_URL"] + request.full_path.rstrip("?")
-            return redirect(login_url.replace("{next}", quote(here, safe="")), 303)
+        target = login_url_for(request.full_path.rstrip("?") if request.method == "GET" else None)
+        if target:
+            return redirect(target, 303)
         return error_response(401, "unauthorized", "Sign in on the main site first, then come back here.",
                               title="Please sign in")
     from billing_app.auth.views import unauthorized as accounts_sign_in
     return accounts_sign_in()
+
+
+def login_url_for(next_path: str | None) -> str | None:
+    """Where to sign in, coming back to ``next_path`` (a path of this app) after; None when unknown."""
+    from billing_app.billing import settings, state
+    billing = state()
+    if billing.auth_mode == "accounts":
+        from flask import url_for
+        return url_for("auth.login", next=next_path)
+    if billing.auth_mode == "jwt":
+        login_url = billing.settings["LOGIN_URL"]
+        if not login_url:
+            return None
+        site = settings()["SITE_URL"]
+        back = site + next_path if site and next_path else (site or "")
+        return login_url.replace("{next}", quote(back, safe=""))
+    view = getattr(current_app.login_manager, "login_view", None)
+    if not isinstance(view, str):
+        return None
+    from flask import url_for
+    return url_for(view, next=next_path) if next_path else url_for(view)
 
 
 def init_identity(app: Flask, billing: Any) -> None:

@@ -49,8 +49,9 @@ class KeySet:
     MAX_AGE_SECONDS = 600
     REFETCH_SECONDS = 30
     MAX_BYTES = 512 * 1024
+    DEADLINE_SECONDS = 5.0  # one fetch, all of it: a provider that drips bytes is cut off
 
-    def __init__(self, url: str, *, timeout: float = 5.0) -> None:
+    def __init__(self, url: str, *, timeout: float = 2.0) -> None:
         self.url = url
         self.timeout = timeout
         self._keys: dict[str | None, jwt.PyJWK] | None = None
@@ -64,17 +65,22 @@ class KeySet:
         stale = keys is None or now - self._fetched_at > self.MAX_AGE_SECONDS
         if stale or kid not in keys:
             keys = self._refetch(now)
-        if kid in keys:
+        if kid is not None and kid in keys:
             return keys[kid]
         if kid is None and len(keys) == 1:  # a provider with one key may leave kid out
             return next(iter(keys.values()))
-        raise TokenRejected("it names a signing key the provider does not list")
+        raise TokenRejected("it names a signing key the provider does not list" if kid is not None
+                            else "it names no signing key (kid) and the provider lists several")
 
     def _refetch(self, now: float) -> dict[str | None, jwt.PyJWK]:
         known = self._keys
-        # With keys in hand nobody waits for a fetch another thread is making; without, all wait for it.
-        if not self._lock.acquire(blocking=known is None):
-            return known
+        # With keys in hand nobody waits for a fetch another thread is making; without, all wait for it,
+        # for at most one fetch's deadline.
+        if known is not None:
+            if not self._lock.acquire(blocking=False):
+                return known
+        elif not self._lock.acquire(timeout=self.DEADLINE_SECONDS + self.timeout):
+            raise KeysUnavailable("The sign-in service's keys could not be fetched. Try again shortly.")
         try:
             if self._keys is not None and (self._fetched_at > now or self._tried_at > now - self.REFETCH_SECONDS):
                 return self._keys  # fetched by another thread meanwhile, or asked a moment ago
@@ -97,18 +103,32 @@ class KeySet:
     def _fetch(self) -> dict[str | None, jwt.PyJWK]:
         request = urllib.request.Request(self.url, headers={"Accept": "application/json",
                                                             "User-Agent": "billing_app"})
+        deadline = time.monotonic() + self.DEADLINE_SECONDS
+        chunks, size = [], 0
         with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310 an https setting
-            body = response.read(self.MAX_BYTES + 1)
-        if len(body) > self.MAX_BYTES:
-            raise ValueError("the key set is too large")
+            while chunk := response.read1(64 * 1024):
+                chunks.append(chunk)
+                size += len(chunk)
+                if size > self.MAX_BYTES:
+                    raise ValueError("the key set is too large")
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"the key set took over {self.DEADLINE_SECONDS:g} s")
+        document = json.loads(b"".join(chunks))
+        listed = document.get("keys") if isinstance(document, dict) else None
+        if not isinstance(listed, list):
+            raise ValueError("the answer is not a key set ({\"keys\": [...]})")
         keys: dict[str | None, jwt.PyJWK] = {}
-        for data in json.loads(body).get("keys", []):
-            if data.get("use", "sig") != "sig" or data.get("kty") == "oct":
+        for data in listed:
+            if not isinstance(data, dict) or data.get("use", "sig") != "sig" or data.get("kty") == "oct":
                 continue  # encryption keys and shared secrets never verify a signature here
+            kid = data.get("kid") if isinstance(data.get("kid"), str) else None
             try:
-                keys[data.get("kid")] = jwt.PyJWK.from_dict(data)
+                key = jwt.PyJWK.from_dict(data)
             except jwt.PyJWTError as exc:
-                log.info("JWKS key %s skipped: %s", data.get("kid"), exc)
+                log.info("JWKS key %s skipped: %s", kid, exc)
+                continue
+            # keys without a kid are told apart by position; only a set of one serves kid-less tokens
+            keys[kid if kid is not None else f"#{len(keys)}"] = key
         if not keys:
             raise ValueError("the key set has no usable signing key")
         return keys
@@ -218,7 +238,7 @@ def cookie_token(cookies: Mapping[str, str], name: str) -> str | None:
     if value.startswith(("{", "[")):
         try:
             session = json.loads(value)
-        except ValueError:
+        except (ValueError, RecursionError):
             return None
         token = session.get("access_token") if isinstance(session, dict) else (session[0] if session else None)
         return token if isinstance(token, str) else None

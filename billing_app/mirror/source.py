@@ -9,6 +9,7 @@ the demo loader.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 
@@ -68,7 +69,9 @@ def user_key_index(source: Source, user_key: str) -> tuple[str, sql.Composable] 
     """The index that finds a customer by another metadata key (STRIPE_CUSTOMER_USER_KEY): name and DDL."""
     if user_key == DEFAULT_USER_KEY:
         return None
-    name = "billing_app_customers_" + re.sub(r"[^a-z0-9]+", "_", user_key.lower())[:30] + "_idx"
+    # readable, and unique per key (user.id and user-id read alike)
+    digest = hashlib.sha256(user_key.encode()).hexdigest()[:8]
+    name = f"billing_app_customers_{re.sub(r'[^a-z0-9]+', '_', user_key.lower())[:24]}_{digest}_idx"
     ddl = sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} (({} ->> {}))").format(
         sql.Identifier(name), sql.Identifier("stripe", source.customers_table),
         sql.SQL(source.customer_metadata), sql.Literal(user_key))

@@ -25,9 +25,8 @@ def _interval_name(row) -> str:
     return INTERVAL_NAMES.get((row["recurring_interval"], count)) or f"Every {count} {row['recurring_interval']}s"
 
 
-def _current_plan(conn) -> tuple[set[str], str | None]:
-    """The price ids the signed-in user pays for now, and their newest live subscription."""
-    user = current_billing_user()
+def _current_plan(conn, user) -> tuple[set[str], str | None]:
+    """The price ids ``user`` pays for now, and their newest live subscription."""
     if user is None:
         return set(), None
     customer = customer_for_user(conn, user.id, user_key=settings()["STRIPE_CUSTOMER_USER_KEY"])
@@ -40,6 +39,7 @@ def _current_plan(conn) -> tuple[set[str], str | None]:
 @bp.route("/pricing")
 def pricing():
     """The active recurring prices by product, one billing interval at a time."""
+    user = current_billing_user()  # before the connection: a token check may have to fetch keys
     conn = get_db()
     prices = [{**row, "amount": format_money(row["unit_amount"], row["currency"]),
                "interval": interval_words(row["recurring_interval"], row["recurring_interval_count"]),
@@ -53,6 +53,6 @@ def pricing():
         selected = "month" if "month" in intervals else (toggle[0][0] if toggle else None)
     shown = [p for p in prices if p["interval_key"] == selected]
     products = [(name, list(group)) for name, group in groupby(shown, key=lambda p: p["product_name"])]
-    current_prices, subscription_id = _current_plan(conn)
+    current_prices, subscription_id = _current_plan(conn, user)
     return render_template("billing/pricing.html", products=products, toggle=toggle if len(toggle) > 1 else [],
                            selected=selected, current_prices=current_prices, subscription_id=subscription_id)

@@ -3,6 +3,7 @@ from functools import wraps
 from flask import flash, jsonify, redirect, request, url_for
 
 from billing_app.billing import settings
+from billing_app.blueprint import request_data, text_field
 from billing_app.errors import BillingError
 from billing_app.rate_limits import rate_limit
 from billing_app.identity import current_billing_user, sign_in_required
@@ -20,8 +21,8 @@ def portal_limit(view):
 
 
 def _portal_fields(data) -> dict:
-    return {"flow": data.get("flow") or None, "subscription_id": data.get("subscription") or None,
-            "price_id": data.get("price") or None, "item_id": data.get("item") or None}
+    return {"flow": text_field(data, "flow"), "subscription_id": text_field(data, "subscription"),
+            "price_id": text_field(data, "price"), "item_id": text_field(data, "item")}
 
 
 @bp.route("/portal", methods=["POST"])
@@ -47,7 +48,7 @@ def portal():
 def customer_portal_api():
     """For fetch clients: {"url": ...}. A bearer token needs nothing else; a session or token
     cookie also needs the page's CSRF token (X-CSRFToken header)."""
-    data = request.get_json(silent=True) if request.is_json else request.form
-    response = jsonify(url=create_portal_session(current_billing_user(), **_portal_fields(data or {})))
+    data = request_data(json_allowed=True)
+    response = jsonify(url=create_portal_session(current_billing_user(), **_portal_fields(data)))
     response.headers["Cache-Control"] = "no-store"
     return response

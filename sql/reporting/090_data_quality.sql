@@ -1,28 +1,39 @@
 -- The definition of reporting.data_quality, computed live; analysts read its stored result
 -- (reporting.data_quality over reporting_rollups.data_quality, made in 100_rollups.sql).
+-- The metadata key that links a customer to a user, as `flask db init` last set it (user_id when unset).
+CREATE OR REPLACE VIEW reporting_live.customer_link AS
+SELECT coalesce((SELECT user_key FROM billing_app.customer_link), 'user_id') AS user_key;
+
+COMMENT ON VIEW reporting_live.customer_link IS
+    'The Stripe customer metadata key holding the app''s user id (STRIPE_CUSTOMER_USER_KEY at the last `flask db init`).';
+
 CREATE OR REPLACE VIEW reporting_live.data_quality AS
+-- k.user_key: the metadata key that links a customer to a user (reporting_live.customer_link).
+-- The checks against billing_app.users apply to the built-in accounts only: a deployment whose
+-- users live in its identity provider or host app has none there.
 SELECT 'customer_without_user_id' AS problem, 'customer' AS object_type, c.id AS object_id,
-       'customer has no metadata.user_id, so no app user can see it' AS detail
-  FROM billing_mirror.customers c
- WHERE c.deleted IS NOT TRUE AND coalesce(c.metadata ->> 'user_id', '') = ''
+       'customer has no metadata.' || k.user_key || ', so no app user can see it' AS detail
+  FROM billing_mirror.customers c CROSS JOIN reporting_live.customer_link k
+ WHERE c.deleted IS NOT TRUE AND coalesce(c.metadata ->> k.user_key, '') = ''
 UNION ALL
 SELECT 'user_without_customer', 'user', u.id::text,
        'app user has no live Stripe customer (free plan)'
-  FROM billing_app.users u
+  FROM billing_app.users u CROSS JOIN reporting_live.customer_link k
  WHERE NOT EXISTS (SELECT 1 FROM billing_mirror.customers c
-                    WHERE c.metadata ->> 'user_id' = u.id::text AND c.deleted IS NOT TRUE)
+                    WHERE c.metadata ->> k.user_key = u.id::text AND c.deleted IS NOT TRUE)
 UNION ALL
 SELECT 'customer_with_unknown_user_id', 'customer', c.id,
-       'metadata.user_id ' || (c.metadata ->> 'user_id') || ' is not an app user'
-  FROM billing_mirror.customers c
- WHERE c.deleted IS NOT TRUE AND coalesce(c.metadata ->> 'user_id', '') <> ''
-   AND NOT EXISTS (SELECT 1 FROM billing_app.users u WHERE u.id::text = c.metadata ->> 'user_id')
+       'metadata.' || k.user_key || ' ' || (c.metadata ->> k.user_key) || ' is not an app user'
+  FROM billing_mirror.customers c CROSS JOIN reporting_live.customer_link k
+ WHERE c.deleted IS NOT TRUE AND coalesce(c.metadata ->> k.user_key, '') <> ''
+   AND EXISTS (SELECT 1 FROM billing_app.users)
+   AND NOT EXISTS (SELECT 1 FROM billing_app.users u WHERE u.id::text = c.metadata ->> k.user_key)
 UNION ALL
-SELECT 'user_with_several_customers', 'user', c.metadata ->> 'user_id',
+SELECT 'user_with_several_customers', 'user', c.metadata ->> k.user_key,
        count(*) || ' live customers carry this user id: ' || string_agg(c.id, ', ' ORDER BY c.id)
-  FROM billing_mirror.customers c
- WHERE c.deleted IS NOT TRUE AND coalesce(c.metadata ->> 'user_id', '') <> ''
- GROUP BY c.metadata ->> 'user_id'
+  FROM billing_mirror.customers c CROSS JOIN reporting_live.customer_link k
+ WHERE c.deleted IS NOT TRUE AND coalesce(c.metadata ->> k.user_key, '') <> ''
+ GROUP BY c.metadata ->> k.user_key
 HAVING count(*) > 1
 UNION ALL
 SELECT CASE WHEN p.id IS NULL THEN 'price_missing' ELSE 'price_deleted' END,
@@ -47,4 +58,4 @@ SELECT CASE WHEN pr.id IS NULL THEN 'product_missing' ELSE 'product_deleted' END
    AND (pr.id IS NULL OR pr.deleted IS TRUE);
 
 COMMENT ON VIEW reporting_live.data_quality IS
-    'One row per problem between the mirror and the app: problem (customer_without_user_id, user_without_customer, customer_with_unknown_user_id, user_with_several_customers, price_missing, price_deleted, product_missing, product_deleted), the object it concerns and a sentence saying what is wrong. Live subscriptions are all but canceled and incomplete_expired. Shows app user ids, never their emails or password hashes. No money.';
+    'One row per problem between the mirror and the app: problem (customer_without_user_id, user_without_customer, customer_with_unknown_user_id (built-in accounts only), user_with_several_customers, price_missing, price_deleted, product_missing, product_deleted), the object it concerns and a sentence saying what is wrong. Live subscriptions are all but canceled and incomplete_expired. Shows app user ids, never their emails or password hashes. No money.';
