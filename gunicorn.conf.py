@@ -20,3 +20,19 @@ preload_app = False
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = 20
 keepalive = 5
+
+
+# One Stripe call must end before the worker timeout: checked here, at start-up, with one line.
+def _check_stripe_fits() -> None:
+    from billing_app import settings_source
+    from billing_app.config import ConfigError, load_settings
+    from billing_app.stripe_client import check_worker_timeout
+    try:
+        problem = check_worker_timeout(load_settings(settings_source(None)), timeout)
+    except ConfigError:
+        return  # the app names bad settings itself when it loads
+    if problem:
+        raise SystemExit(f"billing_app: {problem}")
+
+
+_check_stripe_fits()

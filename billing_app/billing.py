@@ -140,12 +140,12 @@ class Billing:
         from billing_app import db
         from billing_app.rate_limits import RateLimits
         from billing_app.identity import init_identity
-        from billing_app.stripe_client import build_stripe_client
+        from billing_app.stripe_client import init_stripe
         from billing_app.blueprint import billing_bp
 
         db.init_app(app, billing)
         app.extensions["billing_rate_limits"] = RateLimits.from_settings(billing.settings)
-        app.extensions["stripe_client"] = build_stripe_client(billing.settings)
+        init_stripe(app, billing.settings)
         init_identity(app, billing)
         app.register_blueprint(billing_bp, url_prefix=billing.url_prefix or None)
         if billing.url_prefix:

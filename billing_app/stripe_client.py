@@ -10,7 +10,7 @@ status and message; the API key never appears in what it logs or answers.
 from __future__ import annotations
 
 import logging
-import time
+import threading
 import uuid
 from typing import Callable, TypeVar
 
@@ -112,20 +112,47 @@ def translate_stripe_error(exc: stripe.StripeError) -> BillingError:
 
 
 def call_stripe(operation: Callable[[], T]) -> T:
-    """Run one Stripe call; rate-limited calls are retried with backoff, failures become BillingError.
+    """Run one Stripe call in one of this process's Stripe slots; failures become BillingError.
 
-    Network errors and 5xx answers are retried inside stripe-python; both
-    kinds of retry resend the same idempotency key, which the operation must
-    carry (see new_idempotency_key).
+    At most STRIPE_MAX_CONCURRENT_CALLS calls are in flight per process: past
+    that, the request answers 503 with Retry-After at once instead of taking
+    another thread from the pages (a bulkhead: a slow or hanging Stripe
+    cannot occupy every thread).  Network errors, 409 and 5xx answers are
+    retried inside stripe-python, resending the same idempotency key, which
+    the operation must carry (see new_idempotency_key); nothing else retries,
+    so one call takes at most ``worst_case_seconds``.
     """
-    retries = settings()["STRIPE_MAX_NETWORK_RETRIES"]
-    for attempt in range(retries + 1):
-        try:
-            return operation()
-        except stripe.RateLimitError as exc:
-            if attempt == retries:
-                raise translate_stripe_error(exc) from None
-            time.sleep(min(2.0, 0.25 * 2 ** attempt))
-        except stripe.StripeError as exc:
-            raise translate_stripe_error(exc) from None
-    raise AssertionError("unreachable")
+    slots = current_app.extensions["billing_stripe_slots"]
+    if not slots.acquire(blocking=False):
+        log.warning("all %d Stripe slots of this process are busy; answering 503", settings()["STRIPE_MAX_CONCURRENT_CALLS"])
+        raise BillingError(503, "payments_busy", "Payments are very busy right now. " + RETRY_HINT, retry_after=5)
+    try:
+        return operation()
+    except stripe.StripeError as exc:
+        raise translate_stripe_error(exc) from None
+    finally:
+        slots.release()
+
+
+def worst_case_seconds(settings) -> float:
+    """The longest one Stripe call can take: every try timing out, with stripe-python's longest backoff."""
+    retries, timeout = settings["STRIPE_MAX_NETWORK_RETRIES"], settings["STRIPE_TIMEOUT"]
+    backoff = sum(min(stripe.HTTPClient.INITIAL_DELAY * 2 ** (n - 1), stripe.HTTPClient.MAX_DELAY)
+                  for n in range(1, retries + 1))
+    return (retries + 1) * timeout + backoff
+
+
+def check_worker_timeout(settings, worker_timeout: float) -> str | None:
+    """A one-line problem when one Stripe call could outlast the server's worker timeout, else None."""
+    worst = worst_case_seconds(settings)
+    if worst < worker_timeout:
+        return None
+    return (f"one Stripe call can take {worst:g} s (STRIPE_TIMEOUT={settings['STRIPE_TIMEOUT']:g} x "
+            f"{settings['STRIPE_MAX_NETWORK_RETRIES'] + 1} tries, with backoff), not less than the worker timeout "
+            f"of {worker_timeout:g} s: lower STRIPE_TIMEOUT or STRIPE_MAX_NETWORK_RETRIES, or raise GUNICORN_TIMEOUT")
+
+
+def init_stripe(app, billing_settings) -> None:
+    """The app's Stripe client and its slots for calls in flight."""
+    app.extensions["stripe_client"] = build_stripe_client(billing_settings)
+    app.extensions["billing_stripe_slots"] = threading.BoundedSemaphore(billing_settings["STRIPE_MAX_CONCURRENT_CALLS"])

@@ -1,0 +1,86 @@
+"""Issue 13, Stripe side: a slow or hanging Stripe never takes the pages down with it.
+
+No connection is held while Stripe is asked (checkout included); at most
+STRIPE_MAX_CONCURRENT_CALLS calls are in flight per process, the rest answer
+503 at once; one call's worst case is checked against the worker timeout.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+
+from werkzeug import Response
+
+from billing_app.config import load_settings
+from billing_app.stripe_client import check_worker_timeout, worst_case_seconds
+from tests.conftest import AuthActions, csrf_token_from, customer_app
+from tests.stripe_stand_in import requests_to
+
+ROOT = Path(__file__).resolve().parent.parent
+SESSIONS = "/v1/billing_portal/sessions"
+
+
+@contextmanager
+def hanging_until_released(stripe_api, path: str):
+    """Stripe takes ``path`` and does not answer until the block ends; yields the event set on arrival."""
+    arrived, released = threading.Event(), threading.Event()
+
+    def hang(request):
+        arrived.set()
+        released.wait(10)
+        return Response("{}", content_type="application/json")
+
+    stripe_api.expect_request(path, method="POST").respond_with_handler(hang)
+    try:
+        yield arrived
+    finally:
+        released.set()
+
+
+def test_past_the_stripe_slots_a_portal_click_is_503_at_once_and_pages_still_answer(app_config, stripe_api, mirror):
+    with hanging_until_released(stripe_api, SESSIONS) as arrived, customer_app(
+            app_config, mirror, STRIPE_MAX_CONCURRENT_CALLS="1", STRIPE_TIMEOUT="8") as (app, client, token):
+        first = threading.Thread(target=lambda: client.post("/api/customer_portal", headers={"X-CSRFToken": token}))
+        first.start()
+        assert arrived.wait(5)  # the first call is in Stripe's hands, hanging
+        other = app.test_client()
+        AuthActions(other).signup("other@example.com", "correct horse battery")
+        mirror.customer("cus_other", mirror.conn.execute(
+            "SELECT id FROM billing_app.users WHERE email = 'other@example.com'").fetchone()[0])
+        other_token = csrf_token_from(other.get("/").get_data(as_text=True))
+        busy = other.post("/api/customer_portal", headers={"X-CSRFToken": other_token})
+        assert busy.status_code == 503
+        assert busy.get_json()["error"]["code"] == "payments_busy"
+        assert busy.headers["Retry-After"] == "5"
+        assert other.get("/account").status_code == 200  # pages answer while Stripe hangs
+    first.join(10)
+    assert len(requests_to(stripe_api, SESSIONS)) == 1  # the refused call never reached Stripe
+
+
+def test_worst_case_of_one_call_and_the_worker_timeout():
+    settings = load_settings({"STRIPE_TIMEOUT": "8", "STRIPE_MAX_NETWORK_RETRIES": "2"})
+    assert worst_case_seconds(settings) == 8 * 3 + 0.5 + 1.0
+    assert check_worker_timeout(settings, 30) is None
+    slow = load_settings({"STRIPE_TIMEOUT": "10", "STRIPE_MAX_NETWORK_RETRIES": "2"})
+    assert check_worker_timeout(slow, 30) == (
+        "one Stripe call can take 31.5 s (STRIPE_TIMEOUT=10 x 3 tries, with backoff), not less than the worker "
+        "timeout of 30 s: lower STRIPE_TIMEOUT or STRIPE_MAX_NETWORK_RETRIES, or raise GUNICORN_TIMEOUT")
+
+
+def test_gunicorn_refuses_to_start_when_a_stripe_call_outlasts_its_timeout():
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("STRIPE_", "GUNICORN_"))}
+    code = "exec(open('gunicorn.conf.py').read())"
+    fits = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60,
+                          env={**env, "FLASK_SKIP_DOTENV": "1", "PYTHONPATH": str(ROOT)})
+    assert fits.returncode == 0, fits.stderr
+    too_slow = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60,
+                              env={**env, "FLASK_SKIP_DOTENV": "1", "PYTHONPATH": str(ROOT), "STRIPE_TIMEOUT": "15"})
+    assert too_slow.returncode != 0
+    assert too_slow.stderr.strip().splitlines() == [
+        "billing_app: one Stripe call can take 46.5 s (STRIPE_TIMEOUT=15 x 3 tries, with backoff), not less than "
+        "the worker timeout of 30 s: lower STRIPE_TIMEOUT or STRIPE_MAX_NETWORK_RETRIES, or raise GUNICORN_TIMEOUT"]
