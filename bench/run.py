@@ -146,6 +146,10 @@ def load_mirror(url: str, customers: int, source: str = "sequin") -> dict:
     return {"seconds": loaded, "with_analyze": with_analyze, "counts": counts, "refresh_seconds": refresh}
 
 
+# the session cookie's name for the bench's https SITE_URL (billing_app/__init__.py configure)
+SESSION_COOKIE = "__Host-session"
+
+
 def mint_sessions(url: str, env: dict, count: int, path: Path) -> int:
     """Signed-in session cookies (and their CSRF tokens) for users with a live subscription."""
     from flask import session
@@ -278,7 +282,7 @@ def fixed_rate(name: str, url: str, *, rate: float, duration: float, sessions: P
             if getattr(local, "conn", None) is None:
                 local.conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
             local.conn.request(method, path, body="{}", headers={
-                "User-Agent": "wrk", "Cookie": f"session={cookie}", "X-CSRFToken": token,
+                "User-Agent": "wrk", "Cookie": f"{SESSION_COOKIE}={cookie}", "X-CSRFToken": token,
                 "Content-Type": "application/json"})
             response = local.conn.getresponse()
             response.read()
@@ -335,7 +339,7 @@ def check_answers(base: str, sessions: Path) -> None:
     cookie, token = sessions.read_text().splitlines()[0].split("\t")
     for method, path in (("GET", "/account"), ("POST", "/api/customer_portal")):
         request = urllib.request.Request(f"{base}{path}", method=method, data=b"{}" if method == "POST" else None,
-                                         headers={"Cookie": f"session={cookie}", "X-CSRFToken": token,
+                                         headers={"Cookie": f"{SESSION_COOKIE}={cookie}", "X-CSRFToken": token,
                                                   "User-Agent": "wrk", "Content-Type": "application/json"})
 
         class NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -488,7 +492,10 @@ def bench_env(url: str) -> dict:
                STRIPE_MAX_NETWORK_RETRIES="0", FLASK_APP="billing_app:create_app(cli=True)",
                # wrk replays a few thousand users far faster than people click: the per-user
                # portal limit (10 a minute by default) would answer 429 and measure nothing
-               PORTAL_RATE_LIMIT="10000 per minute")
+               PORTAL_RATE_LIMIT="10000 per minute",
+               # the portal loads measure throughput with every thread free to wait on Stripe; the
+               # default bulkhead (8 calls per process) answers 503 past that, by design
+               STRIPE_MAX_CONCURRENT_CALLS=os.environ.get("GUNICORN_THREADS", "16"))
     return env
 
 

@@ -68,6 +68,9 @@ def configure(app: Flask, source: Mapping[str, Any], *, from_tests: bool) -> dic
     https = (settings["SITE_URL"] or "").startswith("https://")
     app.config.update(
         SECRET_KEY=settings["SECRET_KEY"],
+        # __Host-: the browser only takes the cookie over https, for this host, path / (no subdomain sets it)
+        SESSION_COOKIE_NAME="__Host-session" if https else "session",
+        REMEMBER_COOKIE_NAME="__Host-remember_token" if https else "remember_token",
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=https,

@@ -13,6 +13,10 @@ CREATE TABLE IF NOT EXISTS billing_app.users (
     created_at timestamptz NOT NULL DEFAULT now()
 );
 
+-- Part of every session's user id: raised on sign-out (and password change), it ends every
+-- session and remember-me cookie made before.
+ALTER TABLE billing_app.users ADD COLUMN IF NOT EXISTS session_version integer NOT NULL DEFAULT 1;
+
 CREATE UNIQUE INDEX IF NOT EXISTS users_email_key ON billing_app.users (email);
 
 COMMENT ON TABLE billing_app.users IS

@@ -25,7 +25,7 @@ def test_valid_settings_are_parsed_with_defaults():
     assert config["SITE_URL"] == "https://billing.example.com"
     assert config["REPORTING_DATABASE_URL"] == VALID["DATABASE_URL"]
     assert config["DATABASE_ROLE"] == "billing_service"
-    assert config["STRIPE_TIMEOUT"] == 10.0
+    assert config["STRIPE_TIMEOUT"] == 8.0
     assert config["STRIPE_PORTAL_CONFIGURATION"] is None
 
 

@@ -24,7 +24,7 @@ function request()
   local body = nil
   if #sessions > 0 then
     counter = counter % #sessions + 1
-    headers["Cookie"] = "session=" .. sessions[counter][1]
+    headers["Cookie"] = "__Host-session=" .. sessions[counter][1]  -- SITE_URL is https in the bench
     if method == "POST" then headers["X-CSRFToken"] = sessions[counter][2] end
   end
   if method == "POST" then

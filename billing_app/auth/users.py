@@ -35,12 +35,20 @@ class User(UserMixin):
     password_hash: str
     locale: str | None
     created_at: datetime
+    session_version: int = 1
 
     def get_id(self) -> str:
+        """What the session and remember-me cookie hold: the id and the session version, so that
+        raising the version (sign-out) ends every session made before."""
+        return f"{self.id}:{self.session_version}"
+
+    @property
+    def billing_user_id(self) -> str:
+        """The user id Stripe customers carry in their metadata."""
         return str(self.id)
 
 
-_COLUMNS = "id, email, password_hash, locale, created_at"
+_COLUMNS = "id, email, password_hash, locale, created_at, session_version"
 
 
 def normalize_email(email: str) -> str:
@@ -63,6 +71,21 @@ def user_by_id(conn: psycopg.Connection, user_id: int) -> User | None:
     with conn.cursor(row_factory=class_row(User)) as cur:
         return cur.execute(f"SELECT {_COLUMNS} FROM billing_app.users WHERE id = %s",  # noqa: S608 constant
                            (user_id,)).fetchone()
+
+
+def user_by_session_id(conn: psycopg.Connection, session_id: str) -> User | None:
+    """The user a session's id ("<id>:<version>", see User.get_id) names, while that version is current."""
+    user_id, _, version = session_id.partition(":")
+    if not (user_id.isdigit() and version.isdigit()) or len(user_id) > 18 or len(version) > 9:
+        return None
+    user = user_by_id(conn, int(user_id))
+    return user if user is not None and user.session_version == int(version) else None
+
+
+def end_sessions(conn: psycopg.Connection, user_id: int) -> None:
+    """End every session and remember-me cookie of the user (sign-out, password change)."""
+    with conn.transaction():
+        conn.execute("UPDATE billing_app.users SET session_version = session_version + 1 WHERE id = %s", (user_id,))
 
 
 def user_by_email(conn: psycopg.Connection, email: str) -> User | None:

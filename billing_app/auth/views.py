@@ -2,13 +2,13 @@ from __future__ import annotations
 
 from urllib.parse import urlencode, urlsplit
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 from flask_wtf.csrf import CSRFError
 
 from billing_app.auth import bp
 from billing_app.auth.forms import LoginForm, SignupForm
-from billing_app.auth.users import SignupError, authenticate, create_user, user_by_id
+from billing_app.auth.users import SignupError, authenticate, create_user, end_sessions, user_by_session_id
 from billing_app.billing import settings
 from billing_app.db import get_db
 from billing_app.extensions import login_manager
@@ -18,10 +18,15 @@ CSRF_MESSAGE = "This form expired or did not come from this site. Please try aga
 
 
 @login_manager.user_loader
-def load_user(user_id: str):
-    if not user_id.isdigit() or len(user_id) > 18:  # a bigint id
-        return None
-    return user_by_id(get_db(), int(user_id))
+def load_user(session_id: str):
+    return user_by_session_id(get_db(), session_id)
+
+
+def start_session(user) -> None:
+    """Sign ``user`` in on a fresh session: nothing from before (a planted session id, the signed-out
+    visitor's CSRF token) carries over."""
+    session.clear()
+    login_user(user)
 
 
 def unauthorized():
@@ -73,7 +78,7 @@ def signup():
         except SignupError as exc:
             form[exc.field].errors.append(str(exc))
             return render_template("auth/signup.html", form=form), exc.status
-        login_user(user)
+        start_session(user)
         flash("Your account is ready.", "success")
         return _after_sign_in()
     status = 400 if request.method == "POST" else 200
@@ -88,7 +93,7 @@ def login():
     if form.validate_on_submit():
         user = authenticate(get_db(), form.email.data, form.password.data)
         if user is not None:
-            login_user(user)
+            start_session(user)
             return _after_sign_in()
         form.password.errors.append("The email or password is not right.")
         return render_template("auth/login.html", form=form), 401
@@ -98,7 +103,10 @@ def login():
 
 @bp.route("/logout", methods=["POST"])
 def logout():
-    logout_user()
+    if current_user.is_authenticated:
+        end_sessions(get_db(), current_user.id)  # this one, and every copy of its cookies
+    session.clear()
+    logout_user()  # after the clear: it leaves the note that deletes a remember-me cookie
     flash("You are signed out.", "info")
     return redirect(url_for("main.home"))
 

@@ -58,8 +58,8 @@ def user_from_login(user: Any) -> BillingUser | None:
     """The Flask-Login user (ours or the host's) as a BillingUser; None when signed out."""
     if user is None or not getattr(user, "is_authenticated", False):
         return None
-    try:
-        user_id = valid_user_id(user.get_id())
+    try:  # billing_user_id: a user class whose get_id() holds more than the id (built-in accounts)
+        user_id = valid_user_id(getattr(user, "billing_user_id", None) or user.get_id())
     except Exception:  # noqa: BLE001  a host user class whose get_id() fails is a signed-out user
         return None
     if user_id is None:
