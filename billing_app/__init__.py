@@ -79,6 +79,7 @@ def configure(app: Flask, source: Mapping[str, Any], *, from_tests: bool) -> dic
         REMEMBER_COOKIE_SECURE=https,
         PREFERRED_URL_SCHEME="https" if https else "http",
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
+        MAX_CONTENT_LENGTH=settings["MAX_CONTENT_LENGTH"],  # sign-in forms too
     )
     return settings
 
@@ -143,11 +144,12 @@ def configure_logging(app: Flask) -> None:
 
 def register_site(app: Flask, billing: BillingState) -> None:
     """The pages of billing_app's own site around the billing pages, and its error answers."""
-    from billing_app.blueprint import template_context
+    from billing_app.blueprint import secure_headers, template_context
     from billing_app.errors import register
     from billing_app.main import bp as main_bp
 
     app.register_blueprint(main_bp)
+    app.after_request(secure_headers)  # the site's own pages and its 404s too
     if billing.auth_mode == "accounts":
         from billing_app.auth import bp as auth_bp
         app.register_blueprint(auth_bp)

@@ -9,6 +9,7 @@ overrides one by putting its own file at the same path in its templates folder.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, request, url_for
 from flask_wtf.csrf import CSRFError, generate_csrf, validate_csrf
@@ -121,6 +122,51 @@ def _register_features() -> None:
         billing_bp.register_blueprint(feature)
 
 
+def limit_request_size() -> None:
+    """Billing's requests are small (a few form fields): a larger body answers 413 before it is read."""
+    from billing_app.billing import settings
+    limit = settings()["MAX_CONTENT_LENGTH"]
+    host_limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    request.max_content_length = min(limit, host_limit) if host_limit else limit
+
+
+def csp_policy(settings: Any) -> str:
+    """No inline script or style, nothing framed, forms only to this site and to Stripe's pages
+    (a form's 303 to Checkout or the portal is a form action too)."""
+    targets = ["'self'", "https://checkout.stripe.com", "https://billing.stripe.com"]
+    for url in (settings["STRIPE_API_BASE"], settings["LOGIN_URL"]):  # a stand-in for Stripe; the sign-in page
+        if url and "://" in url:
+            parts = urlsplit(url)
+            targets.append(f"{parts.scheme}://{parts.netloc}")
+    return ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+            "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
+            f"form-action {' '.join(targets)}")
+
+
+def secure_headers(response):
+    """Headers on every answer: no framing, no sniffing, no referrer beyond this origin, HSTS over
+    https, nothing stored by caches (pages show a user's billing), and a strict CSP on billing_app's
+    own site (mounted, the host's layout may need its own scripts: CONTENT_SECURITY_POLICY sets one).
+    A header the view or the host already set is kept."""
+    from billing_app.billing import state
+    billing = state()
+    config = billing.settings
+    headers = response.headers
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+    if (config["SITE_URL"] or "").startswith("https://"):
+        headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+    policy = config["CONTENT_SECURITY_POLICY"] or (csp_policy(config) if billing.standalone else None)
+    if policy and policy != "none":
+        headers.setdefault("Content-Security-Policy", policy)
+    if not (request.endpoint or "").endswith("static"):  # errors (no endpoint) included
+        headers["Cache-Control"] = "no-store"
+    return response
+
+
+billing_bp.after_request(secure_headers)
+billing_bp.before_request(limit_request_size)
 billing_bp.before_request(check_csrf)
 billing_bp.context_processor(template_context)
 errors.register(billing_bp)

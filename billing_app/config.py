@@ -288,6 +288,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("URL_PREFIX", _url_prefix, "/billing (where a host app mounts billing_app's pages)"),
     Setting("RATELIMIT_KEY_PREFIX", _text, "billing_app (keeps apps sharing one Redis apart)",
             default="billing_app"),
+    Setting("CONTENT_SECURITY_POLICY", _text,
+            "default-src 'self'; ... (unset: billing_app's strict policy standalone, none when mounted; "
+            "none: no header)"),
+    Setting("MAX_CONTENT_LENGTH", _positive_int,
+            "65536 (bytes a request body may have; larger answers 413)", default=64 * 1024),
     Setting("COMPANY_NAME", _text, "Example Inc.", default="Example Inc."),
     Setting("CONTACT_EMAIL", _text, "billing@example.com", default="billing@example.com"),
 )

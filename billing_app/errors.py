@@ -30,6 +30,15 @@ class BillingError(Exception):
         self.retry_after = retry_after
 
 
+SHOWN_INPUT_LENGTH = 40
+
+
+def shown(value: str) -> str:
+    """Input quoted back in a message: a short prefix, quoted (the page or JSON escapes the rest)."""
+    text = value if len(value) <= SHOWN_INPUT_LENGTH else value[:SHOWN_INPUT_LENGTH] + "..."
+    return repr(text)
+
+
 def wants_json() -> bool:
     """Is this a call to the JSON API (``<URL_PREFIX>/api/...``)?"""
     billing = current_app.extensions.get("billing")

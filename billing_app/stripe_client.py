@@ -134,6 +134,16 @@ def call_stripe(operation: Callable[[], T]) -> T:
         slots.release()
 
 
+def redirect_url(stripe_object) -> str:
+    """The ``url`` of a Checkout or portal session Stripe created; 502 when the answer lacks one."""
+    url = getattr(stripe_object, "url", None)  # a StripeObject raises AttributeError for a field it lacks
+    if not isinstance(url, str) or not url.startswith("https://") and not url.startswith("http://"):
+        log.error("Stripe answered %s without a usable url", type(stripe_object).__name__)
+        raise BillingError(502, "stripe_answer_incomplete",
+                           "Stripe's answer was incomplete. " + RETRY_HINT, retry_after=30)
+    return url
+
+
 def worst_case_seconds(settings) -> float:
     """The longest one Stripe call can take: every try timing out, with stripe-python's longest backoff."""
     retries, timeout = settings["STRIPE_MAX_NETWORK_RETRIES"], settings["STRIPE_TIMEOUT"]

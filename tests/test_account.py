@@ -340,13 +340,14 @@ def test_page_is_not_cached(client, user):
 def test_back_from_portal_shows_freshness_notice_and_polls(client, customer, mirror):
     mirror.subscription("sub_1", customer, current_period_end=RENEWAL)
     plain = client.get("/account").get_data(as_text=True)
-    assert "can take a few seconds" not in plain and "fetch(" not in plain
+    assert "can take a few seconds" not in plain and "freshness.js" not in plain
     response = client.get("/account?from=portal")
     html = response.get_data(as_text=True)
     assert "Changes you made in the billing portal can take a few seconds to appear here." in text_of(response)
     fingerprint = client.get("/api/billing/summary").get_json()["fingerprint"]
     assert f'data-fingerprint="{fingerprint}"' in html
-    assert 'fetch("/api/billing/summary"' in html
+    assert 'data-summary-url="/api/billing/summary"' in html
+    assert '<script src="/static/billing/freshness.js"></script>' in html  # no inline script (CSP)
 
 
 def test_summary_fingerprint_changes_when_the_mirror_changes(client, customer, mirror):

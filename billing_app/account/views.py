@@ -20,13 +20,11 @@ def account():
     fingerprint = summary.as_json()["fingerprint"] if notice else None
     response = render_template("billing/account.html", summary=summary, freshness_notice=notice,
                                fingerprint=fingerprint)
-    return response, 200, {"Cache-Control": "no-store"}
+    return response
 
 
 @bp.route("/api/billing/summary")
 @sign_in_required
 def billing_summary():
     """The signed-in user's subscription state as JSON (the page's freshness poll uses it)."""
-    response = jsonify(summary_for(current_billing_user()).as_json())
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return jsonify(summary_for(current_billing_user()).as_json())

@@ -21,7 +21,7 @@ from billing_app.mirror.catalogue import is_active_recurring_price
 from billing_app.mirror.customers import customer_for_user, remember_customer
 from billing_app.mirror.subscriptions import live_subscription_items
 from billing_app.portal.service import create_portal_session
-from billing_app.stripe_client import call_stripe, new_idempotency_key, stripe_client
+from billing_app.stripe_client import call_stripe, new_idempotency_key, redirect_url, stripe_client
 
 CLIENT_REFERENCE_MAX_LENGTH = 200  # Stripe's limit for checkout.sessions client_reference_id
 
@@ -79,4 +79,4 @@ def start_checkout(user: BillingUser, price_id: str | None) -> str:
     options = {"idempotency_key": new_idempotency_key()}
     release_db()
     session = call_stripe(lambda: client.v1.checkout.sessions.create(params=params, options=options))
-    return session.url
+    return redirect_url(session)

@@ -11,6 +11,4 @@ from billing_app.identity import current_billing_user, sign_in_required
 @sign_in_required
 def checkout():
     """A plan's "Subscribe" button: 303 to Stripe Checkout (or to the portal's change-plan flow)."""
-    response = redirect(start_checkout(current_billing_user(), text_field(request_data(), "price")), 303)
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return redirect(start_checkout(current_billing_user(), text_field(request_data(), "price")), 303)

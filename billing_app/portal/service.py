@@ -11,9 +11,9 @@ from billing_app.billing import absolute_url, settings
 from billing_app.mirror.customers import customer_for_user
 from billing_app.mirror.subscriptions import live_subscription_of_customer
 from billing_app.db import get_db, release_db
-from billing_app.errors import BillingError
+from billing_app.errors import BillingError, shown
 from billing_app.mirror.catalogue import is_active_recurring_price
-from billing_app.stripe_client import call_stripe, new_idempotency_key, stripe_client
+from billing_app.stripe_client import call_stripe, new_idempotency_key, redirect_url, stripe_client
 
 FLOWS = ("payment_method_update", "subscription_cancel", "subscription_update", "subscription_update_confirm")
 FLOWS_NEEDING_SUBSCRIPTION = FLOWS[1:]
@@ -78,7 +78,7 @@ def create_portal_session(user, flow: str | None = None, subscription_id: str | 
     stripe_client.translate_stripe_error).  Bad input never reaches Stripe.
     """
     if flow and flow not in FLOWS:
-        raise BillingError(400, "unknown_flow", f"Unknown flow {flow!r}; valid flows: {', '.join(FLOWS)}.")
+        raise BillingError(400, "unknown_flow", f"Unknown flow {shown(flow)}; valid flows: {', '.join(FLOWS)}.")
     client = stripe_client()
     conn = get_db()
     customer = customer_for_user(conn, user.id, user_key=settings()["STRIPE_CUSTOMER_USER_KEY"])
@@ -94,4 +94,4 @@ def create_portal_session(user, flow: str | None = None, subscription_id: str | 
     options = {"idempotency_key": new_idempotency_key()}
     release_db()
     session = call_stripe(lambda: client.v1.billing_portal.sessions.create(params=params, options=options))
-    return session.url
+    return redirect_url(session)

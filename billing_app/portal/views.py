@@ -37,9 +37,7 @@ def portal():
             raise
         flash(exc.message, "error")
         return redirect(url_for("billing.account.account"), 303)
-    response = redirect(url, 303)
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return redirect(url, 303)
 
 
 @bp.route("/api/customer_portal", methods=["POST"])
@@ -49,6 +47,4 @@ def customer_portal_api():
     """For fetch clients: {"url": ...}. A bearer token needs nothing else; a session or token
     cookie also needs the page's CSRF token (X-CSRFToken header)."""
     data = request_data(json_allowed=True)
-    response = jsonify(url=create_portal_session(current_billing_user(), **_portal_fields(data)))
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return jsonify(url=create_portal_session(current_billing_user(), **_portal_fields(data)))

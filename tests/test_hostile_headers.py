@@ -1,0 +1,73 @@
+"""Issue 13, headers: every answer says not to frame it, sniff it or store it, over https to stay on
+https, and billing_app's own pages run under a CSP without inline script."""
+
+from __future__ import annotations
+
+import pytest
+
+from billing_app import create_app
+from tests.conftest import AuthActions, csrf_token_from
+
+
+@pytest.fixture
+def https_app(app_config):
+    app = create_app({**app_config, "SITE_URL": "https://billing.example.com"})
+    yield app
+    app.extensions["billing_db"].close()
+
+
+@pytest.mark.parametrize("path", ["/", "/login", "/pricing", "/account", "/api/billing/summary", "/nowhere",
+                                  "/terms"])
+def test_every_answer_carries_the_headers(https_app, path):
+    answer = https_app.test_client().get(path)
+    headers = answer.headers
+    assert headers["X-Frame-Options"] == "DENY"
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["Referrer-Policy"] == "strict-origin-when-cross-origin"
+    assert headers["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains"
+    assert headers["Cache-Control"] == "no-store"
+    policy = headers["Content-Security-Policy"]
+    assert "script-src 'self';" in policy and "frame-ancestors 'none'" in policy
+    assert "'unsafe-inline'" not in policy
+    assert "form-action 'self' https://checkout.stripe.com https://billing.stripe.com" in policy
+
+
+def test_no_hsts_over_http_and_static_files_may_be_cached(client):
+    assert "Strict-Transport-Security" not in client.get("/").headers
+    with client.get("/static/billing/style.css") as static:
+        assert static.headers.get("Cache-Control") != "no-store"
+
+
+def test_errors_and_redirects_carry_them_too(client, auth):
+    auth.signup("me@example.com", "correct horse battery")
+    token = csrf_token_from(client.get("/").get_data(as_text=True))
+    no_customer = client.post("/api/customer_portal", headers={"X-CSRFToken": token})
+    assert no_customer.status_code == 404
+    assert no_customer.headers["Cache-Control"] == "no-store" and no_customer.headers["X-Frame-Options"] == "DENY"
+
+
+def test_billing_pages_have_no_inline_script(client, auth, mirror, owner_conn):
+    auth.signup("me@example.com", "correct horse battery")
+    mirror.customer("cus_me", owner_conn.execute("SELECT id FROM billing_app.users").fetchone()[0])
+    for path in ("/account", "/account?from=portal", "/pricing", "/"):
+        html = client.get(path).get_data(as_text=True)
+        assert "<script>" not in html and " style=" not in html and "onclick" not in html
+
+
+def test_mounted_pages_get_the_headers_but_no_csp_unless_set(database_url, stripe_api):
+    from tests.host_app import create_host_app
+    from tests.test_host_app import billing_config
+    config = billing_config(database_url, stripe_api.url_for("").rstrip("/"))
+    app = create_host_app(config)
+    try:
+        client = app.test_client()
+        billing = client.get("/billing/pricing")
+        assert billing.headers["X-Frame-Options"] == "DENY" and "Content-Security-Policy" not in billing.headers
+        assert "X-Frame-Options" not in client.get("/").headers  # the host's own pages are the host's
+    finally:
+        app.extensions["billing_db"].close()
+    app = create_host_app({**config, "BILLING_CONTENT_SECURITY_POLICY": "default-src 'self'"})
+    try:
+        assert app.test_client().get("/billing/pricing").headers["Content-Security-Policy"] == "default-src 'self'"
+    finally:
+        app.extensions["billing_db"].close()
