@@ -1,19 +1,27 @@
-"""Rate limits per signed-in user, counted in RATELIMIT_STORAGE_URI (the `limits` library).
+"""Rate limits, counted in RATELIMIT_STORAGE_URI (the `limits` library, which Flask-Limiter is built on).
 
 Each app has its own counters (storage, key prefix), so two apps in one
-process, or a host app with its own rate limits, never share a budget.  When
-the storage does not answer (Redis down), the request goes through and the
-failure is logged: a broken counter must not lock every customer out.
+process, or a host app with limits of its own, never share a budget.  When the
+storage does not answer (Redis down), counting goes on in this process's
+memory and the failure is logged (once a minute): never a 500, never a door
+left open.
+
+The limits (settings): portal sessions and checkouts per user share
+PORTAL_RATE_LIMIT; API_RATE_LIMIT per user for the JSON summary;
+SIGN_IN_RATE_LIMIT per email and SIGN_IN_IP_RATE_LIMIT per address for
+sign-in; SIGN_UP_RATE_LIMIT per address for new accounts.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import wraps
 
-from flask import current_app
-from limits import parse_many, storage, strategies
+from flask import current_app, request
+from limits import RateLimitItem, parse_many, storage, strategies
 
 from billing_app.errors import BillingError
 
@@ -24,6 +32,10 @@ log = logging.getLogger(__name__)
 class RateLimits:
     limiter: strategies.RateLimiter
     key_prefix: str
+    fallback: strategies.RateLimiter = field(
+        default_factory=lambda: strategies.FixedWindowRateLimiter(storage.MemoryStorage()))
+    _last_warning: float = field(default=0.0, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
     def from_settings(cls, settings) -> "RateLimits":
@@ -33,21 +45,55 @@ class RateLimits:
     def hit(self, limits_text: str, scope: str, key: str) -> None:
         """Count one request of ``key`` against ``limits_text``; BillingError 429 when over."""
         for limit in parse_many(limits_text):
+            limiter = self.limiter
             try:
-                allowed = self.limiter.hit(limit, self.key_prefix, scope, key)
-            except Exception as exc:  # noqa: BLE001  the counter's storage failed: let the request through
-                log.error("rate limit storage failed (%s); %s not counted", type(exc).__name__, scope)
-                return
+                allowed = limiter.hit(limit, self.key_prefix, scope, key)
+            except Exception as exc:  # noqa: BLE001  the storage failed: count in this process instead
+                self._warn(exc)
+                limiter = self.fallback
+                allowed = limiter.hit(limit, self.key_prefix, scope, key)
             if not allowed:
-                try:
-                    reset = self.limiter.get_window_stats(limit, self.key_prefix, scope, key).reset_time
-                    seconds = max(1, int(reset - time.time()) + 1)
-                except Exception:  # noqa: BLE001
-                    seconds = limit.get_expiry()
-                raise BillingError(429, "too_many_requests",
-                                   f"Too many requests. Please wait {seconds} seconds and try again.",
-                                   retry_after=seconds)
+                raise too_many(self._seconds_left(limiter, limit, scope, key))
+
+    def _seconds_left(self, limiter: strategies.RateLimiter, limit: RateLimitItem, scope: str, key: str) -> int:
+        try:
+            reset = limiter.get_window_stats(limit, self.key_prefix, scope, key).reset_time
+            return max(1, int(reset - time.time()) + 1)
+        except Exception:  # noqa: BLE001
+            return limit.get_expiry()
+
+    def _warn(self, exc: Exception) -> None:
+        with self._lock:
+            if time.monotonic() - self._last_warning < 60:
+                return
+            self._last_warning = time.monotonic()
+        log.error("rate limit storage failed (%s: %s); counting in this process's memory until it answers",
+                  type(exc).__name__, exc)
+
+
+def too_many(seconds: int) -> BillingError:
+    return BillingError(429, "too_many_requests", f"Too many requests. Please wait {seconds} seconds and try again.",
+                        retry_after=seconds)
 
 
 def rate_limit(limits_text: str, scope: str, key: str) -> None:
     current_app.extensions["billing_rate_limits"].hit(limits_text, scope, key)
+
+
+def client_address() -> str:
+    """The address a request came from (behind a proxy, configure werkzeug's ProxyFix to make it the client's)."""
+    return request.remote_addr or "unknown"
+
+
+def per_user_limit(setting: str, scope: str):
+    """A view counted per signed-in user against the limit in ``setting`` (views sharing a scope share
+    one budget: the portal button, the portal API and checkout all spend PORTAL_RATE_LIMIT)."""
+    def decorate(view):
+        @wraps(view)
+        def limited(*args, **kwargs):
+            from billing_app.billing import settings
+            from billing_app.identity import current_billing_user
+            rate_limit(settings()[setting], scope, current_billing_user().id)
+            return view(*args, **kwargs)
+        return limited
+    return decorate

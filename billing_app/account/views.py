@@ -5,6 +5,7 @@ from billing_app.account.summary import account_summary
 from billing_app.billing import settings
 from billing_app.db import get_db
 from billing_app.identity import current_billing_user, sign_in_required
+from billing_app.rate_limits import per_user_limit
 
 
 def summary_for(user):
@@ -25,6 +26,7 @@ def account():
 
 @bp.route("/api/billing/summary")
 @sign_in_required
+@per_user_limit("API_RATE_LIMIT", "api")
 def billing_summary():
     """The signed-in user's subscription state as JSON (the page's freshness poll uses it)."""
     return jsonify(summary_for(current_billing_user()).as_json())

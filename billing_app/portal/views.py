@@ -1,23 +1,12 @@
-from functools import wraps
-
 from flask import flash, jsonify, redirect, request, url_for
 
 from billing_app.billing import settings
 from billing_app.blueprint import request_data, text_field
 from billing_app.errors import BillingError
-from billing_app.rate_limits import rate_limit
+from billing_app.rate_limits import per_user_limit
 from billing_app.identity import current_billing_user, sign_in_required
 from billing_app.portal import bp
 from billing_app.portal.service import create_portal_session
-
-
-def portal_limit(view):
-    """One budget for the button and the API together (PORTAL_RATE_LIMIT), counted per signed-in user."""
-    @wraps(view)
-    def limited(*args, **kwargs):
-        rate_limit(settings()["PORTAL_RATE_LIMIT"], "portal_session", current_billing_user().id)
-        return view(*args, **kwargs)
-    return limited
 
 
 def _portal_fields(data) -> dict:
@@ -27,7 +16,7 @@ def _portal_fields(data) -> dict:
 
 @bp.route("/portal", methods=["POST"])
 @sign_in_required
-@portal_limit
+@per_user_limit("PORTAL_RATE_LIMIT", "portal_session")
 def portal():
     """The "Manage subscription" button: 303 to a fresh Customer Portal session."""
     try:
@@ -42,7 +31,7 @@ def portal():
 
 @bp.route("/api/customer_portal", methods=["POST"])
 @sign_in_required
-@portal_limit
+@per_user_limit("PORTAL_RATE_LIMIT", "portal_session")
 def customer_portal_api():
     """For fetch clients: {"url": ...}. A bearer token needs nothing else; a session or token
     cookie also needs the page's CSRF token (X-CSRFToken header)."""

@@ -1,0 +1,85 @@
+"""Issue 13, rate limits: password guessing, account flooding, checkout past the portal's budget, API
+polling; 429 with Retry-After, and a limiter store that is down counts in memory instead (never a 500)."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from billing_app import create_app
+from tests.conftest import AuthActions, csrf_token_from, customer_app
+from tests.stripe_stand_in import answer_portal_session, requests_to
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def limited(app_config):
+    def make(**settings):
+        app = create_app({**app_config, **settings})
+        made.append(app)
+        return app
+    made = []
+    yield make
+    for app in made:
+        app.extensions["billing_db"].close()
+
+
+def wrong_password(client, email="me@example.com"):
+    token = csrf_token_from(client.get("/login").get_data(as_text=True))
+    return client.post("/login", data={"email": email, "password": "not the password", "csrf_token": token})
+
+
+def test_guessing_one_accounts_password_is_stopped_even_for_the_right_one(limited, owner_conn):
+    app = limited(SIGN_IN_RATE_LIMIT="5 per minute", SIGN_IN_IP_RATE_LIMIT="1000 per minute")
+    client = app.test_client()
+    AuthActions(client).signup("me@example.com", PASSWORD)
+    AuthActions(client).logout()
+    assert [wrong_password(client).status_code for _ in range(5)] == [401] * 5
+    refused = wrong_password(client)
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
+    assert AuthActions(client).login("me@example.com", PASSWORD).status_code == 429  # until the window passes
+    assert AuthActions(app.test_client()).login("other@example.com", PASSWORD).status_code == 401  # not others
+
+
+def test_one_address_trying_many_accounts_is_stopped(limited):
+    app = limited(SIGN_IN_IP_RATE_LIMIT="4 per minute")
+    client = app.test_client()
+    answers = [wrong_password(client, f"victim{n}@example.com").status_code for n in range(5)]
+    assert answers == [401, 401, 401, 401, 429]
+
+
+def test_account_flooding_from_one_address_is_stopped(limited, owner_conn):
+    app = limited(SIGN_UP_RATE_LIMIT="2 per hour")
+    answers = [AuthActions(app.test_client()).signup(f"new{n}@example.com", PASSWORD).status_code for n in range(3)]
+    assert answers == [302, 302, 429]
+    assert owner_conn.execute("SELECT count(*) FROM billing_app.users").fetchone()[0] == 2
+
+
+def test_checkout_spends_the_portal_budget(app_config, mirror, stripe_api):
+    mirror.product("prod_pro", "Pro")
+    mirror.price("price_pro_monthly", "prod_pro")
+    mirror.subscription("sub_1", "cus_me", items=[("price_pro_monthly", 1)])
+    answer_portal_session(stripe_api)
+    with customer_app(app_config, mirror, PORTAL_RATE_LIMIT="2 per minute") as (app, client, token):
+        assert client.post("/api/customer_portal", headers={"X-CSRFToken": token}).status_code == 200
+        # a live subscription: checkout opens the portal's change-plan flow, from the same budget
+        assert client.post("/checkout", data={"csrf_token": token, "price": "price_pro_monthly"}).status_code == 303
+        assert client.post("/checkout", data={"csrf_token": token, "price": "price_pro_monthly"}).status_code == 429
+    assert len(requests_to(stripe_api, "/v1/billing_portal/sessions")) == 2
+
+
+def test_the_json_summary_is_limited_per_user(app_config, mirror):
+    with customer_app(app_config, mirror, API_RATE_LIMIT="3 per minute") as (app, client, token):
+        answers = [client.get("/api/billing/summary").status_code for _ in range(4)]
+    assert answers == [200, 200, 200, 429]
+
+
+def test_a_store_that_is_down_counts_in_memory_and_logs_it(limited, caplog):
+    app = limited(RATELIMIT_STORAGE_URI="redis://127.0.0.1:1/0", SIGN_IN_IP_RATE_LIMIT="2 per minute")
+    client = app.test_client()
+    with caplog.at_level(logging.ERROR):
+        answers = [wrong_password(client, f"x{n}@example.com").status_code for n in range(3)]
+    assert answers == [401, 401, 429]
+    assert "rate limit storage failed" in caplog.text and "counting in this process's memory" in caplog.text
