@@ -1,13 +1,18 @@
 -- The definition of reporting.data_quality, computed live; analysts read its stored result
 -- (reporting.data_quality over reporting_rollups.data_quality, made in 100_rollups.sql).
 -- The metadata key that links a customer to a user, as `flask db init` last set it (user_id when unset).
-CREATE OR REPLACE VIEW reporting_live.customer_link AS
+CREATE OR REPLACE VIEW reporting_live.customer_link WITH (security_barrier) AS
 SELECT coalesce((SELECT user_key FROM billing_app.customer_link), 'user_id') AS user_key;
 
 COMMENT ON VIEW reporting_live.customer_link IS
     'The Stripe customer metadata key holding the app''s user id (STRIPE_CUSTOMER_USER_KEY at the last `flask db init`).';
 
-CREATE OR REPLACE VIEW reporting_live.data_quality AS
+-- security_barrier: the view reads the app's own schema (user ids), so a function in an analyst's
+-- WHERE clause runs only on the rows the view returns, never on the users it filters out. The
+-- UNION ALL sits in a subquery: PostgreSQL flattens a view that is a bare UNION ALL into its
+-- branches and pushes outer conditions into them, barrier or not.
+CREATE OR REPLACE VIEW reporting_live.data_quality WITH (security_barrier) AS
+SELECT problem, object_type, object_id, detail FROM (
 -- k.user_key: the metadata key that links a customer to a user (reporting_live.customer_link).
 -- The checks against billing_app.users apply to the built-in accounts only: a deployment whose
 -- users live in its identity provider or host app has none there.
@@ -55,7 +60,8 @@ SELECT CASE WHEN pr.id IS NULL THEN 'product_missing' ELSE 'product_deleted' END
   JOIN billing_mirror.prices p ON p.id = i.price_id
   LEFT JOIN billing_mirror.products pr ON pr.id = p.product_id
  WHERE s.status NOT IN ('canceled', 'incomplete_expired')
-   AND (pr.id IS NULL OR pr.deleted IS TRUE);
+   AND (pr.id IS NULL OR pr.deleted IS TRUE)
+) AS problems;
 
 COMMENT ON VIEW reporting_live.data_quality IS
     'One row per problem between the mirror and the app: problem (customer_without_user_id, user_without_customer, customer_with_unknown_user_id (built-in accounts only), user_with_several_customers, price_missing, price_deleted, product_missing, product_deleted), the object it concerns and a sentence saying what is wrong. Live subscriptions are all but canceled and incomplete_expired. Shows app user ids, never their emails or password hashes. No money.';
