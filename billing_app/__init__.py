@@ -144,12 +144,14 @@ def configure_logging(app: Flask) -> None:
 
 def register_site(app: Flask, billing: BillingState) -> None:
     """The pages of billing_app's own site around the billing pages, and its error answers."""
-    from billing_app.blueprint import secure_headers, template_context
+    from billing_app.blueprint import request_id_and_headers, template_context
+    from billing_app.request_log import assign_request_id
     from billing_app.errors import register
     from billing_app.main import bp as main_bp
 
     app.register_blueprint(main_bp)
-    app.after_request(secure_headers)  # the site's own pages and its 404s too
+    app.before_request(assign_request_id)
+    app.after_request(request_id_and_headers)  # the site's own pages and its 404s too
     if billing.auth_mode == "accounts":
         from billing_app.auth import bp as auth_bp
         app.register_blueprint(auth_bp)

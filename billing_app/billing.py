@@ -191,11 +191,11 @@ def absolute_url(endpoint: str, **values: Any) -> str:
     """
     from flask import request
 
-    from billing_app.errors import BillingError
+    from billing_app.errors import not_set_up
     site = settings()["SITE_URL"]
     if not site:
-        raise BillingError(503, "site_url_not_set", "This server does not know its public address yet. "
-                           f"The operator needs to set {state().setting_prefix}SITE_URL.")
+        raise not_set_up("site_url_not_set", f"{state().setting_prefix}SITE_URL is not set: Stripe's pages "
+                         "need it to send customers back")
     path = url_for(endpoint, **values)
     root = request.script_root
     if root and path.startswith(root):

@@ -16,6 +16,7 @@ from flask_wtf.csrf import CSRFError, generate_csrf, validate_csrf
 from wtforms import ValidationError
 
 from billing_app import errors
+from billing_app.request_log import assign_request_id
 
 billing_bp = Blueprint("billing", __name__, template_folder="templates", static_folder="static",
                        static_url_path="/static/billing")
@@ -165,7 +166,13 @@ def secure_headers(response):
     return response
 
 
-billing_bp.after_request(secure_headers)
+def request_id_and_headers(response):
+    from billing_app.request_log import echo_request_id
+    return secure_headers(echo_request_id(response))
+
+
+billing_bp.before_request(assign_request_id)
+billing_bp.after_request(request_id_and_headers)
 billing_bp.before_request(limit_request_size)
 billing_bp.before_request(check_csrf)
 billing_bp.context_processor(template_context)

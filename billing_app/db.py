@@ -13,7 +13,8 @@ from __future__ import annotations
 import os
 import select
 import threading
-from contextlib import contextmanager
+import time
+from contextlib import ExitStack, contextmanager
 from typing import Callable, Iterator
 
 import psycopg
@@ -65,6 +66,8 @@ class Database:
         self.timeout = timeout
         self.name = name
         self._pool: ConnectionPool | None = None
+        self._down_since: float | None = None  # when the pool last saw the server gone
+        self._errors_seen = 0
         self._pid: int | None = None
         self._lock = threading.Lock()
 
@@ -105,16 +108,47 @@ class Database:
 
     @contextmanager
     def connection(self) -> Iterator[psycopg.Connection]:
-        """Lend a pooled connection; failures to reach the server become DatabaseUnavailable."""
+        """Lend a pooled connection; failures to reach the server become DatabaseUnavailable.
+
+        Once the pool has seen the server go (its connection attempts fail, or a
+        connection broke), a request waits at most DOWN_WAIT_SECONDS for a pooled
+        connection, then tries one connection of its own: refused at once while
+        the server is down (a 503 within a second, not after the whole
+        DATABASE_POOL_TIMEOUT), and served as soon as it is back, before the
+        pool's own reconnection catches up.  A pool that is merely busy keeps
+        the full wait.
+        """
+        down = self._server_down()
+        timeout = min(self.timeout, self.DOWN_WAIT_SECONDS) if down else self.timeout
         try:
-            with self.pool.connection() as conn:
+            with ExitStack() as stack:
+                try:
+                    conn = stack.enter_context(self.pool.connection(timeout=timeout))
+                except PoolTimeout:
+                    if not down:
+                        raise
+                    conn = stack.enter_context(psycopg.connect(
+                        self.conninfo, autocommit=True, row_factory=dict_row, connect_timeout=1))
+                    self._configure(conn)
+                self._down_since = None
                 yield conn
         except PoolTimeout as exc:
-            raise DatabaseUnavailable(f"no database connection within {self.timeout:g}s") from exc
+            errors = self.pool.get_stats().get("connections_errors", 0)
+            if errors > self._errors_seen:  # it tried to connect and could not: the server is gone
+                self._errors_seen = errors
+                self._down_since = time.monotonic()
+            raise DatabaseUnavailable(f"no database connection within {timeout:g}s") from exc
         except SCHEMA_ERRORS as exc:
             raise SchemaMissing(str(exc).splitlines()[0]) from exc
         except psycopg.OperationalError as exc:
+            self._down_since = time.monotonic()
             raise DatabaseUnavailable(str(exc).splitlines()[0] if str(exc) else "connection lost") from exc
+
+    DOWN_WAIT_SECONDS = 0.5
+    DOWN_MEMORY_SECONDS = 30.0  # after that, a request waits the full timeout once more
+
+    def _server_down(self) -> bool:
+        return self._down_since is not None and time.monotonic() - self._down_since < self.DOWN_MEMORY_SECONDS
 
     def close(self) -> None:
         if self._pool is not None and self._pid == os.getpid():

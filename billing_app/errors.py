@@ -6,7 +6,6 @@ says what happened and what to do; no stack trace reaches a client.
 
 from __future__ import annotations
 
-import logging
 
 import psycopg
 
@@ -15,19 +14,38 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from billing_app.db import SCHEMA_ERRORS, DatabaseUnavailable, SchemaMissing
+from billing_app.request_log import logger
 
-log = logging.getLogger(__name__)
+log = logger(__name__)
 
 
 class BillingError(Exception):
-    """A failure the user or operator can act on: its own status, code and message."""
+    """A failure the user or operator can act on: its own status, code and message.
 
-    def __init__(self, status: int, code: str, message: str, *, retry_after: int | None = None) -> None:
-        super().__init__(message)
+    ``message`` is for the customer: what they can do.  ``operator`` (when the
+    fix is the operator's) says what to fix; it goes to the log and to the
+    `flask` commands, never to a customer.
+    """
+
+    def __init__(self, status: int, code: str, message: str, *, retry_after: int | None = None,
+                 operator: str | None = None) -> None:
+        super().__init__(operator or message)
         self.status = status
         self.code = code
         self.message = message
         self.retry_after = retry_after
+        self.operator = operator
+
+
+def contact_hint() -> str:
+    """The customer's way out when only the operator can fix it."""
+    from billing_app.billing import settings
+    return f"Please try again later, or write to {settings()['CONTACT_EMAIL']}."
+
+
+def not_set_up(code: str, operator: str, *, what: str = "Payments are") -> BillingError:
+    """503 for something the operator has to set up; the operator's part is logged by the handler."""
+    return BillingError(503, code, f"{what} not available right now. {contact_hint()}", operator=operator)
 
 
 SHOWN_INPUT_LENGTH = 40
@@ -52,7 +70,7 @@ def error_response(status: int, code: str, message: str, *, title: str | None = 
         response = jsonify(error={"code": code, "message": message})
     else:
         response = make_response(render_template(
-            "billing/error.html", status=status, title=title or message, message=message))
+            "billing/error.html", status=status, code=code, title=title or message, message=message))
     response.status_code = status
     response.headers.update(headers or {})
     return response
@@ -67,10 +85,9 @@ def _database_unavailable(exc: DatabaseUnavailable):
     if login_manager is not None:
         g._login_user = login_manager.anonymous_user()
     if isinstance(exc, (SchemaMissing, *SCHEMA_ERRORS)):
-        log.error("database schema missing: %s", exc)
-        return error_response(503, "schema_missing",
-                              "The billing database is not set up yet. The operator needs to run `flask db init`.",
-                              title="Billing is not set up yet")
+        log.error("database schema missing (run `flask db init`): %s", exc)
+        return error_response(503, "schema_missing", f"Billing is not available right now. {contact_hint()}",
+                              title="Billing is temporarily unavailable")
     log.error("database unavailable: %s", exc)
     return error_response(503, "database_unavailable",
                           "The billing database is not answering right now. Please try again in a minute.",
@@ -78,6 +95,8 @@ def _database_unavailable(exc: DatabaseUnavailable):
 
 
 def _billing_error(exc: BillingError):
+    if exc.operator:
+        log.error("%s (answered %s %s)", exc.operator, exc.status, exc.code)
     headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else None
     return error_response(exc.status, exc.code, exc.message, headers=headers)
 
@@ -101,7 +120,7 @@ def _unexpected_error(exc: Exception):
     # error trackers (Sentry...) listen for this signal; a handled 500 would not send it
     got_request_exception.send(current_app._get_current_object(), exception=exc)
     return error_response(500, "internal_error",
-                          "Something went wrong on our side. Please try again; if it keeps happening, contact support.",
+                          f"Something went wrong on our side. {contact_hint()}",
                           title="Something went wrong")
 
 

@@ -14,7 +14,6 @@ sign-in; SIGN_UP_RATE_LIMIT per address for new accounts.
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from dataclasses import dataclass, field
@@ -24,8 +23,9 @@ from flask import current_app, request
 from limits import RateLimitItem, parse_many, storage, strategies
 
 from billing_app.errors import BillingError
+from billing_app.request_log import logger
 
-log = logging.getLogger(__name__)
+log = logger(__name__)
 
 
 @dataclass

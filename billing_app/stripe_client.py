@@ -9,7 +9,6 @@ status and message; the API key never appears in what it logs or answers.
 
 from __future__ import annotations
 
-import logging
 import threading
 import uuid
 from typing import Callable, TypeVar
@@ -19,9 +18,10 @@ from flask import current_app
 
 from billing_app.billing import settings
 
-from billing_app.errors import BillingError
+from billing_app.errors import BillingError, not_set_up
+from billing_app.request_log import logger
 
-log = logging.getLogger(__name__)
+log = logger(__name__)
 T = TypeVar("T")
 
 # Locales Stripe's hosted pages (Customer Portal, Checkout) speak.
@@ -34,10 +34,18 @@ STRIPE_LOCALES = (
 RETRY_HINT = "Please try again in a minute."
 
 
-class StripeNotConfigured(BillingError):
-    def __init__(self) -> None:
-        super().__init__(503, "stripe_not_configured",
-                         "Payments are not set up on this server yet (STRIPE_SECRET_KEY is not set).")
+def stripe_not_configured() -> BillingError:
+    return not_set_up("stripe_not_configured", f"{setting_name('STRIPE_SECRET_KEY')} is not set")
+
+
+def contact_email() -> str:
+    from billing_app.billing import settings
+    return settings()["CONTACT_EMAIL"]
+
+
+def setting_name(name: str) -> str:
+    from billing_app.billing import state
+    return state().setting_prefix + name
 
 
 def build_stripe_client(config) -> stripe.StripeClient | None:
@@ -57,10 +65,10 @@ def build_stripe_client(config) -> stripe.StripeClient | None:
 
 
 def stripe_client() -> stripe.StripeClient:
-    """The current app's client; raises StripeNotConfigured (503) when there is none."""
+    """The current app's client; raises a 503 (stripe_not_configured) when there is none."""
     client = current_app.extensions.get("stripe_client")
     if client is None:
-        raise StripeNotConfigured()
+        raise stripe_not_configured()
     return client
 
 
@@ -76,25 +84,21 @@ def translate_stripe_error(exc: stripe.StripeError) -> BillingError:
     """The answer for a failed Stripe call; logged without the API key."""
     request_id = getattr(exc, "request_id", None)
     if isinstance(exc, (stripe.AuthenticationError, stripe.PermissionError)):
-        log.error("Stripe refused the API key (%s, request %s): check STRIPE_SECRET_KEY",
-                  type(exc).__name__, request_id)
-        return BillingError(503, "stripe_misconfigured",
-                            "Stripe is misconfigured. The operator needs to check STRIPE_SECRET_KEY.")
+        return not_set_up("stripe_misconfigured", f"Stripe refused the API key ({type(exc).__name__}, request "
+                                                  f"{request_id}): check {setting_name('STRIPE_SECRET_KEY')}")
     message = exc.user_message or ""
     if isinstance(exc, stripe.InvalidRequestError):
         if "No configuration provided" in message:
-            log.error("Stripe has no Customer Portal configuration in this mode: %s", message)
-            return BillingError(503, "portal_not_configured",
-                                "The billing portal is not set up yet. "
-                                "The operator needs to run `flask portal configure`.")
+            return not_set_up("portal_not_configured", "Stripe has no Customer Portal configuration in this "
+                                                       "mode: run `flask portal configure`", what="The billing portal is")
         if exc.code == "resource_missing" and (exc.param == "customer" or "No such customer" in message):
             log.error("Stripe has no customer for a mirrored id (deleted, or test/live mismatch): %s", message)
             return BillingError(409, "billing_account_not_found",
-                                "Your billing account was not found in Stripe. Please contact support.")
+                                f"Your billing account could not be found. Please write to {contact_email()}.")
         if exc.code == "resource_missing" and "price" in (exc.param or ""):
             log.error("Stripe has no such price (test/live mismatch?): %s", message)
             return BillingError(409, "plan_not_found_in_stripe",
-                                "This plan is not available in Stripe right now. Please contact support.")
+                                f"This plan cannot be bought right now. Please choose another, or write to {contact_email()}.")
         log.error("Stripe refused a request (%s, param %s, request %s): %s", exc.code, exc.param,
                   request_id, message)
         return BillingError(502, "stripe_request_failed",

@@ -252,7 +252,7 @@ def test_stripe_failure_creating_customer_remembers_nothing(client, catalog, use
                                               "message": "Invalid API Key provided: sk_test_****p7dc"})
     response = subscribe(client, token)
     assert response.status_code == 503
-    assert "Stripe is misconfigured" in response.get_data(as_text=True)
+    assert "Payments are not available right now." in response.get_data(as_text=True)
     assert owner_conn.execute("SELECT count(*) FROM billing_app.remembered_customers").fetchone()[0] == 0
     assert requests_to(stripe_api, CHECKOUT) == []
 
@@ -262,7 +262,8 @@ def test_checkout_for_customer_unknown_to_stripe_is_409(client, catalog, user, t
     answer_error(stripe_api, CHECKOUT, 400, {**NO_SUCH_CUSTOMER, "message": "No such customer: 'cus_me'"})
     response = subscribe(client, token)
     assert response.status_code == 409
-    assert "Your billing account was not found in Stripe. Please contact support." in response.get_data(as_text=True)
+    assert "Your billing account could not be found. Please write to billing@example.com." in \
+        response.get_data(as_text=True)
     assert sent_form(requests_to(stripe_api, CHECKOUT)[0])["customer"] == "cus_me"
 
 
@@ -273,7 +274,8 @@ def test_checkout_for_price_unknown_to_stripe_is_409(client, catalog, user, toke
                                              "message": "No such price: 'price_pro_monthly'"})
     response = subscribe(client, token)
     assert response.status_code == 409
-    assert "This plan is not available in Stripe right now." in response.get_data(as_text=True)
+    assert "This plan cannot be bought right now." in response.get_data(as_text=True)
+    assert 'href="/pricing"' in response.get_data(as_text=True)  # the way on: another plan
 
 
 def test_checkout_when_stripe_hangs_is_502(app_config, catalog, stripe_api):

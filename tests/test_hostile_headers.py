@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from billing_app import create_app
-from tests.conftest import AuthActions, csrf_token_from
+from tests.conftest import csrf_token_from
 
 
 @pytest.fixture

@@ -279,16 +279,19 @@ def test_api_when_database_is_down_is_503(app_config, client, customer, stripe_a
 
 # --- Stripe failures -------------------------------------------------------------
 
-def test_no_portal_configuration_is_503_telling_operator_to_configure(client, customer, token, stripe_api):
+def test_no_portal_configuration_is_503_for_the_customer_and_the_fix_in_the_log(client, customer, token, stripe_api,
+                                                                              caplog):
     answer_error(stripe_api, SESSIONS, 400, NO_PORTAL_CONFIGURATION)
-    response = api(client, token)
+    with caplog.at_level(logging.ERROR):
+        response = api(client, token)
+        page = click(client, token)
     assert response.status_code == 503
     assert response.get_json() == {"error": {"code": "portal_not_configured", "message":
-                                             "The billing portal is not set up yet. The operator needs to run "
-                                             "`flask portal configure`."}}
-    page = click(client, token)
+                                             "The billing portal is not available right now. Please try again later, or write to billing@example.com."}}
     assert page.status_code == 503
-    assert "flask portal configure" in page.get_data(as_text=True)
+    html = page.get_data(as_text=True)
+    assert "flask portal configure" not in html and 'href="mailto:billing@example.com"' in html
+    assert "run `flask portal configure`" in caplog.text  # the operator's part
 
 
 def test_no_such_customer_is_409(client, customer, token, stripe_api):
@@ -297,7 +300,7 @@ def test_no_such_customer_is_409(client, customer, token, stripe_api):
     assert response.status_code == 409
     assert response.get_json()["error"] == {
         "code": "billing_account_not_found",
-        "message": "Your billing account was not found in Stripe. Please contact support."}
+        "message": "Your billing account could not be found. Please write to billing@example.com."}
 
 
 def test_authentication_error_is_503_and_the_key_never_shows(client, customer, token, stripe_api, caplog):
@@ -306,9 +309,9 @@ def test_authentication_error_is_503_and_the_key_never_shows(client, customer, t
         response = api(client, token)
         page = click(client, token)
     assert response.status_code == 503
-    assert response.get_json()["error"]["message"] == \
-        "Stripe is misconfigured. The operator needs to check STRIPE_SECRET_KEY."
-    assert page.status_code == 503 and "Stripe is misconfigured" in page.get_data(as_text=True)
+    assert response.get_json()["error"]["message"] == "Payments are not available right now. Please try again later, or write to billing@example.com."
+    assert page.status_code == 503 and "STRIPE_SECRET_KEY" not in page.get_data(as_text=True)
+    assert "Stripe refused the API key (AuthenticationError" in caplog.text and "check STRIPE_SECRET_KEY" in caplog.text
     for text in (caplog.text, response.get_data(as_text=True), page.get_data(as_text=True)):
         assert TEST_STRIPE_KEY not in text and "p7dc" not in text
 

@@ -290,7 +290,7 @@ def test_a_missing_table_fails_doctor_naming_what_creates_it_and_pages_answer_50
         owner_conn.execute(f"ALTER TABLE stripe.{table}_away RENAME TO {table}")  # noqa: S608 a known table
     assert f"FAIL stripe.{table}: does not exist: it is created by the engine's migrations" in result.output
     assert result.exit_code == 1
-    assert page.status_code == 503 and "Billing is not set up yet" in page.get_data(as_text=True)
+    assert page.status_code == 503 and "Billing is temporarily unavailable" in page.get_data(as_text=True)
     assert api.status_code == 503 and api.get_json()["error"]["code"] == "schema_missing"
 
 
@@ -321,4 +321,4 @@ def test_a_role_without_its_grants_stops_start_up_and_pages_answer_503(app_confi
         apply_schema(database_url, with_mirror=True)
     assert str(stopped.value).startswith("billing_app: the app's database role billing_service cannot read the "
                                          "mirror (permission denied for table payment_method): run `flask db init`")
-    assert page.status_code == 503 and "Billing is not set up yet" in page.get_data(as_text=True)
+    assert page.status_code == 503 and "Billing is temporarily unavailable" in page.get_data(as_text=True)

@@ -8,7 +8,8 @@ import stripe
 from werkzeug import Response
 
 from billing_app import create_app
-from billing_app.stripe_client import StripeNotConfigured, stripe_client
+from billing_app.errors import BillingError
+from billing_app.stripe_client import stripe_client
 from tests.conftest import TEST_STRIPE_KEY
 
 
@@ -61,8 +62,10 @@ def test_client_retries_with_one_idempotency_key(app_config, stripe_api):
 def test_without_key_in_testing_there_is_no_client(app_config):
     app = create_app({**app_config, "STRIPE_SECRET_KEY": ""})
     try:
-        with app.app_context(), pytest.raises(StripeNotConfigured):
+        with app.app_context(), pytest.raises(BillingError) as excinfo:
             stripe_client()
+        assert excinfo.value.code == "stripe_not_configured"
+        assert excinfo.value.operator == "STRIPE_SECRET_KEY is not set"
     finally:
         app.extensions["billing_db"].close()
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import base64
 import json
-import logging
 import threading
 import time
 import urllib.request
@@ -25,8 +24,9 @@ import jwt
 from werkzeug.wrappers import Request
 
 from billing_app.identity import BillingUser, valid_user_id
+from billing_app.request_log import logger
 
-log = logging.getLogger(__name__)
+log = logger(__name__)
 
 MAX_TOKEN_BYTES = 8 * 1024
 MAX_COOKIE_BYTES = 32 * 1024  # a chunked session cookie, all chunks together

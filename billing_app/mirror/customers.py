@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import logging
 
 import psycopg
 from psycopg import sql
 from psycopg.rows import tuple_row
 
 from billing_app.mirror.subscriptions import LIVE_SUBSCRIPTION, OPEN_STATUSES
+from billing_app.request_log import logger
 
-log = logging.getLogger(__name__)
+log = logger(__name__)
 
 # the customer's default card, joined to the customer row (saves a round trip)
 _CARD_COLUMNS = """pm.id AS card_id, pm.type AS card_type, pm.card_brand, pm.card_last4,

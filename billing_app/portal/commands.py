@@ -69,7 +69,7 @@ def configure_command(path: Path, dry_run: bool) -> None:
                 existing.id, params={**params, "active": True}, options=options))
             verb = "updated"
     except BillingError as exc:
-        raise click.ClickException(exc.message) from None
+        raise click.ClickException(exc.operator or exc.message) from None
     mode = key_mode(settings()["STRIPE_SECRET_KEY"])
     click.echo(f"{verb} portal configuration {result.id} ({mode} mode)")
     if settings()["STRIPE_PORTAL_CONFIGURATION"] != result.id:

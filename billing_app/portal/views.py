@@ -1,6 +1,5 @@
 from flask import flash, jsonify, redirect, request, url_for
 
-from billing_app.billing import settings
 from billing_app.blueprint import request_data, text_field
 from billing_app.errors import BillingError
 from billing_app.rate_limits import per_user_limit

@@ -1,0 +1,54 @@
+"""Every request has an id, and every log line billing_app writes during one names it and the user.
+
+The id is the proxy's ``X-Request-ID`` when it sends a sane one, else a new
+one; it is echoed in the response, so a customer's screenshot or a proxy's
+log leads to the app's log lines.  ``logger(__name__)`` is how billing_app's
+modules get a logger that prefixes ``[request <id> user <id>]``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+
+from flask import g, has_request_context, request
+
+REQUEST_ID_HEADER = "X-Request-ID"
+_SANE_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+
+
+def assign_request_id() -> None:
+    if "request_id" not in g:
+        sent = request.headers.get(REQUEST_ID_HEADER, "")
+        g.request_id = sent if _SANE_ID.fullmatch(sent) else uuid.uuid4().hex
+
+
+def echo_request_id(response):
+    if "request_id" in g:
+        response.headers.setdefault(REQUEST_ID_HEADER, g.request_id)
+    return response
+
+
+class RequestContext(logging.Filter):
+    """Prefixes a record made during a request with its request id and the signed-in user's id
+    (as far as the request has read it: logging never queries the database)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if has_request_context() and not getattr(record, "_billing_request", False):
+            sign_in = g.get("billing_sign_in")
+            user = sign_in.user.id if sign_in is not None and sign_in.user is not None else "-"
+            prefix = f"[request {g.get('request_id', '-')} user {user}] ".replace("%", "%%")
+            record.msg = prefix + str(record.msg)
+            record._billing_request = True
+        return True
+
+
+_FILTER = RequestContext()
+
+
+def logger(name: str) -> logging.Logger:
+    log = logging.getLogger(name)
+    if _FILTER not in log.filters:
+        log.addFilter(_FILTER)
+    return log

@@ -1,0 +1,86 @@
+"""Issue 13, errors: customers read what they can do, operators read the fix in the log, and every
+log line of a request names the request (X-Request-ID, echoed) and the user."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from tests.conftest import customer_app
+from tests.stripe_stand_in import answer_error
+
+SESSIONS = "/v1/billing_portal/sessions"
+INVALID_API_KEY = {"type": "invalid_request_error", "message": "Invalid API Key provided: sk_test_****p7dc"}
+
+
+def test_a_request_id_is_echoed_or_made(client):
+    sent = client.get("/pricing", headers={"X-Request-ID": "lb-7f3a.42"})
+    assert sent.headers["X-Request-ID"] == "lb-7f3a.42"
+    made = client.get("/pricing").headers["X-Request-ID"]
+    assert len(made) == 32
+    junk = client.get("/pricing", headers={"X-Request-ID": "x" * 300}).headers["X-Request-ID"]
+    assert junk != "x" * 300 and len(junk) == 32
+    assert client.get("/nowhere", headers={"X-Request-ID": "r-404"}).headers["X-Request-ID"] == "r-404"
+
+
+def test_a_stripe_failure_is_logged_with_request_user_and_fix_and_the_customer_gets_a_way_out(
+        app_config, mirror, stripe_api, caplog):
+    answer_error(stripe_api, SESSIONS, 401, INVALID_API_KEY)
+    with customer_app(app_config, mirror) as (app, client, token), caplog.at_level(logging.ERROR):
+        answer = client.post("/api/customer_portal", headers={"X-CSRFToken": token, "X-Request-ID": "req-1"})
+        user_id = mirror.conn.execute("SELECT id FROM billing_app.users").fetchone()[0]
+    assert answer.status_code == 503
+    message = answer.get_json()["error"]["message"]
+    assert message == "Payments are not available right now. Please try again later, or write to billing@example.com."
+    line = next(r.getMessage() for r in caplog.records if "Stripe refused the API key" in r.getMessage())
+    assert line.startswith(f"[request req-1 user {user_id}] Stripe refused the API key (AuthenticationError")
+    assert "check STRIPE_SECRET_KEY" in line
+
+
+@pytest.mark.parametrize("status, code", [(503, "schema_missing")])
+def test_error_pages_never_carry_operator_instructions(app_config, postgres_server_url, status, code):
+    from billing_app import create_app
+    app = create_app({**app_config, "DATABASE_URL": postgres_server_url, "DATABASE_ROLE": "none"})
+    try:
+        answer = app.test_client().get("/pricing")
+        html = answer.get_data(as_text=True)
+        assert answer.status_code == status
+        assert "flask " not in html and "operator" not in html
+        assert 'href="mailto:billing@example.com"' in html
+    finally:
+        app.extensions["billing_db"].close()
+
+
+def test_once_the_pool_has_seen_the_server_gone_requests_stop_waiting_the_full_timeout(app_config, caplog):
+    from billing_app import create_app
+    app = create_app({**app_config, "DATABASE_URL": "postgresql://nobody@127.0.0.1:1/nothing",
+                      "DATABASE_POOL_TIMEOUT": "2"})
+    try:
+        client = app.test_client()
+        with caplog.at_level(logging.ERROR):
+            first, second = client.get("/pricing"), client.get("/pricing")
+        assert first.status_code == second.status_code == 503
+        assert second.headers["Retry-After"] == "30"
+        lines = [r.getMessage() for r in caplog.records if "database unavailable" in r.getMessage()]
+        assert lines[0].endswith("no database connection within 2s")
+        # the pool knows: no 2 s wait, one connection attempt of its own, refused
+        assert "within" not in lines[1] and "Connection refused" in lines[1]
+    finally:
+        app.extensions["billing_db"].close()
+
+
+def test_a_busy_pool_is_not_a_server_gone(app_config, caplog):
+    from billing_app import create_app
+    app = create_app({**app_config, "DATABASE_POOL_MIN_SIZE": "1", "DATABASE_POOL_MAX_SIZE": "1",
+                      "DATABASE_POOL_TIMEOUT": "1"})
+    try:
+        with app.extensions["billing_db"].connection(), caplog.at_level(logging.ERROR):  # the only connection, held
+            client = app.test_client()
+            assert client.get("/pricing").status_code == 503
+            assert client.get("/pricing").status_code == 503
+        lines = [r.getMessage() for r in caplog.records if "database unavailable" in r.getMessage()]
+        assert [line.rsplit(" ", 1)[1] for line in lines] == ["1s", "1s"]
+        assert app.test_client().get("/pricing").status_code == 200  # given back: served again
+    finally:
+        app.extensions["billing_db"].close()
