@@ -46,3 +46,13 @@ def test_a_stripe_answer_without_a_url_is_502(app_config, mirror, stripe_api, bo
         page = client.post("/portal", data={"csrf_token": token})
     assert answer.status_code == 502 and answer.get_json()["error"]["code"] == "stripe_answer_incomplete"
     assert page.status_code == 502
+
+
+@pytest.mark.parametrize("path", ["/login", "/signup"])
+@pytest.mark.parametrize("email", ["a\x00b@example.com", "a\nb@example.com", "x" * 400 + "@example.com"])
+def test_sign_in_forms_refuse_an_unusable_email_with_400(client, owner_conn, path, email):
+    from tests.conftest import csrf_token_from
+    token = csrf_token_from(client.get(path).get_data(as_text=True))
+    answer = client.post(path, data={"email": email, "password": "correct horse battery", "csrf_token": token})
+    assert answer.status_code == 400
+    assert owner_conn.execute("SELECT count(*) FROM billing_app.users").fetchone()[0] == 0

@@ -84,3 +84,21 @@ def test_gunicorn_refuses_to_start_when_a_stripe_call_outlasts_its_timeout():
     assert too_slow.stderr.strip().splitlines() == [
         "billing_app: one Stripe call can take 46.5 s (STRIPE_TIMEOUT=15 x 3 tries, with backoff), not less than "
         "the worker timeout of 30 s: lower STRIPE_TIMEOUT or STRIPE_MAX_NETWORK_RETRIES, or raise GUNICORN_TIMEOUT"]
+
+
+def test_a_first_checkout_waiting_on_stripe_holds_no_connection(app_config, stripe_api, mirror):
+    """A pool of one connection: while a new customer's create hangs in Stripe, another user's page answers."""
+    mirror.product("prod_pro", "Pro")
+    mirror.price("price_pro_monthly", "prod_pro")
+    with hanging_until_released(stripe_api, "/v1/customers") as arrived, customer_app(
+            app_config, mirror, None, DATABASE_POOL_MIN_SIZE="1", DATABASE_POOL_MAX_SIZE="1",
+            STRIPE_TIMEOUT="8") as (app, client, token):
+        first = threading.Thread(target=lambda: client.post(
+            "/checkout", data={"csrf_token": token, "price": "price_pro_monthly"}))
+        first.start()
+        assert arrived.wait(5)  # the customer create is in Stripe's hands, hanging
+        other = app.test_client()
+        AuthActions(other).signup("other@example.com", "correct horse battery")
+        assert other.get("/account").status_code == 200
+        assert other.get("/pricing").status_code == 200
+    first.join(10)
