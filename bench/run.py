@@ -25,6 +25,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 import warnings
@@ -150,8 +151,9 @@ def load_mirror(url: str, customers: int, source: str = "sequin") -> dict:
 SESSION_COOKIE = "__Host-session"
 
 
-def mint_sessions(url: str, env: dict, count: int, path: Path) -> int:
-    """Signed-in session cookies (and their CSRF tokens) for users with a live subscription."""
+def mint_sessions(url: str, env: dict, count: int, path: Path, *, new_users: bool = False) -> int:
+    """Signed-in session cookies (and their CSRF tokens) for users with a live subscription, or with
+    ``new_users`` for ``count`` users made now, who have no Stripe customer yet (first checkouts)."""
     from flask import session
     from flask_login import login_user
     from flask_wtf.csrf import generate_csrf
@@ -161,8 +163,15 @@ def mint_sessions(url: str, env: dict, count: int, path: Path) -> int:
     app = create_app({"TESTING": True, "DATABASE_URL": url, "SECRET_KEY": env["SECRET_KEY"],
                       "SITE_URL": env["SITE_URL"], "STRIPE_SECRET_KEY": env["STRIPE_SECRET_KEY"]})
     with psycopg.connect(url) as conn:
+        if new_users:
+            user_ids = [row[0] for row in conn.execute(
+                """INSERT INTO billing_app.users (email, password_hash)
+                   SELECT 'first-checkout-' || n || '-' || md5(random()::text) || '@bench.example', 'x'
+                     FROM generate_series(1, %s) AS n RETURNING id""", (count,))]
+            conn.commit()
         # users spread over the whole table (a fixed sample), each with an active subscription
-        user_ids = [row[0] for row in conn.execute(
+        else:
+            user_ids = [row[0] for row in conn.execute(
             """SELECT u.id FROM billing_app.users u TABLESAMPLE BERNOULLI (50) REPEATABLE (7)
                 WHERE EXISTS (SELECT 1 FROM billing_mirror.customers c
                                 JOIN billing_mirror.subscriptions s ON s.customer_id = c.id
@@ -376,6 +385,58 @@ def memory_growth(master, url: str, sessions: Path, total: int) -> dict:
 
 CSV_VIEW = "active_subscriptions"
 FIXED_RATE = 60.0  # portal sessions per second in the steady slow-Stripe scenario
+HUNG_PORTAL, HUNG_CHECKOUT = 40, 30  # calls left hanging on Stripe while /account is read (issue 13)
+
+
+def hung_stripe_load(env: dict, url: str, sessions: Path, tmp: Path, duration: float) -> tuple[Load, dict]:
+    """A Stripe that hangs: 40 portal calls and 30 first-time checkouts (new users: customer create) in
+    flight while wrk reads /account, on the default bulkhead (STRIPE_MAX_CONCURRENT_CALLS)."""
+    import urllib.error
+    import urllib.request
+    new_sessions = tmp / "first_checkout_sessions.tsv"
+    mint_sessions(url, env, HUNG_CHECKOUT, new_sessions, new_users=True)
+    with psycopg.connect(url) as conn:
+        price = conn.execute("SELECT id FROM billing_mirror.prices WHERE active AND recurring_interval IS NOT NULL "
+                             "ORDER BY id LIMIT 1").fetchone()[0]
+    hung_env = {k: v for k, v in env.items() if k != "STRIPE_MAX_CONCURRENT_CALLS"}
+    statuses: list[int] = []
+
+    def post(path: str, cookie: str, token: str, body: bytes, content_type: str) -> None:
+        request = urllib.request.Request(base + path, method="POST", data=body, headers={
+            "Cookie": f"{SESSION_COOKIE}={cookie}", "X-CSRFToken": token, "User-Agent": "wrk",
+            "Content-Type": content_type})
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                statuses.append(response.status)
+        except urllib.error.HTTPError as exc:
+            statuses.append(exc.code)
+        except OSError:
+            statuses.append(0)  # still waiting when the server stopped
+
+    portal_users = [line.split("\t") for line in sessions.read_text().splitlines()[:HUNG_PORTAL]]
+    checkout_users = [line.split("\t") for line in new_sessions.read_text().splitlines()]
+    with stripe_stand_in(60_000) as hung, gunicorn("wsgi:app", {**hung_env, "STRIPE_API_BASE": hung,
+                                                               "STRIPE_TIMEOUT": "25",
+                                                               "STRIPE_MAX_NETWORK_RETRIES": "0"}) as (_, base):
+        wrk("warm-up", base, duration=2, sessions=sessions, path="/account")
+        log(f"hung Stripe: {HUNG_PORTAL} portal calls and {HUNG_CHECKOUT} first checkouts in flight while wrk "
+            "reads /account")
+        callers = [threading.Thread(target=post, daemon=True, args=(
+            "/api/customer_portal", cookie, token, b"{}", "application/json")) for cookie, token in portal_users]
+        callers += [threading.Thread(target=post, daemon=True, args=(
+            "/checkout", cookie, token, f"price={price}".encode(), "application/x-www-form-urlencoded"))
+            for cookie, token in checkout_users]
+        for caller in callers:
+            caller.start()
+        time.sleep(1)  # all of them sent: refused at once by the bulkhead, or waiting on Stripe
+        load = wrk(f"GET /account while {len(callers)} Stripe calls hang", base, duration=duration,
+                   sessions=sessions, path="/account")
+        answered = list(statuses)
+    refused = sum(status == 503 for status in answered)
+    outcome = {"calls": len(callers), "refused_at_once": refused, "other_answers": len(answered) - refused}
+    log(f"  {refused} of {len(callers)} answered 503 at once (bulkhead); {len(callers) - len(answered)} still "
+        "waiting on Stripe when the read ended")
+    return load, outcome
 
 
 def time_reports(env: dict) -> list[tuple[str, float, float, int]]:
@@ -477,12 +538,13 @@ def run(args) -> str:
                         during = pool.submit(wrk, f"GET /account during {FIXED_RATE:g} portal sessions/s", base,
                                              duration=duration, sessions=sessions, path="/account")
                         loads["portal_steady"], loads["account_steady"] = steady.result(), during.result()
+            loads["account_hung"], hung = hung_stripe_load(env, url, sessions, Path(tmp), duration)
             log("timing the reporting views")
             reports = time_reports(env)
         compared = {sources[0]: (load, loads["account"], reports)}
         for source in sources[1:]:
             compared[source] = measure_source(server, source, customers, duration, sessions_wanted, Path(tmp))
-    return render(args, started_at, customers, load, loads, memory, reports, minted, compared)
+    return render(args, started_at, customers, load, loads, memory, reports, minted, compared, hung)
 
 
 def bench_env(url: str) -> dict:
@@ -529,7 +591,7 @@ def verdict(ok: bool) -> str:
     return "met" if ok else "**missed**"
 
 
-def render(args, started_at, customers, load, loads, memory, reports, minted, compared) -> str:
+def render(args, started_at, customers, load, loads, memory, reports, minted, compared, hung) -> str:
     hello = loads["hello"].rps
     overhead = loads["portal_1"].p50_ms - loads["stand_in_1"].p50_ms
     queries = {view: query for view, _, query, _ in reports if view != "csv"}
@@ -549,6 +611,10 @@ def render(args, started_at, customers, load, loads, memory, reports, minted, co
         (f"GET /account p99 < 100 ms while {FIXED_RATE:g} portal sessions/s wait on a {args.slow_ms:g} ms Stripe",
          f"{loads['account_steady'].p99_ms:.1f} ms (alone {loads['account_quiet'].p99_ms:.1f} ms)",
          loads["account_steady"].p99_ms < 100),
+        (f"GET /account while {hung['calls']} Stripe calls hang: no errors, p99 within 3x of quiet",
+         f"{loads['account_hung'].errors} errors, p99 {loads['account_hung'].p99_ms:.1f} ms "
+         f"({loads['account_hung'].p99_ms / loads['account_quiet'].p99_ms:.1f}x)",
+         loads["account_hung"].errors == 0 and loads["account_hung"].p99_ms <= 3 * loads["account_quiet"].p99_ms),
         ("every reporting view's query < 1 s", f"slowest {max(queries.values()):.2f} s",
          max(queries.values()) < 1),
         ("mrr_summary query < 100 ms", f"{queries['mrr_summary'] * 1000:.0f} ms", queries["mrr_summary"] < 0.1),
@@ -575,7 +641,11 @@ def render(args, started_at, customers, load, loads, memory, reports, minted, co
         "|---|---:|---:|---:|---:|---:|---:|---:|",
         *(loads[key].row(hello) for key in ("hello", "healthz", "account", "portal_fast", "portal_1",
                                             "stand_in_1", "portal_slow", "account_during", "account_quiet",
-                                            "portal_steady", "account_steady")),
+                                            "portal_steady", "account_steady", "account_hung")),
+        "",
+        f"Hung Stripe: {hung['calls']} calls ({HUNG_PORTAL} portal, {HUNG_CHECKOUT} first checkouts) sent to a Stripe "
+        f"that does not answer, on the default bulkhead; {hung['refused_at_once']} answered 503 at once, the rest "
+        "waited on Stripe holding no database connection while the read above ran.",
         "",
         f"Portal overhead with Stripe at 0 ms (one client, so no queueing): p50 {loads['portal_1'].p50_ms:.2f} ms "
         f"minus the stand-in's own p50 {loads['stand_in_1'].p50_ms:.2f} ms = **{overhead:.2f} ms**.",

@@ -1,4 +1,5 @@
-"""A stand-in for Stripe's POST /v1/billing_portal/sessions that answers after a set delay.
+"""A stand-in for the Stripe calls billing_app makes (portal sessions, customers, Checkout sessions),
+answering after a set delay (a long one is a Stripe that hangs).
 
     python bench/stripe_stand_in.py --port 12111 --delay-ms 300
 """
@@ -9,6 +10,15 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
+ANSWERS = {
+    "/v1/billing_portal/sessions": {"id": "bps_bench", "object": "billing_portal.session",
+                                    "url": "https://billing.stripe.com/p/session/bench"},
+    "/v1/customers": {"id": "cus_bench_new", "object": "customer"},
+    "/v1/checkout/sessions": {"id": "cs_bench", "object": "checkout.session",
+                              "url": "https://checkout.stripe.com/c/pay/cs_bench"},
+}
+
+
 def make_handler(delay: float):
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive, as api.stripe.com
@@ -17,12 +27,12 @@ def make_handler(delay: float):
         def do_POST(self):
             length = int(self.headers.get("Content-Length") or 0)
             self.rfile.read(length)
-            if self.path != "/v1/billing_portal/sessions":
+            answer = ANSWERS.get(self.path)
+            if answer is None:
                 return self._answer(404, {"error": {"type": "invalid_request_error", "message": "not here"}})
             if delay:
                 time.sleep(delay)
-            self._answer(200, {"id": "bps_bench", "object": "billing_portal.session",
-                               "url": "https://billing.stripe.com/p/session/bench"})
+            self._answer(200, answer)
 
         def _answer(self, status, body):
             payload = json.dumps(body).encode()

@@ -36,13 +36,15 @@ def test_bench_smoke_writes_every_figure(wrk_available, postgres_server_url, tmp
                 "| POST /api/customer_portal, Stripe 0 ms |", "| POST /api/customer_portal, Stripe 300 ms |",
                 "| GET /account during the slow portal load |", "| GET /account, no portal load |",
                 "| POST /api/customer_portal, 60/s on schedule, Stripe 300 ms |",
-                "| GET /account during 60 portal sessions/s |", "| mrr_summary |", "| data_quality |",
+                "| GET /account during 60 portal sessions/s |", "| GET /account while 70 Stripe calls hang |",
+                "GET /account while 70 Stripe calls hang: no errors, p99 within 3x of quiet",
+                "| mrr_summary |", "| data_quality |",
                 "| active_subscriptions `--csv` |", "| `flask report refresh` < 30 s |",
                 "| GET /account CPU per request <= 4x hello's |",
                 "Portal overhead with Stripe at 0 ms", "Worker memory (RSS, MB)"):
         assert row in text
     table = text.split("| scenario |", 1)[1].split("\n\n", 1)[0].splitlines()[2:]
-    assert len(table) == 11
+    assert len(table) == 12
     assert all(line.endswith("| 0 |") for line in table), "every load ran without errors"
     assert "(smoke run: not a measurement)" in text
     # the same load in each stripe-sync-engine shape, beside Sequin's

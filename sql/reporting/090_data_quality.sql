@@ -13,32 +13,33 @@ COMMENT ON VIEW reporting_live.customer_link IS
 -- branches and pushes outer conditions into them, barrier or not.
 CREATE OR REPLACE VIEW reporting_live.data_quality WITH (security_barrier) AS
 SELECT problem, object_type, object_id, detail FROM (
--- k.user_key: the metadata key that links a customer to a user (reporting_live.customer_link).
+-- The metadata key that links a customer to a user is read once per query, as a scalar subquery
+-- (reporting_live.customer_link): as a join it would keep the planner from hashing the user lookups.
 -- The checks against billing_app.users apply to the built-in accounts only: a deployment whose
 -- users live in its identity provider or host app has none there.
 SELECT 'customer_without_user_id' AS problem, 'customer' AS object_type, c.id AS object_id,
-       'customer has no metadata.' || k.user_key || ', so no app user can see it' AS detail
-  FROM billing_mirror.customers c CROSS JOIN reporting_live.customer_link k
- WHERE c.deleted IS NOT TRUE AND coalesce(c.metadata ->> k.user_key, '') = ''
+       'customer has no metadata.' || (SELECT user_key FROM reporting_live.customer_link) || ', so no app user can see it' AS detail
+  FROM billing_mirror.customers c
+ WHERE c.deleted IS NOT TRUE AND coalesce(c.metadata ->> (SELECT user_key FROM reporting_live.customer_link), '') = ''
 UNION ALL
 SELECT 'user_without_customer', 'user', u.id::text,
        'app user has no live Stripe customer (free plan)'
-  FROM billing_app.users u CROSS JOIN reporting_live.customer_link k
+  FROM billing_app.users u
  WHERE NOT EXISTS (SELECT 1 FROM billing_mirror.customers c
-                    WHERE c.metadata ->> k.user_key = u.id::text AND c.deleted IS NOT TRUE)
+                    WHERE c.metadata ->> (SELECT user_key FROM reporting_live.customer_link) = u.id::text AND c.deleted IS NOT TRUE)
 UNION ALL
 SELECT 'customer_with_unknown_user_id', 'customer', c.id,
-       'metadata.' || k.user_key || ' ' || (c.metadata ->> k.user_key) || ' is not an app user'
-  FROM billing_mirror.customers c CROSS JOIN reporting_live.customer_link k
- WHERE c.deleted IS NOT TRUE AND coalesce(c.metadata ->> k.user_key, '') <> ''
+       'metadata.' || (SELECT user_key FROM reporting_live.customer_link) || ' ' || (c.metadata ->> (SELECT user_key FROM reporting_live.customer_link)) || ' is not an app user'
+  FROM billing_mirror.customers c
+ WHERE c.deleted IS NOT TRUE AND coalesce(c.metadata ->> (SELECT user_key FROM reporting_live.customer_link), '') <> ''
    AND EXISTS (SELECT 1 FROM billing_app.users)
-   AND NOT EXISTS (SELECT 1 FROM billing_app.users u WHERE u.id::text = c.metadata ->> k.user_key)
+   AND NOT EXISTS (SELECT 1 FROM billing_app.users u WHERE u.id::text = c.metadata ->> (SELECT user_key FROM reporting_live.customer_link))
 UNION ALL
-SELECT 'user_with_several_customers', 'user', c.metadata ->> k.user_key,
+SELECT 'user_with_several_customers', 'user', c.metadata ->> (SELECT user_key FROM reporting_live.customer_link),
        count(*) || ' live customers carry this user id: ' || string_agg(c.id, ', ' ORDER BY c.id)
-  FROM billing_mirror.customers c CROSS JOIN reporting_live.customer_link k
- WHERE c.deleted IS NOT TRUE AND coalesce(c.metadata ->> k.user_key, '') <> ''
- GROUP BY c.metadata ->> k.user_key
+  FROM billing_mirror.customers c
+ WHERE c.deleted IS NOT TRUE AND coalesce(c.metadata ->> (SELECT user_key FROM reporting_live.customer_link), '') <> ''
+ GROUP BY c.metadata ->> (SELECT user_key FROM reporting_live.customer_link)
 HAVING count(*) > 1
 UNION ALL
 SELECT CASE WHEN p.id IS NULL THEN 'price_missing' ELSE 'price_deleted' END,
