@@ -27,6 +27,8 @@ def _check_stripe_fits() -> None:
     from billing_app import settings_source
     from billing_app.config import ConfigError, load_settings
     from billing_app.stripe_client import check_worker_timeout
+    if not timeout:
+        return  # 0: gunicorn never times a worker out
     try:
         problem = check_worker_timeout(load_settings(settings_source(None)), timeout)
     except ConfigError:

@@ -41,6 +41,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, cli: bool = Fals
     except (ConfigError, StartupError) as exc:
         raise SystemExit(f"billing_app: {exc}") from None
     configure_logging(app)
+    trust_proxies(app, settings["TRUSTED_PROXY_COUNT"])
     register_site(app, billing)
     register_commands(app)
     return app
@@ -134,12 +135,23 @@ def check_database(billing: BillingState) -> None:
                            "DATABASE_URL may use the database, then run `flask db init`") from None
 
 
+def trust_proxies(app: Flask, count: int) -> None:
+    """Behind ``count`` proxies, the client's address and scheme are the ones they forward (per-address
+    rate limits would otherwise count every visitor as the proxy)."""
+    if count:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count)
+
+
 def configure_logging(app: Flask) -> None:
     # stripe-python logs every request and error body at INFO; our own log lines
     # say what failed without echoing Stripe's bodies (masked keys, emails).
     logging.getLogger("stripe").setLevel(logging.WARNING)
     if not app.debug and not app.testing:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        from billing_app.request_log import LOG_FORMAT, RequestContext
+        logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+        for handler in logging.getLogger().handlers:  # every record, any library's, gets the two ids
+            handler.addFilter(RequestContext())
 
 
 def register_site(app: Flask, billing: BillingState) -> None:

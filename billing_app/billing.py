@@ -35,6 +35,8 @@ class BillingState:
     url_prefix: str = ""
     setting_prefix: str = ""  # BILLING_ when mounted: the names settings are known by in messages
     verifier: Any = None  # identity.tokens.TokenVerifier in jwt mode
+    csp: str | None = None  # the Content-Security-Policy header, worked out on first use
+    links: dict[str, str | None] | None = None  # the site's fixed links (blueprint.SiteLinks)
     _database_url: str | None = field(default=None, repr=False)
 
     @property

@@ -67,7 +67,10 @@ def request_data(*, json_allowed: bool = False) -> Any:
     from billing_app.errors import BillingError
     if not (json_allowed and request.is_json):
         return request.form
-    data = request.get_json(silent=True)
+    try:
+        data = request.get_json(silent=True)
+    except RecursionError:  # nested deeper than the parser goes
+        raise BillingError(400, "invalid_json", "The request body is not valid JSON.") from None
     if data is None and request.get_data():
         raise BillingError(400, "invalid_json", "The request body is not valid JSON.")
     if data is not None and not isinstance(data, dict):
@@ -92,25 +95,45 @@ def template_context() -> dict[str, Any]:
     """Names the billing templates use: the user, the links of the site around them, the settings."""
     from billing_app.billing import settings, state
     from billing_app.identity import current_billing_user
-    config = settings()
-    # only what pages show: never the settings themselves (keys, secrets, database URLs)
-    return {"billing_user": current_billing_user(), "billing_links": site_links(state()),
+    from flask import g
+    if "billing_template_context" not in g:  # once per request (the site's pages and billing's share it)
+        config = settings()
+        # only what pages show: never the settings themselves (keys, secrets, database URLs)
+        g.billing_template_context = {
+            "billing_user": current_billing_user(), "billing_links": SiteLinks(state()),
             "billing_config": {name: config[name] for name in PUBLIC_SETTINGS}, "csrf_token": generate_csrf}
+    return g.billing_template_context
 
 
-def site_links(billing: Any) -> dict[str, str | None]:
-    """Where the layout's links go, which depends on who signs people in; signing in comes back here."""
-    from billing_app.identity import login_url_for
-    mode = billing.auth_mode
-    here = request.full_path.rstrip("?") if request.method == "GET" else None
-    return {
-        "home": url_for("main.home") if billing.standalone else "/",
-        "sign_in": login_url_for(here),
-        "sign_up": url_for("auth.signup", next=here) if mode == "accounts" else None,
-        "sign_out": url_for("auth.logout") if mode == "accounts" else None,
-        "terms": url_for("main.terms") if billing.standalone else None,
-        "privacy": url_for("main.privacy") if billing.standalone else None,
-    }
+class SiteLinks:
+    """Where the layout's links go, which depends on who signs people in; signing in comes back to
+    the page.  The fixed ones are worked out once per app, the sign-in ones only when a page shows
+    them (a signed-in page never does)."""
+
+    def __init__(self, billing: Any) -> None:
+        self.billing = billing
+        if billing.links is None:
+            standalone, accounts = billing.standalone, billing.auth_mode == "accounts"
+            billing.links = {
+                "home": url_for("main.home") if standalone else "/",
+                "sign_out": url_for("auth.logout") if accounts else None,
+                "terms": url_for("main.terms") if standalone else None,
+                "privacy": url_for("main.privacy") if standalone else None,
+            }
+        self.__dict__.update(billing.links)
+
+    @staticmethod
+    def _here() -> str | None:
+        return request.full_path.rstrip("?") if request.method == "GET" else None
+
+    @property
+    def sign_in(self) -> str | None:
+        from billing_app.identity import login_url_for
+        return login_url_for(self._here())
+
+    @property
+    def sign_up(self) -> str | None:
+        return url_for("auth.signup", next=self._here()) if self.billing.auth_mode == "accounts" else None
 
 
 def _register_features() -> None:
@@ -156,9 +179,12 @@ def secure_headers(response):
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("X-Frame-Options", "DENY")
     headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
-    if (config["SITE_URL"] or "").startswith("https://"):
+    if billing.standalone and (config["SITE_URL"] or "").startswith("https://"):
+        # mounted, HSTS (a promise for the whole domain and its subdomains) is the host's to make
         headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
-    policy = config["CONTENT_SECURITY_POLICY"] or (csp_policy(config) if billing.standalone else None)
+    if billing.csp is None:  # worked out once per app
+        billing.csp = config["CONTENT_SECURITY_POLICY"] or (csp_policy(config) if billing.standalone else "none")
+    policy = billing.csp
     if policy and policy != "none":
         headers.setdefault("Content-Security-Policy", policy)
     if not (request.endpoint or "").endswith("static"):  # errors (no endpoint) included

@@ -38,6 +38,12 @@ SCHEMA_ERRORS = (psycopg.errors.UndefinedTable, psycopg.errors.InvalidSchemaName
                  psycopg.errors.UndefinedFunction, psycopg.errors.InsufficientPrivilege)
 
 
+def connection_lost(exc: psycopg.OperationalError) -> bool:
+    """Did the server go (or the way to it), as opposed to a statement being cancelled or timing out?"""
+    state = exc.sqlstate
+    return state is None or state.startswith("08") or state in ("57P01", "57P02", "57P03")
+
+
 def check_idle_connection(conn: psycopg.Connection) -> None:
     """The pool's check before lending ``conn``: a round trip only when the server said something.
 
@@ -67,7 +73,8 @@ class Database:
         self.name = name
         self._pool: ConnectionPool | None = None
         self._down_since: float | None = None  # when the pool last saw the server gone
-        self._errors_seen = 0
+        self._errors_seen = 0  # the pool's connection errors already counted (see connection())
+        self._direct = threading.BoundedSemaphore(self.DIRECT_CONNECTIONS)
         self._pid: int | None = None
         self._lock = threading.Lock()
 
@@ -104,6 +111,7 @@ class Database:
                     )
                     self._pool.open(wait=False)
                     self._pid = os.getpid()
+                    self._errors_seen = 0
         return self._pool
 
     @contextmanager
@@ -112,11 +120,12 @@ class Database:
 
         Once the pool has seen the server go (its connection attempts fail, or a
         connection broke), a request waits at most DOWN_WAIT_SECONDS for a pooled
-        connection, then tries one connection of its own: refused at once while
-        the server is down (a 503 within a second, not after the whole
-        DATABASE_POOL_TIMEOUT), and served as soon as it is back, before the
-        pool's own reconnection catches up.  A pool that is merely busy keeps
-        the full wait.
+        connection, then tries one connection of its own (at most
+        DIRECT_CONNECTIONS at a time per process): refused at once while the
+        server is down, instead of after the whole DATABASE_POOL_TIMEOUT, and
+        served as soon as it is back, before the pool's own reconnection catches
+        up.  The pool counts as back only when it lends again.  A pool that is
+        merely busy keeps the full wait.
         """
         down = self._server_down()
         timeout = min(self.timeout, self.DOWN_WAIT_SECONDS) if down else self.timeout
@@ -124,13 +133,14 @@ class Database:
             with ExitStack() as stack:
                 try:
                     conn = stack.enter_context(self.pool.connection(timeout=timeout))
+                    self._down_since = None
                 except PoolTimeout:
-                    if not down:
+                    if not down or not self._direct.acquire(blocking=False):
                         raise
+                    stack.callback(self._direct.release)
                     conn = stack.enter_context(psycopg.connect(
-                        self.conninfo, autocommit=True, row_factory=dict_row, connect_timeout=1))
+                        self.conninfo, autocommit=True, row_factory=dict_row, connect_timeout=2))
                     self._configure(conn)
-                self._down_since = None
                 yield conn
         except PoolTimeout as exc:
             errors = self.pool.get_stats().get("connections_errors", 0)
@@ -141,10 +151,12 @@ class Database:
         except SCHEMA_ERRORS as exc:
             raise SchemaMissing(str(exc).splitlines()[0]) from exc
         except psycopg.OperationalError as exc:
-            self._down_since = time.monotonic()
+            if connection_lost(exc):  # not a statement timeout or a cancel: the server or the way to it
+                self._down_since = time.monotonic()
             raise DatabaseUnavailable(str(exc).splitlines()[0] if str(exc) else "connection lost") from exc
 
     DOWN_WAIT_SECONDS = 0.5
+    DIRECT_CONNECTIONS = 2
     DOWN_MEMORY_SECONDS = 30.0  # after that, a request waits the full timeout once more
 
     def _server_down(self) -> bool:

@@ -8,8 +8,10 @@ left open.
 
 The limits (settings): portal sessions and checkouts per user share
 PORTAL_RATE_LIMIT; API_RATE_LIMIT per user for the JSON summary;
-SIGN_IN_RATE_LIMIT per email and SIGN_IN_IP_RATE_LIMIT per address for
-sign-in; SIGN_UP_RATE_LIMIT per address for new accounts.
+SIGN_IN_IP_RATE_LIMIT on every sign-in try per address and SIGN_IN_RATE_LIMIT
+on failed tries per email and address (cleared by a success, so nobody
+elsewhere can lock an account out by failing on purpose); SIGN_UP_RATE_LIMIT
+per address for new accounts.
 """
 
 from __future__ import annotations
@@ -45,15 +47,29 @@ class RateLimits:
     def hit(self, limits_text: str, scope: str, key: str) -> None:
         """Count one request of ``key`` against ``limits_text``; BillingError 429 when over."""
         for limit in parse_many(limits_text):
-            limiter = self.limiter
-            try:
-                allowed = limiter.hit(limit, self.key_prefix, scope, key)
-            except Exception as exc:  # noqa: BLE001  the storage failed: count in this process instead
-                self._warn(exc)
-                limiter = self.fallback
-                allowed = limiter.hit(limit, self.key_prefix, scope, key)
+            limiter, allowed = self._call("hit", limit, scope, key)
             if not allowed:
                 raise too_many(self._seconds_left(limiter, limit, scope, key))
+
+    def check(self, limits_text: str, scope: str, key: str) -> None:
+        """BillingError 429 when ``key`` has already spent ``limits_text``; counts nothing."""
+        for limit in parse_many(limits_text):
+            limiter, allowed = self._call("test", limit, scope, key)
+            if not allowed:
+                raise too_many(self._seconds_left(limiter, limit, scope, key))
+
+    def clear(self, limits_text: str, scope: str, key: str) -> None:
+        """Forget what ``key`` spent (a successful sign-in clears its failures)."""
+        for limit in parse_many(limits_text):
+            self._call("clear", limit, scope, key)
+
+    def _call(self, method: str, limit: RateLimitItem, scope: str, key: str):
+        limiter = self.limiter
+        try:
+            return limiter, getattr(limiter, method)(limit, self.key_prefix, scope, key)
+        except Exception as exc:  # noqa: BLE001  the storage failed: count in this process instead
+            self._warn(exc)
+            return self.fallback, getattr(self.fallback, method)(limit, self.key_prefix, scope, key)
 
     def _seconds_left(self, limiter: strategies.RateLimiter, limit: RateLimitItem, scope: str, key: str) -> int:
         try:
@@ -78,6 +94,10 @@ def too_many(seconds: int) -> BillingError:
 
 def rate_limit(limits_text: str, scope: str, key: str) -> None:
     current_app.extensions["billing_rate_limits"].hit(limits_text, scope, key)
+
+
+def rate_limits() -> RateLimits:
+    return current_app.extensions["billing_rate_limits"]
 
 
 def client_address() -> str:

@@ -31,17 +31,22 @@ def echo_request_id(response):
 
 
 class RequestContext(logging.Filter):
-    """Prefixes a record made during a request with its request id and the signed-in user's id
-    (as far as the request has read it: logging never queries the database)."""
+    """Puts the request's id and the signed-in user's id (as far as the request has read it: logging
+    never queries the database) on every record, as ``request_id`` and ``user_id`` ("-" outside a
+    request).  The message itself is left alone, so error trackers still group by it;
+    LOG_FORMAT shows the two."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if has_request_context() and not getattr(record, "_billing_request", False):
-            sign_in = g.get("billing_sign_in")
-            user = sign_in.user.id if sign_in is not None and sign_in.user is not None else "-"
-            prefix = f"[request {g.get('request_id', '-')} user {user}] ".replace("%", "%%")
-            record.msg = prefix + str(record.msg)
-            record._billing_request = True
+        if not hasattr(record, "request_id"):
+            record.request_id, record.user_id = "-", "-"
+            if has_request_context():
+                sign_in = g.get("billing_sign_in")
+                record.request_id = g.get("request_id", "-")
+                record.user_id = sign_in.user.id if sign_in is not None and sign_in.user is not None else "-"
         return True
+
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s [request %(request_id)s user %(user_id)s]: %(message)s"
 
 
 _FILTER = RequestContext()

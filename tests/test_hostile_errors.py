@@ -33,9 +33,21 @@ def test_a_stripe_failure_is_logged_with_request_user_and_fix_and_the_customer_g
     assert answer.status_code == 503
     message = answer.get_json()["error"]["message"]
     assert message == "Payments are not available right now. Please try again later, or write to billing@example.com."
-    line = next(r.getMessage() for r in caplog.records if "Stripe refused the API key" in r.getMessage())
-    assert line.startswith(f"[request req-1 user {user_id}] Stripe refused the API key (AuthenticationError")
-    assert "check STRIPE_SECRET_KEY" in line
+    record = next(r for r in caplog.records if "Stripe refused the API key" in r.getMessage())
+    assert (record.request_id, record.user_id) == ("req-1", str(user_id))
+    assert record.msg.startswith("%s (answered")  # the message itself is left alone (error trackers group by it)
+    assert "check STRIPE_SECRET_KEY" in record.getMessage()
+
+
+def test_the_log_format_shows_request_and_user():
+    import logging as stdlib_logging
+
+    from billing_app.request_log import LOG_FORMAT, RequestContext
+    record = stdlib_logging.LogRecord("psycopg.pool", stdlib_logging.WARNING, __file__, 1, "50%% off %s", ("now",),
+                                      None)
+    RequestContext().filter(record)  # outside a request: dashes
+    assert stdlib_logging.Formatter(LOG_FORMAT).format(record).endswith(
+        "WARNING psycopg.pool [request - user -]: 50% off now")
 
 
 @pytest.mark.parametrize("status, code", [(503, "schema_missing")])
@@ -82,5 +94,20 @@ def test_a_busy_pool_is_not_a_server_gone(app_config, caplog):
         lines = [r.getMessage() for r in caplog.records if "database unavailable" in r.getMessage()]
         assert [line.rsplit(" ", 1)[1] for line in lines] == ["1s", "1s"]
         assert app.test_client().get("/pricing").status_code == 200  # given back: served again
+    finally:
+        app.extensions["billing_db"].close()
+
+
+def test_the_pool_counts_as_back_only_when_it_lends_and_a_statement_timeout_is_not_a_down_server(app_config):
+    from billing_app import create_app
+    from billing_app.db import DatabaseUnavailable
+    app = create_app(app_config)
+    try:
+        database = app.extensions["billing_db"]
+        with pytest.raises(DatabaseUnavailable):
+            with database.connection() as conn:
+                conn.execute("SET statement_timeout = 10")
+                conn.execute("SELECT pg_sleep(1)")
+        assert not database._server_down()  # a cancelled statement says nothing about the server
     finally:
         app.extensions["billing_db"].close()

@@ -63,6 +63,7 @@ def test_mounted_pages_get_the_headers_but_no_csp_unless_set(database_url, strip
         client = app.test_client()
         billing = client.get("/billing/pricing")
         assert billing.headers["X-Frame-Options"] == "DENY" and "Content-Security-Policy" not in billing.headers
+        assert "Strict-Transport-Security" not in billing.headers  # HSTS covers the host's domain: its call
         assert "X-Frame-Options" not in client.get("/").headers  # the host's own pages are the host's
     finally:
         app.extensions["billing_db"].close()

@@ -56,3 +56,10 @@ def test_sign_in_forms_refuse_an_unusable_email_with_400(client, owner_conn, pat
     answer = client.post(path, data={"email": email, "password": "correct horse battery", "csrf_token": token})
     assert answer.status_code == 400
     assert owner_conn.execute("SELECT count(*) FROM billing_app.users").fetchone()[0] == 0
+
+
+def test_deeply_nested_json_is_400(app_config, mirror):
+    with customer_app(app_config, mirror) as (app, client, token):
+        answer = client.post("/api/customer_portal", data="[" * 30000, content_type="application/json",
+                             headers={"X-CSRFToken": token})
+    assert answer.status_code == 400 and answer.get_json()["error"]["code"] == "invalid_json"

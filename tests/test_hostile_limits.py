@@ -26,9 +26,10 @@ def limited(app_config):
         app.extensions["billing_db"].close()
 
 
-def wrong_password(client, email="me@example.com"):
+def wrong_password(client, email="me@example.com", address="127.0.0.1"):
     token = csrf_token_from(client.get("/login").get_data(as_text=True))
-    return client.post("/login", data={"email": email, "password": "not the password", "csrf_token": token})
+    return client.post("/login", data={"email": email, "password": "not the password", "csrf_token": token},
+                       environ_base={"REMOTE_ADDR": address})
 
 
 def test_guessing_one_accounts_password_is_stopped_even_for_the_right_one(limited, owner_conn):
@@ -41,6 +42,36 @@ def test_guessing_one_accounts_password_is_stopped_even_for_the_right_one(limite
     assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
     assert AuthActions(client).login("me@example.com", PASSWORD).status_code == 429  # until the window passes
     assert AuthActions(app.test_client()).login("other@example.com", PASSWORD).status_code == 401  # not others
+
+
+def test_failing_on_purpose_from_elsewhere_does_not_lock_the_owner_out(limited, owner_conn):
+    """Failures count per email *and* address, and only failures: the guesser spends their own budget."""
+    app = limited(SIGN_IN_RATE_LIMIT="3 per hour", SIGN_IN_IP_RATE_LIMIT="1000 per minute")
+    owner = app.test_client()
+    AuthActions(owner).signup("me@example.com", PASSWORD)
+    AuthActions(owner).logout()
+    attacker = app.test_client()
+    assert [wrong_password(attacker, " ME@example.com ", "10.0.0.66").status_code for _ in range(4)] == \
+        [401, 401, 401, 429]
+    assert AuthActions(owner).login("me@example.com", PASSWORD).status_code == 302
+    AuthActions(owner).logout()
+    # the owner's own slips are forgiven by a success
+    assert [wrong_password(owner).status_code for _ in range(2)] == [401, 401]
+    assert AuthActions(owner).login("me@example.com", PASSWORD).status_code == 302
+    AuthActions(owner).logout()
+    assert [wrong_password(owner).status_code for _ in range(3)] == [401, 401, 401]
+
+
+def test_behind_a_trusted_proxy_the_forwarded_address_is_counted(limited):
+    app = limited(SIGN_IN_IP_RATE_LIMIT="2 per minute", TRUSTED_PROXY_COUNT="1")
+    client = app.test_client()
+
+    def via_proxy(forwarded):
+        token = csrf_token_from(client.get("/login").get_data(as_text=True))
+        return client.post("/login", data={"email": "x@example.com", "password": "nope", "csrf_token": token},
+                           headers={"X-Forwarded-For": forwarded}).status_code
+    assert [via_proxy("203.0.113.1") for _ in range(3)] == [401, 401, 429]
+    assert via_proxy("203.0.113.2") == 401  # another visitor behind the same proxy
 
 
 def test_one_address_trying_many_accounts_is_stopped(limited):

@@ -12,7 +12,7 @@ from billing_app.auth.users import SignupError, authenticate, create_user, end_s
 from billing_app.billing import settings
 from billing_app.db import get_db
 from billing_app.extensions import login_manager
-from billing_app.rate_limits import client_address, rate_limit
+from billing_app.rate_limits import client_address, rate_limit, rate_limits
 from billing_app.stripe_client import STRIPE_LOCALES
 
 CSRF_MESSAGE = "This form expired or did not come from this site. Please try again."
@@ -93,12 +93,17 @@ def login():
     if current_user.is_authenticated:
         return _after_sign_in()
     form = LoginForm()
+    failures = (settings()["SIGN_IN_RATE_LIMIT"], "sign_in_failures",
+                f"{(form.email.data or '').strip().lower()[:320]}|{client_address()}")
     if request.method == "POST":  # before the password hash is computed: guessing costs the guesser
         rate_limit(settings()["SIGN_IN_IP_RATE_LIMIT"], "sign_in_address", client_address())
-        rate_limit(settings()["SIGN_IN_RATE_LIMIT"], "sign_in_email", (form.email.data or "").strip().lower()[:320])
+        rate_limits().check(*failures)
     if form.validate_on_submit():
         user = authenticate(get_db(), form.email.data, form.password.data)
-        if user is not None:
+        if user is None:
+            rate_limits().hit(*failures)
+        else:
+            rate_limits().clear(*failures)
             start_session(user)
             return _after_sign_in()
         form.password.errors.append("The email or password is not right.")
