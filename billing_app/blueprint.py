@@ -157,7 +157,8 @@ def limit_request_size() -> None:
 def csp_policy(settings: Any) -> str:
     """No inline script or style, nothing framed, forms only to this site and to Stripe's pages
     (a form's 303 to Checkout or the portal is a form action too)."""
-    targets = ["'self'", "https://checkout.stripe.com", "https://billing.stripe.com"]
+    targets = ["'self'", "https://checkout.stripe.com", "https://billing.stripe.com",
+               *settings["STRIPE_CUSTOM_DOMAINS"]]
     for url in (settings["STRIPE_API_BASE"], settings["LOGIN_URL"]):  # a stand-in for Stripe; the sign-in page
         if url and "://" in url:
             parts = urlsplit(url)

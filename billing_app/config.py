@@ -299,6 +299,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("URL_PREFIX", _url_prefix, "/billing (where a host app mounts billing_app's pages)"),
     Setting("RATELIMIT_KEY_PREFIX", _text, "billing_app (keeps apps sharing one Redis apart)",
             default="billing_app"),
+    Setting("STRIPE_CUSTOM_DOMAINS", _origins,
+            "https://pay.example.com (your Stripe custom domains for Checkout and the portal: forms may go there)",
+            default=()),
     Setting("CONTENT_SECURITY_POLICY", _text,
             "default-src 'self'; ... (unset: billing_app's strict policy standalone, none when mounted; "
             "none: no header)"),

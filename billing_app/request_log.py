@@ -1,7 +1,7 @@
 """Every request has an id, and every log line billing_app writes during one names it and the user.
 
-The id is the proxy's ``X-Request-ID`` when it sends a sane one, else a new
-one; it is echoed in the response, so a customer's screenshot or a proxy's
+The id is the proxy's ``X-Request-ID`` when a proxy is trusted
+(TRUSTED_PROXY_COUNT) and sends a sane one, else a new one; it is echoed in the response, so a customer's screenshot or a proxy's
 log leads to the app's log lines.  ``logger(__name__)`` is how billing_app's
 modules get a logger that prefixes ``[request <id> user <id>]``.
 """
@@ -19,8 +19,11 @@ _SANE_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 
 def assign_request_id() -> None:
+    """The proxy's id when a proxy is trusted (TRUSTED_PROXY_COUNT) and the id is sane, else a new one:
+    a client cannot put ids of its choosing into the log."""
     if "request_id" not in g:
-        sent = request.headers.get(REQUEST_ID_HEADER, "")
+        from billing_app.billing import settings
+        sent = request.headers.get(REQUEST_ID_HEADER, "") if settings()["TRUSTED_PROXY_COUNT"] else ""
         g.request_id = sent if _SANE_ID.fullmatch(sent) else uuid.uuid4().hex
 
 

@@ -14,7 +14,18 @@ SESSIONS = "/v1/billing_portal/sessions"
 INVALID_API_KEY = {"type": "invalid_request_error", "message": "Invalid API Key provided: sk_test_****p7dc"}
 
 
-def test_a_request_id_is_echoed_or_made(client):
+def test_a_clients_request_id_is_replaced_unless_a_proxy_is_trusted(client, app_config):
+    chosen = client.get("/pricing", headers={"X-Request-ID": "lb-7f3a.42"}).headers["X-Request-ID"]
+    assert chosen != "lb-7f3a.42" and len(chosen) == 32  # no proxy trusted: a client's id is not taken
+    from billing_app import create_app
+    app = create_app({**app_config, "TRUSTED_PROXY_COUNT": "1"})
+    try:
+        _echoed_or_made(app.test_client())
+    finally:
+        app.extensions["billing_db"].close()
+
+
+def _echoed_or_made(client):
     sent = client.get("/pricing", headers={"X-Request-ID": "lb-7f3a.42"})
     assert sent.headers["X-Request-ID"] == "lb-7f3a.42"
     made = client.get("/pricing").headers["X-Request-ID"]
@@ -27,7 +38,8 @@ def test_a_request_id_is_echoed_or_made(client):
 def test_a_stripe_failure_is_logged_with_request_user_and_fix_and_the_customer_gets_a_way_out(
         app_config, mirror, stripe_api, caplog):
     answer_error(stripe_api, SESSIONS, 401, INVALID_API_KEY)
-    with customer_app(app_config, mirror) as (app, client, token), caplog.at_level(logging.ERROR):
+    with customer_app(app_config, mirror, TRUSTED_PROXY_COUNT="1") as (app, client, token), \
+            caplog.at_level(logging.ERROR):
         answer = client.post("/api/customer_portal", headers={"X-CSRFToken": token, "X-Request-ID": "req-1"})
         user_id = mirror.conn.execute("SELECT id FROM billing_app.users").fetchone()[0]
     assert answer.status_code == 503

@@ -72,3 +72,12 @@ def test_mounted_pages_get_the_headers_but_no_csp_unless_set(database_url, strip
         assert app.test_client().get("/billing/pricing").headers["Content-Security-Policy"] == "default-src 'self'"
     finally:
         app.extensions["billing_db"].close()
+
+
+def test_stripe_custom_domains_may_receive_the_forms(app_config):
+    app = create_app({**app_config, "STRIPE_CUSTOM_DOMAINS": "https://pay.example.com"})
+    try:
+        policy = app.test_client().get("/pricing").headers["Content-Security-Policy"]
+        assert "https://billing.stripe.com https://pay.example.com" in policy
+    finally:
+        app.extensions["billing_db"].close()
