@@ -196,7 +196,7 @@ def absolute_url(endpoint: str, **values: Any) -> str:
     from billing_app.errors import not_set_up
     site = settings()["SITE_URL"]
     if not site:
-        raise not_set_up("site_url_not_set", f"{state().setting_prefix}SITE_URL is not set: Stripe's pages "
+        raise not_set_up("site_url_not_set", "SITE_URL is not set: Stripe's pages "
                          "need it to send customers back")
     path = url_for(endpoint, **values)
     root = request.script_root

@@ -122,18 +122,15 @@ class SiteLinks:
             }
         self.__dict__.update(billing.links)
 
-    @staticmethod
-    def _here() -> str | None:
-        return request.full_path.rstrip("?") if request.method == "GET" else None
-
     @property
     def sign_in(self) -> str | None:
-        from billing_app.identity import login_url_for
-        return login_url_for(self._here())
+        from billing_app.identity import current_page, login_url_for
+        return login_url_for(current_page())
 
     @property
     def sign_up(self) -> str | None:
-        return url_for("auth.signup", next=self._here()) if self.billing.auth_mode == "accounts" else None
+        from billing_app.identity import current_page
+        return url_for("auth.signup", next=current_page()) if self.billing.auth_mode == "accounts" else None
 
 
 def _register_features() -> None:
@@ -194,7 +191,14 @@ def secure_headers(response):
 
 
 def request_id_and_headers(response):
+    """Once per answer: billing_app's own site registers this for every route, and the blueprint for its
+    own (which is all of them when mounted)."""
+    from flask import g
+
     from billing_app.request_log import echo_request_id
+    if g.get("billing_headers_done"):
+        return response
+    g.billing_headers_done = True
     return secure_headers(echo_request_id(response))
 
 

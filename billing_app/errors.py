@@ -37,10 +37,21 @@ class BillingError(Exception):
         self.operator = operator
 
 
+def contact_email() -> str:
+    from billing_app.billing import settings
+    return settings()["CONTACT_EMAIL"]
+
+
 def contact_hint() -> str:
     """The customer's way out when only the operator can fix it."""
-    from billing_app.billing import settings
-    return f"Please try again later, or write to {settings()['CONTACT_EMAIL']}."
+    return f"Please try again later, or write to {contact_email()}."
+
+
+def operator_text(exc: BillingError) -> str:
+    """The operator's part of ``exc``, with settings named as the operator knows them (BILLING_... when mounted)."""
+    from billing_app.billing import state
+    from billing_app.config import prefixed
+    return prefixed(exc.operator or exc.message, state().setting_prefix)
 
 
 def not_set_up(code: str, operator: str, *, what: str = "Payments are") -> BillingError:
@@ -96,7 +107,7 @@ def _database_unavailable(exc: DatabaseUnavailable):
 
 def _billing_error(exc: BillingError):
     if exc.operator:
-        log.error("%s (answered %s %s)", exc.operator, exc.status, exc.code)
+        log.error("%s (answered %s %s)", operator_text(exc), exc.status, exc.code)
     headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else None
     return error_response(exc.status, exc.code, exc.message, headers=headers)
 

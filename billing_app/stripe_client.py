@@ -18,7 +18,7 @@ from flask import current_app
 
 from billing_app.billing import settings
 
-from billing_app.errors import BillingError, not_set_up
+from billing_app.errors import BillingError, contact_email, not_set_up
 from billing_app.request_log import logger
 
 log = logger(__name__)
@@ -35,17 +35,7 @@ RETRY_HINT = "Please try again in a minute."
 
 
 def stripe_not_configured() -> BillingError:
-    return not_set_up("stripe_not_configured", f"{setting_name('STRIPE_SECRET_KEY')} is not set")
-
-
-def contact_email() -> str:
-    from billing_app.billing import settings
-    return settings()["CONTACT_EMAIL"]
-
-
-def setting_name(name: str) -> str:
-    from billing_app.billing import state
-    return state().setting_prefix + name
+    return not_set_up("stripe_not_configured", "STRIPE_SECRET_KEY is not set")
 
 
 def build_stripe_client(config) -> stripe.StripeClient | None:
@@ -85,7 +75,7 @@ def translate_stripe_error(exc: stripe.StripeError) -> BillingError:
     request_id = getattr(exc, "request_id", None)
     if isinstance(exc, (stripe.AuthenticationError, stripe.PermissionError)):
         return not_set_up("stripe_misconfigured", f"Stripe refused the API key ({type(exc).__name__}, request "
-                                                  f"{request_id}): check {setting_name('STRIPE_SECRET_KEY')}")
+                                                  f"{request_id}): check STRIPE_SECRET_KEY")
     message = exc.user_message or ""
     if isinstance(exc, stripe.InvalidRequestError):
         if "No configuration provided" in message:

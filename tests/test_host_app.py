@@ -237,3 +237,17 @@ def test_doctor_fails_when_built_in_accounts_are_left_behind(host, owner_conn):
     owner_conn.execute("INSERT INTO billing_app.users (email, password_hash) VALUES ('old@example.com', 'x')")
     doctor = host.test_cli_runner().invoke(args=["billing", "doctor"]).output
     assert "FAIL sign-in: BILLING_AUTH_MODE=host, but billing_app.users holds 1 built-in account(s)" in doctor
+
+
+def test_operator_detail_names_settings_as_the_host_knows_them(host_config, ada, caplog):
+    import logging
+    app = create_host_app({**host_config, "BILLING_STRIPE_SECRET_KEY": ""})
+    try:
+        client = signed_in(app)
+        token = csrf_token_from(client.get("/billing/account").get_data(as_text=True))
+        with caplog.at_level(logging.ERROR):
+            answer = client.post("/billing/api/customer_portal", headers={"X-CSRFToken": token})
+        assert answer.status_code == 503 and "STRIPE_SECRET_KEY" not in answer.get_data(as_text=True)
+        assert "BILLING_STRIPE_SECRET_KEY is not set (answered 503 stripe_not_configured)" in caplog.text
+    finally:
+        app.extensions["billing_db"].close()

@@ -129,13 +129,18 @@ def unauthorized():
     if mode == "host":
         return current_app.login_manager.unauthorized()
     if mode == "jwt":
-        target = login_url_for(request.full_path.rstrip("?") if request.method == "GET" else None)
+        target = login_url_for(current_page())
         if target:
             return redirect(target, 303)
         return error_response(401, "unauthorized", "Sign in on the main site first, then come back here.",
                               title="Please sign in")
     from billing_app.auth.views import unauthorized as accounts_sign_in
     return accounts_sign_in()
+
+
+def current_page() -> str | None:
+    """The page to come back to after signing in: this request's path and query when it is a GET."""
+    return request.full_path.rstrip("?") if request.method == "GET" else None
 
 
 def login_url_for(next_path: str | None) -> str | None:

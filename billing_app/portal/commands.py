@@ -11,7 +11,7 @@ from flask.cli import AppGroup
 
 from billing_app.commands import require_settings
 from billing_app.db import DatabaseUnavailable, database
-from billing_app.errors import BillingError
+from billing_app.errors import BillingError, operator_text
 from billing_app.mirror.catalogue import active_recurring_prices
 from billing_app.portal.configuration import (
     DEFAULT_FILE,
@@ -69,7 +69,7 @@ def configure_command(path: Path, dry_run: bool) -> None:
                 existing.id, params={**params, "active": True}, options=options))
             verb = "updated"
     except BillingError as exc:
-        raise click.ClickException(exc.operator or exc.message) from None
+        raise click.ClickException(operator_text(exc)) from None
     mode = key_mode(settings()["STRIPE_SECRET_KEY"])
     click.echo(f"{verb} portal configuration {result.id} ({mode} mode)")
     if settings()["STRIPE_PORTAL_CONFIGURATION"] != result.id:
