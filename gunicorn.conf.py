@@ -8,6 +8,7 @@ threads per worker keep slow Stripe calls from starving the account page.
 Measured in BENCHMARKS.md.  Every value can be overridden from the environment.
 """
 
+import math
 import multiprocessing
 import os
 
@@ -17,24 +18,27 @@ worker_class = "gthread"
 threads = int(os.environ.get("GUNICORN_THREADS", "16"))
 # Never preload: each worker must open its own connection pool after the fork.
 preload_app = False
-timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = 20
 keepalive = 5
 
 
-# One Stripe call must end before the worker timeout: checked here, at start-up, with one line.
-def _check_stripe_fits() -> None:
+def _billing_settings() -> dict:
+    """billing_app's settings, read here for the worker timeout; a malformed one stops start-up in one line."""
     from billing_app import settings_source
     from billing_app.config import ConfigError, load_settings
-    from billing_app.stripe_client import check_worker_timeout
-    if not timeout:
-        return  # 0: gunicorn never times a worker out
     try:
-        problem = check_worker_timeout(load_settings(settings_source(None)), timeout)
-    except ConfigError:
-        return  # the app names bad settings itself when it loads
-    if problem:
-        raise SystemExit(f"billing_app: {problem}")
+        return load_settings(settings_source(None))
+    except ConfigError as exc:
+        raise SystemExit(f"billing_app: {exc}") from None
 
 
-_check_stripe_fits()
+_settings = _billing_settings()
+# One request's time: the app starts a Stripe call only when it can end within it (WORKER_TIMEOUT).
+timeout = math.ceil(_settings["WORKER_TIMEOUT"])
+
+# One Stripe call at its worst must fit in that time: checked here, at start-up, with one line.
+from billing_app.stripe_client import check_worker_timeout  # noqa: E402 after the settings it checks
+
+_problem = check_worker_timeout(_settings)
+if _problem:
+    raise SystemExit(f"billing_app: {_problem}")

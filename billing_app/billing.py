@@ -20,7 +20,7 @@ from typing import Any, Mapping
 from flask import Flask, current_app, redirect, url_for
 from flask.helpers import get_debug_flag
 
-from billing_app.config import ConfigError, auth_problems, load_settings, missing
+from billing_app.config import ConfigError, auth_problems, load_settings, missing, prefixed
 
 HOST_PREFIX = "BILLING_"
 
@@ -130,6 +130,9 @@ class Billing:
             if serving(app):  # a `flask` command checks what it uses itself (flask billing report: no Stripe key)
                 problems += missing(config, "SITE_URL", "STRIPE_SECRET_KEY", prefix=prefix)
         problems += auth_problems(config, prefix=prefix)
+        from billing_app.stripe_client import check_worker_timeout
+        if (problem := check_worker_timeout(config)) is not None:
+            problems.append(prefixed(problem, prefix))
         if problems:
             raise ConfigError(problems)
         billing = BillingState(settings=config, standalone=standalone, instance_path=app.instance_path,

@@ -11,12 +11,12 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, request, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError, generate_csrf, validate_csrf
 from wtforms import ValidationError
 
 from billing_app import errors
-from billing_app.request_log import assign_request_id
+from billing_app.request_log import assign_request_id, logger
 
 billing_bp = Blueprint("billing", __name__, template_folder="templates", static_folder="static",
                        static_url_path="/static/billing")
@@ -24,6 +24,8 @@ billing_bp = Blueprint("billing", __name__, template_folder="templates", static_
 CSRF_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 PUBLIC_SETTINGS = ("COMPANY_NAME", "CONTACT_EMAIL")
 CSRF_HEADERS = ("X-CSRFToken", "X-CSRF-Token")
+DEFAULT_PORTS = {"http": 80, "https": 443}
+log = logger(__name__)
 
 
 def check_csrf() -> None:
@@ -165,6 +167,69 @@ def csp_policy(settings: Any) -> str:
             f"form-action {' '.join(targets)}")
 
 
+def content_security_policy(billing: Any) -> str:
+    """The Content-Security-Policy billing_app's answers carry ("" for none), worked out once per app."""
+    if billing.csp is None:
+        config = billing.settings
+        policy = config["CONTENT_SECURITY_POLICY"] or (csp_policy(config) if billing.standalone else "none")
+        billing.csp = "" if policy == "none" else policy
+    return billing.csp
+
+
+def form_may_go_to(policy: str, url: str) -> bool:
+    """Whether a browser lets a form on this site, under ``policy``, end up at ``url`` through a redirect.
+
+    CSP's source matching for the form-action directive: '*', 'self', a scheme
+    (https:), or a host with an optional scheme, ``*.`` wildcard and port (http
+    sources also allow https); a path is ignored after a redirect.  No
+    form-action directive: anywhere.
+    """
+    directives = {part.split()[0].lower(): part.split()[1:] for part in policy.split(";") if part.split()}
+    if "form-action" not in directives:
+        return True
+    target = urlsplit(url)
+    scheme, host = target.scheme.lower(), (target.hostname or "").lower()
+    port = target.port or DEFAULT_PORTS.get(scheme)
+    site = urlsplit(request.host_url)
+    for source in (source.lower() for source in directives["form-action"]):
+        if source == "'self'":
+            source = f"{site.scheme}://{site.netloc}"
+        if source == "*" or (source.endswith(":") and "/" not in source):  # any, or a scheme
+            if scheme in DEFAULT_PORTS and source in ("*", f"{scheme}:", "http:"):
+                return True
+            continue
+        any_port = source.endswith(":*")
+        allowed = urlsplit((source[:-2] if any_port else source) if "://" in source else f"{scheme}://{source}")
+        if allowed.scheme not in (scheme, "http" if scheme == "https" else scheme):
+            continue
+        allowed_host = allowed.hostname or ""
+        if host != allowed_host and not (allowed_host.startswith("*.") and host.endswith(allowed_host[1:])):
+            continue
+        allowed_port = allowed.port or DEFAULT_PORTS.get(allowed.scheme)
+        if any_port or port == allowed_port or (allowed.port is None and port == DEFAULT_PORTS.get(scheme)):
+            return True
+    return False
+
+
+def to_stripe(url: str):
+    """The answer that sends a form's user to a Stripe page: a 303, unless this site's CSP would stop
+    the browser there (a Stripe custom domain missing from STRIPE_CUSTOM_DOMAINS); then a page that
+    goes on by itself with a link, which form-action does not govern, and a line in the log."""
+    from billing_app.billing import state
+    from billing_app.config import prefixed
+    billing = state()
+    if form_may_go_to(content_security_policy(billing), url):
+        return redirect(url, 303)
+    parts = urlsplit(url)
+    origin = f"{parts.scheme}://{parts.netloc}"
+    log.error(prefixed(f"Stripe sent a customer to {origin}, where this site's Content-Security-Policy "
+                            f"does not let a form go: add {origin} to STRIPE_CUSTOM_DOMAINS (or to "
+                            "CONTENT_SECURITY_POLICY's form-action); until then customers see a "
+                            "\"Continue to Stripe\" page first", billing.setting_prefix))
+    # the Refresh header goes on by itself (navigation, not a form action); the link is for the rest
+    return render_template("billing/continue.html", url=url), 200, {"Refresh": f"0; url={url}"}
+
+
 def secure_headers(response):
     """Headers on every answer: no framing, no sniffing, no referrer beyond this origin, HSTS over
     https, nothing stored by caches (pages show a user's billing), and a strict CSP on billing_app's
@@ -180,10 +245,8 @@ def secure_headers(response):
     if billing.standalone and (config["SITE_URL"] or "").startswith("https://"):
         # mounted, HSTS (a promise for the whole domain and its subdomains) is the host's to make
         headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
-    if billing.csp is None:  # worked out once per app
-        billing.csp = config["CONTENT_SECURITY_POLICY"] or (csp_policy(config) if billing.standalone else "none")
-    policy = billing.csp
-    if policy and policy != "none":
+    policy = content_security_policy(billing)
+    if policy:
         headers.setdefault("Content-Security-Policy", policy)
     if not (request.endpoint or "").endswith("static"):  # errors (no endpoint) included
         headers["Cache-Control"] = "no-store"

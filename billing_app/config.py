@@ -12,6 +12,7 @@ each command call ``require`` with the settings they use (``flask --help`` and
 
 from __future__ import annotations
 
+import math
 import re
 import secrets
 from dataclasses import dataclass
@@ -113,13 +114,27 @@ def _non_negative_int(value: str) -> int:
     return number
 
 
-def _positive_float(value: str) -> float:
+def _number(value: str) -> float:
     try:
         number = float(value)
     except ValueError:
         raise ValueError("it is not a number") from None
+    if not math.isfinite(number):
+        raise ValueError("it is not a finite number")
+    return number
+
+
+def _positive_float(value: str) -> float:
+    number = _number(value)
     if number <= 0:
         raise ValueError("it must be more than 0")
+    return number
+
+
+def _non_negative_float(value: str) -> float:
+    number = _number(value)
+    if number < 0:
+        raise ValueError("it must be 0 or more")
     return number
 
 
@@ -260,6 +275,9 @@ SETTINGS: tuple[Setting, ...] = (
             "bpc_... (printed by `flask portal configure`)"),
     Setting("STRIPE_TIMEOUT", _positive_float, "8 (seconds per Stripe request)", default=8.0),
     Setting("STRIPE_MAX_NETWORK_RETRIES", _non_negative_int, "2", default=2),
+    Setting("WORKER_TIMEOUT", _non_negative_float,
+            "30 (seconds the server gives one request, gunicorn's timeout; 0: no limit): one Stripe call at its "
+            "worst must fit, and a call that could not end in time is not started", default=30.0),
     Setting("STRIPE_MAX_CONCURRENT_CALLS", _positive_int,
             "8 (Stripe calls in flight per process; past it 503 at once, so threads stay free for pages)",
             default=8),

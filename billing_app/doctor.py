@@ -109,6 +109,7 @@ def check_database(max_age: timedelta) -> list[Check]:
             checks.extend(check_table(conn, source, table) for table in source.tables)
             checks.append(check_indexes(conn, source))
             checks.append(check_grants(conn, source))
+            checks.append(check_analyst_temporary_objects(conn))
             checks.append(check_freshness(conn, source, max_age))
     except DatabaseUnavailable as exc:
         checks.append(Check(False, "database", f"cannot connect ({exc}): check DATABASE_URL and DATABASE_ROLE"))
@@ -200,6 +201,17 @@ def check_grants(conn: psycopg.Connection, source: Source) -> Check:
                                              "on it (or run `flask db init`, which revokes it)")
     return Check(True, "mirror grants", f"{' and '.join(READ_ROLES)} read exactly the {len(source.tables)} "
                                         "tables the adapter needs")
+
+
+def check_analyst_temporary_objects(conn: psycopg.Connection) -> Check:
+    """Analysts cannot create temporary objects (a function of their own in pg_temp is how one peeks
+    past a view's filter; sql/030_roles.sql takes the privilege away)."""
+    row = conn.execute("SELECT has_database_privilege('billing_reporting', current_database(), 'TEMPORARY') "
+                       "AS can, current_database() AS db").fetchone()
+    if row["can"]:
+        return Check(False, "reporting role", f"billing_reporting can create temporary objects in {row['db']} "
+                                              "(every role may): run `flask db init` as the database's owner")
+    return Check(True, "reporting role", "billing_reporting cannot create temporary objects")
 
 
 def check_freshness(conn: psycopg.Connection, source: Source, max_age: timedelta) -> Check:

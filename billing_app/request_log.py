@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 import uuid
 
 from flask import g, has_request_context, request
@@ -22,6 +23,7 @@ def assign_request_id() -> None:
     """The proxy's id when a proxy is trusted (TRUSTED_PROXY_COUNT) and the id is sane, else a new one:
     a client cannot put ids of its choosing into the log."""
     if "request_id" not in g:
+        g.billing_started = time.monotonic()  # the request's clock: see stripe_client.fits_in_request
         from billing_app.billing import settings
         sent = request.headers.get(REQUEST_ID_HEADER, "") if settings()["TRUSTED_PROXY_COUNT"] else ""
         g.request_id = sent if _SANE_ID.fullmatch(sent) else uuid.uuid4().hex

@@ -24,7 +24,7 @@ reports' refresh time.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import click
@@ -40,6 +40,7 @@ from billing_app.reporting.rollups import REFRESH_LOCK, Refreshed, RefreshError,
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 MIRROR_FILE = "010_stripe_mirror.sql"
 _LOCK_KEY = 727_115_001  # any constant: serialises concurrent schema runs
+NOTE_PREFIX = "billing_app: "  # a NOTICE from sql/ meant for the operator
 
 
 class SchemaError(RuntimeError):
@@ -51,6 +52,7 @@ class SchemaResult:
     source: str
     applied: list[str]
     refreshed: list[Refreshed]
+    notes: list[str] = field(default_factory=list)  # what the SQL told the operator (RAISE NOTICE 'billing_app: ...')
 
 
 def schema_files(source: str, *, with_mirror: bool = False) -> list[Path]:
@@ -72,8 +74,10 @@ def apply_schema(conninfo: str, *, with_mirror: bool, source: str | None = None,
     (STRIPE_CUSTOMER_USER_KEY) gets its own lookup index on the customers.
     Returns the source and the files applied.
     """
+    notes: list[str] = []
     try:
         with psycopg.connect(conninfo) as conn:
+            conn.add_notice_handler(lambda notice: _keep_note(notes, notice))
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (REFRESH_LOCK,))
             create_mirror = with_mirror and _wants_local_mirror(conn, source)
@@ -99,7 +103,13 @@ def apply_schema(conninfo: str, *, with_mirror: bool, source: str | None = None,
     except (RefreshError, psycopg.Error) as exc:
         raise SchemaError(f"the schema is up to date, but refreshing the precomputed reports failed: "
                           f"{first_line(exc)}; run `flask report refresh`") from None
-    return SchemaResult(found.name, applied, refreshed)
+    return SchemaResult(found.name, applied, refreshed, notes)
+
+
+def _keep_note(notes: list[str], notice: psycopg.errors.Diagnostic) -> None:
+    message = notice.message_primary or ""
+    if message.startswith(NOTE_PREFIX):
+        notes.append(message.removeprefix(NOTE_PREFIX))
 
 
 def _wants_local_mirror(conn: psycopg.Connection, source: str | None) -> bool:
@@ -136,6 +146,8 @@ def init_command(mirror: bool) -> None:
     click.echo(f"mirror source: {result.source}")
     for name in result.applied:
         click.echo(f"applied {name}")
+    for note in result.notes:
+        click.echo(f"note: {note}")
     click.echo("database schema is up to date")
     seconds = sum(item.seconds for item in result.refreshed)
     click.echo(f"refreshed the {len(result.refreshed)} precomputed reports in {seconds:.2f} s")

@@ -10,11 +10,12 @@ status and message; the API key never appears in what it logs or answers.
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from typing import Callable, TypeVar
 
 import stripe
-from flask import current_app
+from flask import current_app, g, has_request_context
 
 from billing_app.billing import settings
 
@@ -115,7 +116,15 @@ def call_stripe(operation: Callable[[], T]) -> T:
     retried inside stripe-python, resending the same idempotency key, which
     the operation must carry (see new_idempotency_key); nothing else retries,
     so one call takes at most ``worst_case_seconds``.
+
+    A call starts only when its worst case still ends within the request's
+    WORKER_TIMEOUT: a request that already waited (a first checkout's
+    customer create before its session) answers 503 instead of being killed
+    by the server mid-call; what it finished is kept, so the retry goes on.
     """
+    if not fits_in_request(settings()):
+        log.warning("a Stripe call could outlast WORKER_TIMEOUT=%g s now; answering 503", settings()["WORKER_TIMEOUT"])
+        raise BillingError(503, "payments_slow", "Payments are slow right now. " + RETRY_HINT, retry_after=5)
     slots = current_app.extensions["billing_stripe_slots"]
     if not slots.acquire(blocking=False):
         log.warning("all %d Stripe slots of this process are busy; answering 503", settings()["STRIPE_MAX_CONCURRENT_CALLS"])
@@ -146,14 +155,24 @@ def worst_case_seconds(settings) -> float:
     return (retries + 1) * timeout + backoff
 
 
-def check_worker_timeout(settings, worker_timeout: float) -> str | None:
+def check_worker_timeout(settings) -> str | None:
     """A one-line problem when one Stripe call could outlast the server's worker timeout, else None."""
-    worst = worst_case_seconds(settings)
-    if worst < worker_timeout:
+    worst, worker_timeout = worst_case_seconds(settings), settings["WORKER_TIMEOUT"]
+    if not worker_timeout or worst < worker_timeout:
         return None
     return (f"one Stripe call can take {worst:g} s (STRIPE_TIMEOUT={settings['STRIPE_TIMEOUT']:g} x "
-            f"{settings['STRIPE_MAX_NETWORK_RETRIES'] + 1} tries, with backoff), not less than the worker timeout "
-            f"of {worker_timeout:g} s: lower STRIPE_TIMEOUT or STRIPE_MAX_NETWORK_RETRIES, or raise GUNICORN_TIMEOUT")
+            f"{settings['STRIPE_MAX_NETWORK_RETRIES'] + 1} tries, with backoff), not less than "
+            f"WORKER_TIMEOUT={worker_timeout:g} s: lower STRIPE_TIMEOUT or STRIPE_MAX_NETWORK_RETRIES, "
+            "or raise WORKER_TIMEOUT")
+
+
+def fits_in_request(settings) -> bool:
+    """Whether one more Stripe call, at its worst, ends before the server's worker timeout ends this
+    request (outside a request, a command's call always fits)."""
+    worker_timeout = settings["WORKER_TIMEOUT"]
+    if not worker_timeout or not has_request_context() or "billing_started" not in g:
+        return True
+    return time.monotonic() - g.billing_started + worst_case_seconds(settings) < worker_timeout
 
 
 def init_stripe(app, billing_settings) -> None:

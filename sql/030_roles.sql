@@ -36,3 +36,42 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA billing_app TO bill
 GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA billing_app TO billing_service;
 REVOKE ALL ON ALL TABLES IN SCHEMA billing_app FROM PUBLIC, billing_reporting, billing_refresh;
 REVOKE ALL ON SCHEMA billing_app FROM PUBLIC, billing_reporting, billing_refresh;
+
+-- Analysts make no temporary objects: a function of their own in pg_temp is
+-- the way to peek past a view's filter (the views are security barriers too,
+-- sql/reporting/090_data_quality.sql). TEMPORARY is a database privilege that
+-- PUBLIC holds by default, so it is moved from PUBLIC to every existing role
+-- except billing_app's and the analysts (members of billing_reporting). A
+-- role created later gets it only when granted:
+--   GRANT TEMPORARY ON DATABASE <this database> TO new_role;
+-- Only the database's owner (or a superuser) can move it; anyone else is told.
+DO $$
+DECLARE
+    db name := current_database();
+    owner oid := (SELECT datdba FROM pg_database WHERE datname = current_database());
+    keep record;
+BEGIN
+    EXECUTE format('REVOKE TEMPORARY ON DATABASE %I FROM billing_service, billing_reporting, billing_refresh', db);
+    IF NOT EXISTS (SELECT 1 FROM pg_database d, aclexplode(coalesce(d.datacl, acldefault('d', d.datdba))) a
+                    WHERE d.datname = db AND a.grantee = 0 AND a.privilege_type = 'TEMPORARY') THEN
+        RETURN;  -- PUBLIC no longer holds it: done on an earlier run, or by the operator
+    END IF;
+    IF NOT pg_has_role(current_user, owner, 'MEMBER')
+       AND NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
+        RAISE NOTICE 'billing_app: analysts (billing_reporting) can still create temporary objects, '
+                     'because every role may (PUBLIC holds TEMPORARY on database %); '
+                     'run `flask db init` as the database owner, %, to take it from them', db, owner::regrole;
+        RETURN;
+    END IF;
+    FOR keep IN SELECT rolname FROM pg_roles
+                 WHERE rolname !~ '^pg_' AND NOT rolsuper AND oid <> owner
+                   AND rolname NOT IN ('billing_service', 'billing_reporting', 'billing_refresh')
+                   AND NOT pg_has_role(oid, 'billing_reporting', 'MEMBER')
+    LOOP
+        EXECUTE format('GRANT TEMPORARY ON DATABASE %I TO %I', db, keep.rolname);
+    END LOOP;
+    EXECUTE format('REVOKE TEMPORARY ON DATABASE %I FROM PUBLIC', db);
+    RAISE NOTICE 'billing_app: TEMPORARY on database % moved from PUBLIC to its existing roles but the analysts; '
+                 'grant it to a role created later that needs temporary tables', db;
+END
+$$;

@@ -81,6 +81,11 @@ def live_host_app(database_url, stripe_api):
 @pytest.fixture
 def stand_in_portal(stripe_api):
     """Answers session creation with a URL on the stand-in, whose page links back to return_url."""
+    return portal_stand_in(stripe_api, stripe_api.url_for)
+
+
+def portal_stand_in(stripe_api, page_url):
+    """The stand-in's sessions, each at ``page_url(path)``, and their pages."""
     sessions = {}
 
     def create_session(request):
@@ -88,7 +93,7 @@ def stand_in_portal(stripe_api):
         session_id = f"bps_{len(sessions) + 1}"
         sessions[session_id] = form["return_url"][0]
         body = {"id": session_id, "object": "billing_portal.session",
-                "url": stripe_api.url_for(f"/p/session/{session_id}")}
+                "url": page_url(f"/p/session/{session_id}")}
         import json
         return Response(json.dumps(body), content_type="application/json")
 
@@ -157,3 +162,23 @@ def test_manage_subscription_round_trip_mounted_in_a_host_app(browser, live_host
     page.fill("#email", "ada@host.test")
     page.click("button[type=submit]")
     portal_round_trip(page, f"{live_host_app}/billing/account", "cus_host", stripe_api, owner_conn)
+
+
+def test_a_portal_on_a_stripe_custom_domain_missing_from_the_csp_is_still_reached(browser, live_app, stripe_api,
+                                                                                mirror, owner_conn, auth):
+    """Stripe answers with a portal on another origin than the CSP's form-action allows (a custom domain
+    not in STRIPE_CUSTOM_DOMAINS; here the stand-in by its IP address): Chromium would stop the form's
+    303 there, so the app answers a page that goes on by itself, and the customer arrives."""
+    custom_domain = stripe_api.url_for("").replace("://localhost:", "://127.0.0.1:").rstrip("/")
+    portal_stand_in(stripe_api, lambda path: custom_domain + path)
+    auth.signup("custom@example.com", "correct horse battery")
+    subscribed(mirror, "cus_custom", owner_conn.execute("SELECT id FROM billing_app.users").fetchone()[0])
+    page = browser.new_page()
+    page.goto(f"{live_app}/login?next=/account")
+    page.fill("#email", "custom@example.com")
+    page.fill("#password", "correct horse battery")
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{live_app}/account")
+    page.click("text=Manage subscription")
+    page.wait_for_url(f"{custom_domain}/p/session/bps_1")
+    assert page.inner_text("h1") == "Stand-in Customer Portal"

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from billing_app import create_app
-from tests.conftest import csrf_token_from
+from tests.conftest import csrf_token_from, customer_app
+from tests.stripe_stand_in import answer_portal_session
 
 
 @pytest.fixture
@@ -81,3 +82,44 @@ def test_stripe_custom_domains_may_receive_the_forms(app_config):
         assert "https://billing.stripe.com https://pay.example.com" in policy
     finally:
         app.extensions["billing_db"].close()
+
+
+@pytest.mark.parametrize("policy, url, allowed", [
+    ("default-src 'self'", "https://anywhere.example/x", True),  # no form-action: forms go anywhere
+    ("form-action 'self' https://billing.stripe.com", "https://billing.stripe.com/p/session/1", True),
+    ("form-action 'self' https://billing.stripe.com", "https://pay.example.com/p/session/1", False),
+    ("form-action 'self'", "http://localhost/account", True),
+    ("form-action 'self'", "http://localhost:8000/account", False),
+    ("form-action https:", "https://pay.example.com/x", True),
+    ("form-action https:", "http://pay.example.com/x", False),
+    ("form-action http://pay.example.com", "https://pay.example.com/x", True),  # http allows https
+    ("form-action *.example.com", "http://pay.example.com/x", True),
+    ("form-action https://*.example.com", "https://example.com/x", False),
+    ("form-action https://pay.example.com:8443", "https://pay.example.com/x", False),
+    ("form-action https://pay.example.com:*", "https://pay.example.com:8443/x", True),
+    ("form-action https://pay.example.com/only/here", "https://pay.example.com/elsewhere", True),  # redirect: no path
+    ("form-action 'none'", "https://billing.stripe.com/x", False),
+])
+def test_which_stripe_pages_a_form_may_reach_under_a_policy(app, policy, url, allowed):
+    from billing_app.blueprint import form_may_go_to
+    with app.test_request_context("/portal", method="POST"):
+        assert form_may_go_to(policy, url) is allowed
+
+
+@pytest.mark.parametrize("custom_domains, answer", [("", 200), ("https://pay.example.com", 303)])
+def test_a_stripe_page_on_a_custom_domain_not_in_the_csp_is_reached_by_a_continue_page(
+        app_config, stripe_api, mirror, caplog, custom_domains, answer):
+    """The portal's 303 to a domain form-action does not allow would be stopped by the browser: the
+    customer gets a page that goes on by itself (a navigation, which form-action does not govern)."""
+    url = "https://pay.example.com/p/session/test_1"
+    answer_portal_session(stripe_api, url)
+    with customer_app(app_config, mirror, STRIPE_CUSTOM_DOMAINS=custom_domains) as (app, client, token):
+        response = client.post("/portal", data={"csrf_token": token})
+    assert response.status_code == answer
+    if answer == 303:
+        assert response.headers["Location"] == url
+        return
+    assert response.headers["Refresh"] == f"0; url={url}"
+    assert f'href="{url}">Continue to Stripe</a>' in response.get_data(as_text=True)
+    assert ("Stripe sent a customer to https://pay.example.com, where this site's Content-Security-Policy does "
+            "not let a form go: add https://pay.example.com to STRIPE_CUSTOM_DOMAINS") in caplog.text

@@ -1,6 +1,6 @@
 from flask import flash, jsonify, redirect, request, url_for
 
-from billing_app.blueprint import request_data, text_field
+from billing_app.blueprint import request_data, text_field, to_stripe
 from billing_app.errors import BillingError
 from billing_app.rate_limits import per_user_limit
 from billing_app.identity import current_billing_user, sign_in_required
@@ -25,7 +25,7 @@ def portal():
             raise
         flash(exc.message, "error")
         return redirect(url_for("billing.account.account"), 303)
-    return redirect(url, 303)
+    return to_stripe(url)
 
 
 @bp.route("/api/customer_portal", methods=["POST"])
