@@ -150,6 +150,8 @@ class Billing:
 
         db.init_app(app, billing)
         app.extensions["billing_rate_limits"] = RateLimits.from_settings(billing.settings)
+        from billing_app.mail import Outbox
+        app.extensions["billing_mail"] = Outbox()
         init_stripe(app, billing.settings)
         init_identity(app, billing)
         app.register_blueprint(billing_bp, url_prefix=billing.url_prefix or None)

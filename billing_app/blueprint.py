@@ -119,8 +119,9 @@ class SiteLinks:
             billing.links = {
                 "home": url_for("main.home") if standalone else "/",
                 "sign_out": url_for("auth.logout") if accounts else None,
-                "terms": url_for("main.terms") if standalone else None,
-                "privacy": url_for("main.privacy") if standalone else None,
+                "settings": url_for("auth.account_settings") if accounts else None,
+                "terms": billing.settings["TERMS_URL"] or (url_for("main.terms") if standalone else None),
+                "privacy": billing.settings["PRIVACY_URL"] or (url_for("main.privacy") if standalone else None),
             }
         self.__dict__.update(billing.links)
 
@@ -143,6 +144,13 @@ def _register_features() -> None:
 
     for feature in (account_bp, plans_bp, checkout_bp, portal_bp):
         billing_bp.register_blueprint(feature)
+
+
+@billing_bp.app_template_filter("billing_sentence_end")
+def sentence_end(text: str) -> str:
+    """``text`` ending a sentence: "Acme Ltd" -> "Acme Ltd.", "Example Inc." stays (no double period)."""
+    text = str(text).rstrip()
+    return text if text.endswith((".", "!", "?")) else text + "."
 
 
 def limit_request_size() -> None:

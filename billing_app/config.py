@@ -225,6 +225,22 @@ def _origins(value: str) -> tuple[str, ...]:
     return origins
 
 
+MAIL_SCHEMES = ("smtp", "smtps", "smtp+starttls")
+
+
+def _mail_url(value: str) -> str:
+    parts = urlsplit(value)
+    try:
+        parts.port  # noqa: B018 a bad port raises here
+    except ValueError:
+        raise ValueError("its port is not a number from 0 to 65535") from None
+    if parts.scheme not in MAIL_SCHEMES or not parts.hostname:
+        raise ValueError(f"it must be {' or '.join(s + '://' for s in MAIL_SCHEMES)} with a host")
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise ValueError("it must be scheme://[user:password@]host[:port], nothing after")
+    return value
+
+
 def _url_prefix(value: str) -> str:
     if value == "/":
         return ""
@@ -285,6 +301,8 @@ SETTINGS: tuple[Setting, ...] = (
             default="10 per minute"),
     Setting("API_RATE_LIMIT", _rate_limit, "120 per minute (JSON summary calls per user)",
             default="120 per minute"),
+    Setting("MAIL_RATE_LIMIT", _rate_limit,
+            "5 per hour (mails to one address: password resets and address confirmations)", default="5 per hour"),
     Setting("SIGN_IN_RATE_LIMIT", _rate_limit,
             "10 per minute;50 per hour (failed sign-in tries per email and address; a success clears them)",
             default="10 per minute;50 per hour"),
@@ -325,6 +343,14 @@ SETTINGS: tuple[Setting, ...] = (
             "none: no header)"),
     Setting("MAX_CONTENT_LENGTH", _positive_int,
             "65536 (bytes a request body may have; larger answers 413)", default=64 * 1024),
+    Setting("MAIL_URL", _mail_url,
+            "smtp+starttls://user:password@smtp.example.com:587 (smtps:// for TLS from the start, smtp:// for "
+            "none; built-in accounts mail password resets and address checks; unset: mails go to the log)"),
+    Setting("MAIL_FROM", _text, "Example Inc. <billing@example.com> (unset: COMPANY_NAME <CONTACT_EMAIL>)"),
+    Setting("TERMS_URL", parse_base_url,
+            "https://example.com/terms (your terms of service; unset: billing_app's generic /terms page)"),
+    Setting("PRIVACY_URL", parse_base_url,
+            "https://example.com/privacy (your privacy policy; unset: billing_app's generic /privacy page)"),
     Setting("COMPANY_NAME", _text, "Example Inc.", default="Example Inc."),
     Setting("CONTACT_EMAIL", _text, "billing@example.com", default="billing@example.com"),
 )

@@ -18,7 +18,7 @@ from flask.cli import AppGroup
 from psycopg import sql
 
 from billing_app.billing import settings, state
-from billing_app.config import parse_base_url, prefixed
+from billing_app.config import BY_NAME, parse_base_url, prefixed, redact
 from billing_app.db import DatabaseUnavailable, database
 from billing_app.mirror.freshness import last_written
 from billing_app.mirror.source import Source, SourceError, detect_source, installed_source, user_key_index, DEFAULT_USER_KEY
@@ -85,6 +85,46 @@ def check_portal_configuration(client, configuration_id: str, mode: str) -> Chec
     if not configuration.get("active"):
         return Check(False, subject, f"{configuration_id} is inactive: run `flask portal configure`")
     return Check(True, subject, f"{configuration_id} exists and is active ({mode} mode)")
+
+
+PLACEHOLDER_DOMAINS = ("example.com", "example.org", "example.net")  # RFC 2606: never a real business
+
+
+def check_public_details(config) -> Check:
+    """What customers read: the company name, the contact address, the legal pages.  Placeholders are
+    fine while testing; with a live key they FAIL (customers would see "Example Inc.")."""
+    problems = []
+    if config["COMPANY_NAME"] == BY_NAME["COMPANY_NAME"].default or "example" in config["COMPANY_NAME"].lower():
+        problems.append(f"COMPANY_NAME={config['COMPANY_NAME']!r} is a placeholder")
+    domain = config["CONTACT_EMAIL"].rpartition("@")[2].lower()
+    if domain in PLACEHOLDER_DOMAINS or domain.endswith(tuple("." + d for d in PLACEHOLDER_DOMAINS)):
+        problems.append(f"CONTACT_EMAIL={config['CONTACT_EMAIL']} is a placeholder")
+    if state().standalone:
+        generic = [name for name in ("TERMS_URL", "PRIVACY_URL") if not config[name]]
+        if generic:
+            problems.append(f"{' and '.join(generic)} unset: /terms and /privacy show billing_app's generic text")
+    if not problems:
+        return Check(True, "public details", f"{config['COMPANY_NAME']}, {config['CONTACT_EMAIL']}")
+    if key_mode(config.get("STRIPE_SECRET_KEY") or "") != "live":
+        return Check(True, "public details", f"{'; '.join(problems)} (fine in test mode; set them before going live)")
+    return Check(False, "public details", f"{'; '.join(problems)}: customers see them; set your own")
+
+
+def check_mail(config) -> Check | None:
+    """Built-in accounts mail reset links and address confirmations: MAIL_URL reaches a server that
+    takes the login (nothing is sent)."""
+    if state().auth_mode != "accounts":
+        return None
+    url = config["MAIL_URL"]
+    live = key_mode(config.get("STRIPE_SECRET_KEY") or "") == "live"
+    if not url:
+        detail = "MAIL_URL unset: password resets and address confirmations are only written to the log"
+        return Check(not live, "mail", detail + ("" if live else " (fine locally)"))
+    from billing_app.mail import check_mail_server
+    problem = check_mail_server(url)
+    if problem:
+        return Check(False, "mail", f"{problem}: check MAIL_URL")
+    return Check(True, "mail", f"{redact(url)} accepts us")
 
 
 def check_site_url(config) -> Check:
@@ -299,7 +339,8 @@ def check_sign_in() -> Check:
 def doctor_command(max_age: float) -> None:
     """Check Stripe, the portal configuration, SITE_URL, the mirror and the reports; exit 1 on any FAIL."""
     config = settings()
-    checks = [*check_stripe(config), check_site_url(config), check_sign_in(),
+    checks = [*check_stripe(config), check_site_url(config), check_public_details(config), check_sign_in(),
+              *filter(None, [check_mail(config)]),
               *check_database(timedelta(hours=max_age)),
               check_reports(timedelta(minutes=config["REPORT_MAX_AGE_MINUTES"]))]
     for check in checks:

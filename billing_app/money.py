@@ -41,3 +41,11 @@ def format_money(amount: int | None, currency: str | None, locale: str = "en_US"
     if amount is None or not currency:
         return "—"
     return format_currency(to_major(amount, currency), currency.upper(), locale=locale)
+
+
+def interval_words(interval: str | None, count: int | None) -> str:
+    """("month", 1) -> "per month"; ("month", 3) -> "every 3 months"; None -> "one time"."""
+    if not interval:
+        return "one time"
+    count = count or 1
+    return f"per {interval}" if count == 1 else f"every {count} {interval}s"

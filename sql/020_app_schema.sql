@@ -16,6 +16,8 @@ CREATE TABLE IF NOT EXISTS billing_app.users (
 -- Part of every session's user id: raised on sign-out (and password change), it ends every
 -- session and remember-me cookie made before.
 ALTER TABLE billing_app.users ADD COLUMN IF NOT EXISTS session_version integer NOT NULL DEFAULT 1;
+-- when the user opened a link mailed to their address (NULL: not yet; Checkout waits for it)
+ALTER TABLE billing_app.users ADD COLUMN IF NOT EXISTS email_verified_at timestamptz;
 
 CREATE UNIQUE INDEX IF NOT EXISTS users_email_key ON billing_app.users (email);
 

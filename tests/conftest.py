@@ -242,9 +242,16 @@ class AuthActions:
     def csrf_token(self, path: str = "/login") -> str:
         return csrf_token_from(self.client.get(path).get_data(as_text=True))
 
-    def signup(self, email="user@example.com", password="correct horse battery"):
+    def signup(self, email="user@example.com", password="correct horse battery", *, confirmed=True):
+        """Sign up; ``confirmed`` then marks the address confirmed, standing in for opening the mailed link
+        (which tests/test_accounts_mail.py does for real), so that Checkout is open to the user."""
         token = self.csrf_token("/signup")
-        return self.client.post("/signup", data={"email": email, "password": password, "csrf_token": token})
+        response = self.client.post("/signup", data={"email": email, "password": password, "csrf_token": token})
+        if confirmed:
+            with self.client.application.extensions["billing_db"].connection() as conn:
+                conn.execute("UPDATE billing_app.users SET email_verified_at = now() WHERE email = lower(%s)",
+                             (email.strip(),))
+        return response
 
     def login(self, email="user@example.com", password="correct horse battery", next_path=None):
         path = "/login" + (f"?next={next_path}" if next_path else "")
@@ -276,6 +283,19 @@ def customer_app(app_config: dict, mirror: Mirror, customer_id: str | None = "cu
 @pytest.fixture
 def auth(client) -> AuthActions:
     return AuthActions(client)
+
+
+@pytest.fixture
+def user(auth, owner_conn) -> int:
+    """me@example.com, signed up (address confirmed) and signed in on ``client``; returns the user's id."""
+    auth.signup("me@example.com", "correct horse battery")
+    return owner_conn.execute("SELECT id FROM billing_app.users WHERE email = 'me@example.com'").fetchone()[0]
+
+
+@pytest.fixture
+def token(client, user) -> str:
+    """The signed-in ``user``'s CSRF token, as every page carries it."""
+    return csrf_token_from(client.get("/pricing").get_data(as_text=True))
 
 
 def database_name(url: str) -> str:

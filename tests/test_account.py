@@ -23,13 +23,6 @@ def text_of(response) -> str:
 
 
 @pytest.fixture
-def user(auth, owner_conn):
-    """A signed-in user; returns their id."""
-    auth.signup("me@example.com", "correct horse battery")
-    return owner_conn.execute("SELECT id FROM billing_app.users WHERE email = 'me@example.com'").fetchone()[0]
-
-
-@pytest.fixture
 def catalog(mirror):
     mirror.product("prod_pro", "Pro")
     mirror.product("prod_seats", "Extra seats")
@@ -101,9 +94,14 @@ def test_quantity_above_one_shows_unit_price_and_total(client, customer, mirror)
     assert "Pro · Pro monthly $29.00 per month Extra seats · Per seat €15.00 per month 3 × €5.00" in text
 
 
-def test_trial_shows_trial_end(client, customer, mirror):
-    mirror.subscription("sub_1", customer, status="trialing", trial_end=datetime(2031, 1, 9))
-    assert "Free trial Trial ends on January 9, 2031" in account_text(client)
+def test_trial_says_when_it_ends_and_what_it_costs_after(client, customer, mirror):
+    mirror.subscription("sub_1", customer, status="trialing", trial_end=datetime(2031, 1, 9),
+                        items=[("price_pro_monthly", 1), ("price_pro_quarterly", 2)])
+    mirror.subscription("sub_2", customer, status="trialing", trial_end=datetime(2031, 1, 9),
+                        items=[("price_pro_monthly", 2)], created=datetime(2030, 1, 1))
+    text = account_text(client)
+    assert "Free trial Trial ends on January 9, 2031 Pro" in text  # items of two intervals: no one total
+    assert "Free trial Trial ends on January 9, 2031, then $58.00 per month" in text
 
 
 def test_subscription_without_items_renders(client, customer, mirror):
@@ -122,22 +120,56 @@ def test_active_subscription_after_a_trial_has_no_trial_line(client, customer, m
     assert "Active Renews on March 5, 2031" in text and "Trial" not in text
 
 
-def test_cancel_at_period_end_shows_cancel_date_and_no_cancel_button(client, customer, mirror):
+def test_set_to_end_shows_the_end_date_and_resume_instead_of_cancel(client, customer, mirror):
     mirror.subscription("sub_1", customer, cancel_at_period_end=True, current_period_end=RENEWAL)
-    text = account_text(client)
-    assert "Active Cancels on March 5, 2031" in text
+    response = client.get("/account")
+    text = text_of(response)
+    assert "Active Ends on March 5, 2031 Pro · Pro monthly" in text
+    assert "Resume subscription Update payment method" in text
     assert "Cancel subscription" not in text and "Change plan" not in text
+    html = response.get_data(as_text=True)
+    assert 'aria-label="Resume Pro">Resume subscription</button>' in html  # the portal's home: it offers renewal
+    actions = client.get("/api/billing/summary").get_json()["subscriptions"][0]["actions"]
+    assert actions == {"change_plan": False, "cancel": False, "resume": True, "pay": False,
+                       "update_payment_method": True, "subscribe_again": False}
 
 
 def test_cancel_at_date_shows_that_date(client, customer, mirror):
     mirror.subscription("sub_1", customer, cancel_at=LATER, current_period_end=RENEWAL)
-    assert "Active Cancels on June 1, 2031" in account_text(client)
+    assert "Active Ends on June 1, 2031" in account_text(client)
 
 
 @pytest.mark.parametrize("status, label", [("past_due", "Past due"), ("unpaid", "Unpaid")])
-def test_failed_payment_asks_for_a_new_card(client, customer, mirror, status, label):
-    mirror.subscription("sub_1", customer, status=status, current_period_end=RENEWAL)
-    assert f"{label} Payment failed - update your card" in account_text(client)
+def test_failed_payment_says_what_is_owed_with_pay_now(client, customer, mirror, status, label):
+    mirror.invoice("in_owed", customer, subscription_id="sub_1", status="open", amount=2900,
+                   hosted_invoice_url="https://invoice.stripe.com/i/in_owed")
+    mirror.subscription("sub_1", customer, status=status, current_period_end=RENEWAL, latest_invoice="in_owed")
+    response = client.get("/account")
+    assert f"{label} Payment failed - $29.00 is due Pro · Pro monthly" in text_of(response)
+    assert ('<a class="button" href="https://invoice.stripe.com/i/in_owed" rel="noopener" '
+            'aria-label="Pay now for Pro">Pay now</a>') in response.get_data(as_text=True)
+    assert "Change plan" not in text_of(response)  # settle the invoice first
+    sub = client.get("/api/billing/summary").get_json()["subscriptions"][0]
+    assert (sub["pay_url"], sub["amount_owed"], sub["actions"]["pay"]) == (
+        "https://invoice.stripe.com/i/in_owed", "$29.00", True)
+
+
+@pytest.mark.parametrize("status, label", [("past_due", "Past due"), ("unpaid", "Unpaid")])
+def test_failed_payment_without_an_open_invoice_asks_for_a_new_card(client, customer, mirror, status, label):
+    mirror.invoice("in_paid", customer, subscription_id="sub_1", status="paid")
+    mirror.subscription("sub_1", customer, status=status, current_period_end=RENEWAL, latest_invoice="in_paid")
+    text = account_text(client)
+    assert f"{label} Payment failed - update your card" in text and "Pay now" not in text
+
+
+def test_incomplete_offers_to_finish_the_first_payment(client, customer, mirror):
+    mirror.invoice("in_first", customer, subscription_id="sub_1", status="open",
+                   hosted_invoice_url="https://invoice.stripe.com/i/in_first")
+    mirror.subscription("sub_1", customer, status="incomplete", latest_invoice="in_first")
+    response = client.get("/account")
+    assert "Incomplete Waiting for the first payment Pro · Pro monthly $29.00 per month Finish payment" in \
+        text_of(response)
+    assert 'href="https://invoice.stripe.com/i/in_first"' in response.get_data(as_text=True)
 
 
 def test_incomplete_and_paused(client, customer, mirror):
@@ -160,11 +192,31 @@ def test_canceled_subscription_shows_only_while_its_period_runs(client, customer
     assert "Pro yearly" not in text and "Pro Japan" not in text
 
 
-def test_only_ended_subscriptions_means_free_plan(client, customer, mirror):
-    mirror.subscription("sub_over", customer, status="canceled", current_period_end=datetime(2020, 1, 1))
-    text = account_text(client)
-    assert "Free plan" in text
-    assert "Manage subscription" in text  # a customer can still see invoices in the portal
+def test_a_plan_that_ended_says_so_with_subscribe_again(client, customer, mirror):
+    mirror.subscription("sub_older", customer, status="canceled", current_period_end=datetime(2019, 1, 1),
+                        ended_at=datetime(2019, 1, 1), items=[("price_seat", 1)])
+    mirror.subscription("sub_over", customer, status="canceled", current_period_end=datetime(2020, 1, 1),
+                        ended_at=datetime(2020, 2, 3))
+    mirror.subscription("sub_expired", customer, status="incomplete_expired", created=datetime(2024, 1, 1))
+    response = client.get("/account")
+    text = text_of(response)
+    assert "Your plan Manage subscription Your Pro plan ended on February 3, 2020 You are on the free plan now." \
+        in text  # a customer can still see invoices in the portal
+    assert '<a class="button" href="/pricing">Subscribe again</a>' in response.get_data(as_text=True)
+    summary = client.get("/api/billing/summary").get_json()
+    assert summary["ended"] == {"subscription_id": "sub_over", "product": "Pro", "ended_on": "February 3, 2020",
+                                "line": "Your Pro plan ended on February 3, 2020"}
+    assert summary["choosing_a_plan"] == {"kind": "subscribe", "subscription_id": None}
+
+
+def test_a_canceled_subscription_still_running_offers_subscribe_again(client, customer, mirror):
+    mirror.subscription("sub_1", customer, status="canceled", current_period_end=RENEWAL,
+                        canceled_at=datetime(2030, 1, 1))
+    response = client.get("/account")
+    assert "Canceled Canceled - access until March 5, 2031 Pro · Pro monthly $29.00 per month Subscribe again" in \
+        text_of(response)
+    assert "Change plan" not in text_of(response) and "Cancel subscription" not in text_of(response)
+    assert client.get("/api/billing/summary").get_json()["choosing_a_plan"]["kind"] == "subscribe"
 
 
 def test_two_subscriptions_newest_first(client, customer, mirror):
@@ -357,7 +409,7 @@ def test_summary_fingerprint_changes_when_the_mirror_changes(client, customer, m
     mirror.update("subscription", "sub_1", cancel_at_period_end=True)
     after = client.get("/api/billing/summary").get_json()
     assert after["fingerprint"] != before["fingerprint"]
-    assert after["subscriptions"][0]["date_line"] == "Cancels on March 5, 2031"
+    assert after["subscriptions"][0]["date_line"] == "Ends on March 5, 2031"
 
 
 def test_summary_api_shape(client, customer, mirror):

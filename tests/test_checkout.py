@@ -1,6 +1,6 @@
-"""GET /pricing and POST /checkout against the mirror and the local Stripe stand-in."""
+"""POST /checkout against the mirror and the local Stripe stand-in (what choosing a plan does for a
+customer who has one: tests/test_plans.py)."""
 
-import re
 import threading
 import time
 
@@ -44,17 +44,6 @@ def catalog(mirror, owner_conn):
     return mirror
 
 
-@pytest.fixture
-def user(auth, owner_conn):
-    auth.signup("new@example.com", "correct horse battery")
-    return owner_conn.execute("SELECT id FROM billing_app.users").fetchone()[0]
-
-
-@pytest.fixture
-def token(client, user):
-    return csrf_token_from(client.get("/pricing").get_data(as_text=True))
-
-
 def answer_customer(stripe_api, customer_id="cus_new", delay=0.0):
     def create(request):
         time.sleep(delay)
@@ -71,51 +60,6 @@ def subscribe(client, token, price="price_pro_monthly"):
     return client.post("/checkout", data={"csrf_token": token, "price": price})
 
 
-# --- /pricing -----------------------------------------------------------------
-
-def test_pricing_shows_exactly_the_active_recurring_prices(client, catalog):
-    monthly = text_of(client.get("/pricing"))
-    yearly = text_of(client.get("/pricing?interval=year"))
-    assert "Monthly Yearly" in monthly  # the toggle, both intervals exist
-    assert "Pro For growing teams $29.00 per month Pro monthly" in monthly
-    assert "¥3,000 per month Pro Japan" in monthly
-    assert "Extra seats €5.00 per month Per seat" in monthly
-    assert "$290.00 per year Pro yearly" in yearly and "Pro monthly" not in yearly
-    for hidden in ("Old monthly", "Gone monthly", "Setup fee", "Retired", "Deleted"):
-        assert hidden not in monthly and hidden not in yearly
-
-
-def test_pricing_without_yearly_prices_has_no_toggle(client, mirror):
-    mirror.product("prod_pro", "Pro")
-    mirror.price("price_pro_monthly", "prod_pro")
-    page = client.get("/pricing").get_data(as_text=True)
-    assert 'class="toggle"' not in page
-
-
-def test_pricing_anonymous_is_asked_to_sign_up(client, catalog):
-    page = client.get("/pricing").get_data(as_text=True)
-    assert "Sign up to subscribe" in page and "/checkout" not in page
-
-
-def test_pricing_free_user_gets_subscribe_forms(client, catalog, user):
-    page = client.get("/pricing").get_data(as_text=True)
-    forms = re.findall(r'<form method="post" action="/checkout">.*?</form>', page, flags=re.S)
-    assert [re.search(r'name="price" value="([^"]+)"', f).group(1) for f in forms] == [
-        "price_seat", "price_pro_monthly", "price_pro_jpy"]
-    assert all(csrf_token_from(f) for f in forms)
-
-
-def test_pricing_marks_current_plan_and_offers_change_plan(client, catalog, user):
-    catalog.customer("cus_me", user)
-    catalog.subscription("sub_me", "cus_me", items=[("price_pro_monthly", 1)])
-    response = client.get("/pricing")
-    page = response.get_data(as_text=True)
-    assert "$29.00 per month Pro monthly Your current plan" in text_of(response)
-    assert "/checkout" not in page
-    assert page.count('name="flow" value="subscription_update"') == 2  # the yen and seat prices
-    assert 'name="subscription" value="sub_me"' in page
-
-
 # --- /checkout -----------------------------------------------------------
 
 def test_checkout_for_new_user_creates_one_customer_and_a_session(client, catalog, user, token, stripe_api,
@@ -127,8 +71,8 @@ def test_checkout_for_new_user_creates_one_customer_and_a_session(client, catalo
     assert response.headers["Location"] == CHECKOUT_URL
     assert response.headers["Cache-Control"] == "no-store"
     (customer,) = requests_to(stripe_api, CUSTOMERS)
-    assert sent_form(customer) == {"email": "new@example.com", "metadata[user_id]": str(user)}
-    assert customer.headers["Idempotency-Key"] == customer_creation_key(BillingUser(str(user), "new@example.com"))
+    assert sent_form(customer) == {"email": "me@example.com", "metadata[user_id]": str(user)}
+    assert customer.headers["Idempotency-Key"] == customer_creation_key(BillingUser(str(user), "me@example.com"))
     (session,) = requests_to(stripe_api, CHECKOUT)
     assert sent_form(session) == {
         "mode": "subscription",
@@ -161,7 +105,7 @@ def test_two_simultaneous_clicks_make_one_customer(app, catalog, user, stripe_ap
     clients = []
     for _ in range(2):
         c = app.test_client()
-        AuthActions(c).login("new@example.com", "correct horse battery")
+        AuthActions(c).login("me@example.com", "correct horse battery")
         clients.append((c, csrf_token_from(c.get("/pricing").get_data(as_text=True))))
     results = []
     threads = [threading.Thread(target=lambda c=c, t=t: results.append(subscribe(c, t).status_code))
@@ -172,7 +116,7 @@ def test_two_simultaneous_clicks_make_one_customer(app, catalog, user, stripe_ap
         thread.join(20)
     assert results == [303, 303]
     keys = {r.headers["Idempotency-Key"] for r in requests_to(stripe_api, CUSTOMERS)}
-    assert keys == {customer_creation_key(BillingUser(str(user), "new@example.com"))}
+    assert keys == {customer_creation_key(BillingUser(str(user), "me@example.com"))}
     assert [sent_form(r)["customer"] for r in requests_to(stripe_api, CHECKOUT)] == ["cus_new", "cus_new"]
     assert owner_conn.execute("SELECT count(*) FROM billing_app.remembered_customers").fetchone()[0] == 1
 
@@ -208,20 +152,6 @@ def test_remembered_customer_reaches_the_portal_during_the_lag(client, catalog, 
         {"id": "bps_1", "object": "billing_portal.session", "url": "https://billing.stripe.com/p/session/x"})
     assert client.post("/portal", data={"csrf_token": token}).status_code == 303
     assert sent_form(requests_to(stripe_api, "/v1/billing_portal/sessions")[0])["customer"] == "cus_remembered"
-
-
-def test_user_with_live_subscription_is_sent_to_change_plan(client, catalog, user, token, stripe_api):
-    catalog.customer("cus_me", user)
-    catalog.subscription("sub_me", "cus_me")
-    stripe_api.expect_request("/v1/billing_portal/sessions", method="POST").respond_with_json(
-        {"id": "bps_1", "object": "billing_portal.session", "url": "https://billing.stripe.com/p/session/x"})
-    response = subscribe(client, token, "price_pro_yearly")
-    assert response.status_code == 303
-    assert response.headers["Location"] == "https://billing.stripe.com/p/session/x"
-    (session,) = requests_to(stripe_api, "/v1/billing_portal/sessions")
-    assert sent_form(session)["flow_data[type]"] == "subscription_update"
-    assert sent_form(session)["flow_data[subscription_update][subscription]"] == "sub_me"
-    assert requests_to(stripe_api, CHECKOUT) == [] and requests_to(stripe_api, CUSTOMERS) == []
 
 
 @pytest.mark.parametrize("price", ["price_forged", "price_inactive", "price_deleted", "price_setup",

@@ -91,13 +91,14 @@ def test_account_flooding_from_one_address_is_stopped(limited, owner_conn):
 def test_checkout_spends_the_portal_budget(app_config, mirror, stripe_api):
     mirror.product("prod_pro", "Pro")
     mirror.price("price_pro_monthly", "prod_pro")
+    mirror.price("price_pro_yearly", "prod_pro", interval="year")
     mirror.subscription("sub_1", "cus_me", items=[("price_pro_monthly", 1)])
     answer_portal_session(stripe_api)
     with customer_app(app_config, mirror, PORTAL_RATE_LIMIT="2 per minute") as (app, client, token):
         assert client.post("/api/customer_portal", headers={"X-CSRFToken": token}).status_code == 200
         # a live subscription: checkout opens the portal's change-plan flow, from the same budget
-        assert client.post("/checkout", data={"csrf_token": token, "price": "price_pro_monthly"}).status_code == 303
-        assert client.post("/checkout", data={"csrf_token": token, "price": "price_pro_monthly"}).status_code == 429
+        assert client.post("/checkout", data={"csrf_token": token, "price": "price_pro_yearly"}).status_code == 303
+        assert client.post("/checkout", data={"csrf_token": token, "price": "price_pro_yearly"}).status_code == 429
     assert len(requests_to(stripe_api, "/v1/billing_portal/sessions")) == 2
 
 

@@ -28,12 +28,6 @@ RETURN_URL = "http://billing.test/account?from=portal"
 
 
 @pytest.fixture
-def user(auth, owner_conn):
-    auth.signup("me@example.com", "correct horse battery")
-    return owner_conn.execute("SELECT id FROM billing_app.users WHERE email = 'me@example.com'").fetchone()[0]
-
-
-@pytest.fixture
 def customer(mirror, user):
     mirror.product("prod_pro", "Pro")
     mirror.price("price_pro_monthly", "prod_pro")
@@ -41,11 +35,6 @@ def customer(mirror, user):
     mirror.customer("cus_me", user)
     mirror.subscription("sub_mine", "cus_me")
     return "cus_me"
-
-
-@pytest.fixture
-def token(client, user):
-    return csrf_token_from(client.get("/").get_data(as_text=True))
 
 
 def click(client, token, **fields):

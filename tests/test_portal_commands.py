@@ -6,6 +6,7 @@ import pytest
 
 from billing_app.demo import load_demo
 from tests.conftest import invoke_cli
+from tests.test_accounts_mail import mailbox  # noqa: F401 the SMTP server fixture
 from tests.stripe_stand_in import INVALID_API_KEY, answer_error, requests_to, sent_form
 
 CONFIGURATIONS = "/v1/billing_portal/configurations"
@@ -134,7 +135,7 @@ def test_the_repository_portal_file_is_valid(runner, catalog, stripe_api):
     ('products = ["prod_pro"]', 'products = ["prod_old"]',
      "subscription_update.products: prod_old is not an active product with active recurring prices"),
     ('headline = "Manage your Acme plan"', 'headline = "' + "x" * 61 + '"',
-     "business_profile.headline: must be text of at most 60 characters"),
+     "portal.toml: business_profile.headline: must be text of at most 60 characters (Stripe's limit; this is 61)"),
     ('headline = "Manage your Acme plan"', 'headline = "ok"\nprivacy_policy_url = "example.com/privacy"',
      "business_profile.privacy_policy_url: 'example.com/privacy' is not an absolute http(s) URL"),
     ('reasons = ["too_expensive", "other"]', 'reasons = ["too_expensive", "bored"]',
@@ -145,6 +146,18 @@ def test_the_repository_portal_file_is_valid(runner, catalog, stripe_api):
      "subscription_update.prorate: unknown setting"),
     ('[business_profile]', '[business_profile',
      "not valid TOML"),
+    ('products = ["prod_pro"]', 'products = ["prod_pro", "prod_pro"]',
+     "subscription_update.products: lists a product twice"),
+    ('products = ["prod_pro"]', 'products = "some"',
+     'subscription_update.products: must be "all", "plans" or a list of product ids'),
+    ('products = ["prod_pro"]', 'products = ["prod_pro"]\nadjustable_quantity = { prod_seats = { minimum = 1 } }',
+     "subscription_update.adjustable_quantity.prod_seats: not one of the products customers may switch between"),
+    ('products = ["prod_pro"]', 'products = ["prod_pro"]\nadjustable_quantity = { prod_pro = { minimum = 5, maximum = 2 } }',
+     "subscription_update.adjustable_quantity.prod_pro: minimum is larger than maximum"),
+    ('products = ["prod_pro"]', 'products = ["prod_pro"]\nadjustable_quantity = { prod_pro = { minimum = -1 } }',
+     "subscription_update.adjustable_quantity.prod_pro: minimum and maximum must be whole numbers, 0 or more"),
+    ('products = ["prod_pro"]', 'products = ["prod_pro"]\nadjustable_quantity = { prod_pro = { most = 3 } }',
+     "subscription_update.adjustable_quantity.prod_pro: must be { minimum = 1, maximum = 50 }"),
 ])
 def test_invalid_settings_are_refused_before_any_call(runner, catalog, portal_file, stripe_api,
                                                       replace, add, message):
@@ -186,10 +199,15 @@ def test_doctor_all_ok(doctor, healthy):
     result = doctor()
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    assert lines[:6] == ["OK   stripe key: test mode, accepted by Stripe",
+    assert lines[:8] == ["OK   stripe key: test mode, accepted by Stripe",
                          "OK   portal configuration: bpc_1 exists and is active (test mode)",
                          "OK   SITE_URL: http://billing.test",
+                         "OK   public details: COMPANY_NAME='Example Inc.' is a placeholder; CONTACT_EMAIL="
+                         "billing@example.com is a placeholder; TERMS_URL and PRIVACY_URL unset: /terms and /privacy "
+                         "show billing_app's generic text (fine in test mode; set them before going live)",
                          "OK   sign-in: billing_app's built-in accounts (AUTH_MODE=accounts)",
+                         "OK   mail: MAIL_URL unset: password resets and address confirmations are only written to "
+                         "the log (fine locally)",
                          "OK   mirror source: Sequin's Stripe sync (sequin)",
                          "OK   stripe.customer: readable, has rows"]
     assert "OK   mirror indexes: all 7 present" in lines
@@ -297,9 +315,98 @@ def test_doctor_reports_live_key_with_http_site_url(doctor, healthy, stripe_api)
     assert "FAIL SITE_URL: http://billing.test is not https but the Stripe key is live: use https" in result.output
 
 
+LIVE = {"STRIPE_SECRET_KEY": "sk_live_abc123", "STRIPE_PORTAL_CONFIGURATION": "", "SITE_URL": "https://billing.test"}
+
+
+def test_with_a_live_key_doctor_fails_on_placeholders_and_mail_only_in_the_log(doctor, healthy, stripe_api):
+    answer_list(stripe_api, configuration("bpc_1", livemode=True, is_default=True))
+    placeholders = doctor(**LIVE).output.splitlines()
+    assert ("FAIL public details: COMPANY_NAME='Example Inc.' is a placeholder; CONTACT_EMAIL=billing@example.com "
+            "is a placeholder; TERMS_URL and PRIVACY_URL unset: /terms and /privacy show billing_app's generic "
+            "text: customers see them; set your own") in placeholders
+    assert ("FAIL mail: MAIL_URL unset: password resets and address confirmations are only written to the log"
+            in placeholders)
+    real = doctor(**LIVE, COMPANY_NAME="Acme Ltd", CONTACT_EMAIL="billing@acme.test",
+                  TERMS_URL="https://acme.test/terms", PRIVACY_URL="https://acme.test/privacy").output.splitlines()
+    assert "OK   public details: Acme Ltd, billing@acme.test" in real
+
+
+def test_doctor_logs_in_to_the_mail_server_without_sending(doctor, healthy, mailbox):
+    good = doctor(MAIL_URL=f"smtp://billing%40example.com:mail-secret@127.0.0.1:{mailbox.port}").output.splitlines()
+    assert f"OK   mail: smtp://billing%40example.com:***@127.0.0.1:{mailbox.port} accepts us" in good
+    bad = doctor(MAIL_URL=f"smtp://billing%40example.com:wrong@127.0.0.1:{mailbox.port}")
+    assert bad.exit_code == 1
+    assert any(line.startswith(f"FAIL mail: the mail server at 127.0.0.1:{mailbox.port} refused: ")
+               and line.endswith(": check MAIL_URL") for line in bad.output.splitlines()), bad.output
+    assert mailbox.messages == []
+
+
+def test_the_legal_pages_read_well_whatever_the_name_ends_with_or_go_to_yours(app_config):
+    from billing_app import create_app
+    from tests.test_account import text_of
+    for name, sentence in [("Example Inc.", "services of Example Inc. Subscriptions"),
+                           ("Acme Ltd", "services of Acme Ltd. Subscriptions")]:
+        app = create_app({**app_config, "COMPANY_NAME": name})
+        try:
+            assert sentence in text_of(app.test_client().get("/terms"))
+        finally:
+            app.extensions["billing_db"].close()
+    app = create_app({**app_config, "TERMS_URL": "https://acme.test/terms", "PRIVACY_URL": "https://acme.test/privacy"})
+    try:
+        client = app.test_client()
+        assert client.get("/terms").headers["Location"] == "https://acme.test/terms"
+        assert 'href="https://acme.test/privacy">Privacy</a>' in client.get("/pricing").get_data(as_text=True)
+        assert client.get("/favicon.ico").headers["Location"] == "/static/billing/favicon.svg"
+    finally:
+        app.extensions["billing_db"].close()
+
+
 def test_doctor_reports_unreachable_database(doctor, stripe_api):
     answer_list(stripe_api)
     result = doctor(DATABASE_URL="postgresql://nobody@127.0.0.1:1/x", DATABASE_POOL_TIMEOUT="1",
                     STRIPE_PORTAL_CONFIGURATION="")
     assert result.exit_code == 1
     assert "FAIL database: cannot connect" in result.output
+
+
+@pytest.fixture
+def big_catalog(mirror):
+    """Eleven plans in two currencies and an add-on: more products than Stripe's portal takes."""
+    for n in range(1, 12):
+        mirror.product(f"prod_plan_{n:02d}", f"Plan {n}")
+        mirror.price(f"price_plan_{n:02d}_usd", f"prod_plan_{n:02d}", unit_amount=1000 * n)
+        mirror.price(f"price_plan_{n:02d}_eur", f"prod_plan_{n:02d}", unit_amount=900 * n, currency="eur")
+    mirror.product("prod_seats", "Extra seats", metadata={"billing_app_kind": "addon"})
+    mirror.price("price_seat", "prod_seats", unit_amount=500)
+    return mirror
+
+
+@pytest.mark.parametrize("products, hint", [
+    ('"all"', '12 products, but Stripe\'s portal takes at most 10: list the ones customers may switch between, '
+              'e.g. products = ["prod_plan_01", ...]; or products = "plans" to leave out the add-ons '
+              '(billing_app_kind=addon)'),
+    ('"plans"', '11 products, but Stripe\'s portal takes at most 10: list the ones customers may switch between, '
+                'e.g. products = ["prod_plan_01", ...]'),
+])
+def test_more_products_than_the_portal_takes_are_refused_naming_the_fix(runner, big_catalog, portal_file,
+                                                                        stripe_api, products, hint):
+    portal_file.write_text(PORTAL_TOML.replace('products = ["prod_pro"]', f"products = {products}"))
+    for dry_run in ([], ["--dry-run"]):
+        result = runner.invoke(args=["portal", "configure", "--file", str(portal_file), *dry_run])
+        assert result.exit_code == 1
+        assert result.output.strip() == (
+            f"Error: portal settings refused, nothing sent to Stripe: portal.toml: subscription_update.products: {hint}")
+    assert stripe_api.log == []
+
+
+def test_plans_leave_out_add_ons_and_seats_get_their_bounds(runner, big_catalog, portal_file, stripe_api):
+    big_catalog.product("prod_plan_11", "Plan 11", active=False)  # ten plans left
+    portal_file.write_text(PORTAL_TOML.replace('products = ["prod_pro"]', 'products = "plans"')
+                           + "[subscription_update.adjustable_quantity]\nprod_plan_02 = { minimum = 1, maximum = 50 }\n")
+    result = runner.invoke(args=["portal", "configure", "--file", str(portal_file), "--dry-run"])
+    assert result.exit_code == 0, result.output
+    products = json.loads(result.output.rsplit("dry run", 1)[0])["features"]["subscription_update"]["products"]
+    assert [p["product"] for p in products] == [f"prod_plan_{n:02d}" for n in range(1, 11)]
+    assert products[0] == {"product": "prod_plan_01", "prices": ["price_plan_01_eur", "price_plan_01_usd"]}
+    assert products[1]["adjustable_quantity"] == {"enabled": True, "minimum": 1, "maximum": 50}
+    assert stripe_api.log == []

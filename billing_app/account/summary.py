@@ -17,10 +17,12 @@ from itertools import groupby
 import psycopg
 from babel.dates import format_date
 
-from billing_app.mirror import live_items_and_recent_invoices
+from billing_app.mirror import account_rows
 from billing_app.mirror.customers import customer_for_user
 from billing_app.mirror.payment_methods import payment_methods_by_id
-from billing_app.money import format_money
+from billing_app.mirror.subscription_actions import (PlanChoice, SubscriptionActions, plan_choice,
+                                                     scheduled_to_end, subscription_actions)
+from billing_app.money import format_money, interval_words
 
 STATUS_WORDS = {
     "active": "Active",
@@ -48,14 +50,6 @@ def _long_date(day: date) -> str:
     return format_date(day, format="long", locale="en_US")
 
 
-def interval_words(interval: str | None, count: int | None) -> str:
-    """("month", 1) -> "per month"; ("month", 3) -> "every 3 months"; None -> "one time"."""
-    if not interval:
-        return "one time"
-    count = count or 1
-    return f"per {interval}" if count == 1 else f"every {count} {interval}s"
-
-
 @dataclass
 class LineItem:
     product: str
@@ -71,6 +65,7 @@ class LineItem:
 @dataclass
 class SubscriptionView:
     id: str
+    name: str                       # its products' names ("Pro", "Pro and Extra seats")
     status: str
     status_label: str
     tone: str
@@ -78,9 +73,9 @@ class SubscriptionView:
     period_end: str | None
     cancel_at_period_end: bool
     items: list[LineItem]
-    can_update_payment_method: bool
-    can_change_plan: bool
-    can_cancel: bool
+    actions: SubscriptionActions
+    pay_url: str | None = None      # the open invoice's hosted page, when there is one to pay
+    amount_owed: str | None = None
 
 
 @dataclass
@@ -109,11 +104,26 @@ class InvoiceView:
 
 
 @dataclass
+class EndedPlan:
+    """The customer's last subscription, over ("Your Pro plan ended on March 5, 2031")."""
+    subscription_id: str
+    product: str | None
+    ended_on: str
+
+    @property
+    def line(self) -> str:
+        plan = f"Your {self.product} plan" if self.product else "Your plan"
+        return f"{plan} ended on {self.ended_on}" if self.ended_on else f"{plan} has ended"
+
+
+@dataclass
 class AccountSummary:
     customer_id: str | None
     subscriptions: list[SubscriptionView] = field(default_factory=list)
     card: CardView | None = None
     invoices: list[InvoiceView] = field(default_factory=list)
+    ended: EndedPlan | None = None    # shown when no subscription is live
+    plan_choice: PlanChoice = PlanChoice("subscribe")
 
     @property
     def on_free_plan(self) -> bool:
@@ -126,21 +136,25 @@ class AccountSummary:
             "subscriptions": [asdict(s) for s in self.subscriptions],
             "payment_method": asdict(self.card) if self.card else None,
             "invoices": [asdict(i) for i in self.invoices],
+            "ended": {**asdict(self.ended), "line": self.ended.line} if self.ended else None,
+            "choosing_a_plan": asdict(self.plan_choice),
         }
         canonical = json.dumps(body, sort_keys=True, default=str).encode()
         body["fingerprint"] = hashlib.sha256(canonical).hexdigest()[:16]
         return body
 
 
-def date_line(row: dict) -> str:
-    """The one date that matters for a subscription, in words."""
+def date_line(row: dict, then: str | None = None) -> str:
+    """The one date that matters for a subscription, in words (``then``: what a trial costs after it)."""
     status = row["status"]
     if status in ("past_due", "unpaid"):
-        return PAYMENT_FAILED
-    if status != "canceled" and (row["cancel_at_period_end"] or row["cancel_at"]):
-        return f"Cancels on {long_date(row['cancel_at'] or row['period_end'])}"
+        owed = format_money(row["amount_owed"], row["owed_currency"]) if row["amount_owed"] else None
+        return f"Payment failed - {owed} is due" if owed and row["pay_url"] else PAYMENT_FAILED
+    if scheduled_to_end(row):
+        return f"Ends on {long_date(row['cancel_at'] or row['period_end'])}"
     if status == "trialing" and row["trial_end"]:
-        return f"Trial ends on {long_date(row['trial_end'])}"
+        ends = f"Trial ends on {long_date(row['trial_end'])}"
+        return f"{ends}, then {then}" if then else ends
     if status == "canceled":
         return f"Canceled - access until {long_date(row['period_end'])}"
     if status == "paused":
@@ -175,22 +189,44 @@ def line_item(row: dict) -> LineItem:
     )
 
 
+def recurring_total(rows: list[dict]) -> str | None:
+    """"$49.00 per month": what the subscription's items cost together, when they share a currency
+    and an interval (else None)."""
+    priced = [row for row in rows if row["item_id"] is not None and row["unit_amount"] is not None]
+    kinds = {(row["currency"], row["recurring_interval"], row["recurring_interval_count"]) for row in priced}
+    if not priced or len(kinds) != 1 or len(priced) != sum(row["item_id"] is not None for row in rows):
+        return None
+    currency, interval, count = kinds.pop()
+    total = sum(row["unit_amount"] * (row["quantity"] or 1) for row in priced)
+    return f"{format_money(total, currency)} {interval_words(interval, count)}"
+
+
+def subscription_name(items: list[LineItem]) -> str:
+    """What the customer calls a subscription: "Pro", "Pro and Extra seats", "Pro and 2 more"."""
+    names = list(dict.fromkeys(item.product for item in items))
+    if not names:
+        return "your subscription"
+    return " and ".join(names) if len(names) < 3 else f"{names[0]} and {len(names) - 1} more"
+
+
 def subscription_view(rows: list[dict]) -> SubscriptionView:
     first = rows[0]
     status = first["status"]
-    scheduled_to_end = bool(first["cancel_at_period_end"] or first["cancel_at"])
+    actions = subscription_actions(first)
+    items = [line_item(row) for row in rows if row["item_id"] is not None]
     return SubscriptionView(
         id=first["subscription_id"],
+        name=subscription_name(items),
         status=status,
         status_label=STATUS_WORDS.get(status, status.replace("_", " ").capitalize()),
         tone=STATUS_TONE.get(status, "warn"),
-        date_line=date_line(first),
+        date_line=date_line(first, recurring_total(rows) if status == "trialing" else None),
         period_end=first["period_end"].isoformat() if first["period_end"] else None,
         cancel_at_period_end=bool(first["cancel_at_period_end"]),
-        items=[line_item(row) for row in rows if row["item_id"] is not None],
-        can_update_payment_method=status != "canceled",
-        can_change_plan=status in ("active", "trialing", "past_due") and not scheduled_to_end,
-        can_cancel=status in ("active", "trialing", "past_due", "unpaid", "paused") and not scheduled_to_end,
+        items=items,
+        actions=actions,
+        pay_url=first["pay_url"] if actions.pay else None,
+        amount_owed=format_money(first["amount_owed"], first["owed_currency"]) if actions.pay else None,
     )
 
 
@@ -216,7 +252,7 @@ def account_summary(conn: psycopg.Connection, user_id: str, *, user_key: str = "
     customer = customer_for_user(conn, user_id, user_key=user_key)
     if customer is None:
         return AccountSummary(customer_id=None)
-    rows, invoices = live_items_and_recent_invoices(conn, customer["id"])
+    rows, invoices, ended = account_rows(conn, customer["id"])
     subscriptions = [subscription_view(list(group))
                      for _, group in groupby(rows, key=lambda r: r["subscription_id"])]
     # the customer's default card (joined to the customer row), else the newest subscription's own
@@ -235,4 +271,8 @@ def account_summary(conn: psycopg.Connection, user_id: str, *, user_key: str = "
         subscriptions=subscriptions,
         card=card_view(card_row, today) if card_row else None,
         invoices=[invoice_view(row) for row in invoices],
+        ended=None if subscriptions or ended is None else EndedPlan(
+            subscription_id=ended["subscription_id"], product=ended["product_name"],
+            ended_on=long_date(ended["ended_on"])),
+        plan_choice=plan_choice(rows),
     )

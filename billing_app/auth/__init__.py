@@ -1,4 +1,5 @@
-"""Sign-up, sign-in and sign-out."""
+"""Built-in accounts: sign-up, sign-in and sign-out (views.py); confirming the address, resetting
+and changing the password or address (recovery.py)."""
 
 from flask import Blueprint
 
@@ -12,4 +13,4 @@ def _check_csrf() -> None:
 
 bp.before_request(_check_csrf)
 
-from billing_app.auth import views  # noqa: E402,F401  (routes register on import)
+from billing_app.auth import recovery, views  # noqa: E402,F401  (routes register on import)

@@ -21,3 +21,25 @@ class LoginForm(FlaskForm):
                                             Length(max=320)])
     password = PasswordField("Password", validators=[DataRequired(message="Enter your password."),
                                                      Length(max=PASSWORD_MAX_LENGTH)])
+
+
+class ForgotPasswordForm(FlaskForm):
+    email = EmailField("Email", validators=[DataRequired(message="Enter your email address."), PLAIN_TEXT,
+                                            Length(max=320)])
+
+
+class NewPasswordForm(FlaskForm):
+    password = PasswordField("New password", validators=[DataRequired(message="Choose a password.")])
+
+
+class EmailChangeForm(FlaskForm):
+    email = EmailField("New email", validators=[DataRequired(message="Enter the new address."), PLAIN_TEXT,
+                                                Length(max=320)])
+    current_password = PasswordField("Your password", validators=[
+        DataRequired(message="Enter your password."), Length(max=PASSWORD_MAX_LENGTH)])
+
+
+class PasswordChangeForm(FlaskForm):
+    current_password = PasswordField("Current password", validators=[
+        DataRequired(message="Enter your current password."), Length(max=PASSWORD_MAX_LENGTH)])
+    password = PasswordField("New password", validators=[DataRequired(message="Choose a password.")])

@@ -9,10 +9,17 @@ import psycopg
 from email_validator import EmailNotValidError, validate_email
 from flask_login import UserMixin
 from psycopg.rows import class_row
+import secrets
+
 from werkzeug.security import check_password_hash, generate_password_hash
+from zxcvbn import zxcvbn
 
 PASSWORD_MIN_LENGTH = 10
 PASSWORD_MAX_LENGTH = 200
+# zxcvbn's score (0-4) a password must reach: 0 and 1 are the most common passwords and those
+# a guesser tries right after them (password1234, qwertyuiop, the user's own email)
+PASSWORD_MIN_SCORE = 2
+ZXCVBN_MAX_LENGTH = 72
 
 # Checked against when the email is unknown, so that a wrong email and a wrong
 # password take the same time and an attacker cannot tell which it was.
@@ -36,6 +43,12 @@ class User(UserMixin):
     locale: str | None
     created_at: datetime
     session_version: int = 1
+    email_verified_at: datetime | None = None
+
+    @property
+    def email_verified(self) -> bool:
+        """Whether the user showed they receive mail at ``email`` (a link we sent was opened)."""
+        return self.email_verified_at is not None
 
     def get_id(self) -> str:
         """What the session and remember-me cookie hold: the id and the session version, so that
@@ -48,23 +61,31 @@ class User(UserMixin):
         return str(self.id)
 
 
-_COLUMNS = "id, email, password_hash, locale, created_at, session_version"
+_COLUMNS = "id, email, password_hash, locale, created_at, session_version, email_verified_at"
 
 
 def normalize_email(email: str) -> str:
     """The address lower-cased, or SignupError when it is not a valid email address."""
     try:
-        result = validate_email(email.strip(), check_deliverability=False)
+        # mail goes through any SMTP server: no non-ASCII local part (SMTPUTF8), an IDN domain as punycode
+        result = validate_email(email.strip(), check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError as exc:
         raise SignupError("email", f"That is not a valid email address: {exc}") from None
-    return result.normalized.lower()
+    return (result.ascii_email or result.normalized).lower()
 
 
-def check_password_rules(password: str) -> None:
+def check_password_rules(password: str, email: str | None = None) -> None:
+    """The one home of what a password must be: long enough, not too long, not easy to guess."""
     if len(password) < PASSWORD_MIN_LENGTH:
         raise SignupError("password", f"Choose a password of at least {PASSWORD_MIN_LENGTH} characters.")
     if len(password) > PASSWORD_MAX_LENGTH:
         raise SignupError("password", f"Choose a password of at most {PASSWORD_MAX_LENGTH} characters.")
+    # zxcvbn reads at most 72 characters (and slowly near that): a longer password is judged by its start
+    strength = zxcvbn(password[:ZXCVBN_MAX_LENGTH],
+                      user_inputs=[part for part in (email, *(email or "").split("@")) if part])
+    if strength["score"] < PASSWORD_MIN_SCORE:
+        why = strength["feedback"]["warning"] or "It is too easy to guess."
+        raise SignupError("password", f"Choose a harder password. {why.rstrip('.')}.")
 
 
 def user_by_id(conn: psycopg.Connection, user_id: int) -> User | None:
@@ -97,7 +118,7 @@ def user_by_email(conn: psycopg.Connection, email: str) -> User | None:
 def create_user(conn: psycopg.Connection, email: str, password: str, *, locale: str | None = None) -> User:
     """Create an account; raises SignupError (bad email, weak password, email taken)."""
     email = normalize_email(email)
-    check_password_rules(password)
+    check_password_rules(password, email)
     with conn.transaction(), conn.cursor(row_factory=class_row(User)) as cur:
         user = cur.execute(
             f"""INSERT INTO billing_app.users (email, password_hash, locale)
@@ -118,3 +139,45 @@ def authenticate(conn: psycopg.Connection, email: str, password: str) -> User | 
         check_password_hash(_DUMMY_HASH, password)
         return None
     return user if check_password_hash(user.password_hash, password) else None
+
+
+def set_password(conn: psycopg.Connection, user: User, password: str) -> User:
+    """A new password (the rules checked) that ends every session made before; returns the user as now."""
+    check_password_rules(password, user.email)
+    with conn.transaction():
+        conn.execute("UPDATE billing_app.users SET password_hash = %s WHERE id = %s",
+                     (generate_password_hash(password), user.id))
+        end_sessions(conn, user.id)
+    return user_by_id(conn, user.id)
+
+
+def confirm_email(conn: psycopg.Connection, user_id: int, email: str, new_email: str | None = None) -> User | None:
+    """The user showed they receive mail at ``new_email`` (or ``email``): it becomes their verified
+    address, while their address is still ``email``.  None when it no longer is; SignupError (409)
+    when another account took ``new_email`` meanwhile."""
+    try:
+        with conn.transaction(), conn.cursor(row_factory=class_row(User)) as cur:
+            return cur.execute(
+                f"""UPDATE billing_app.users SET email = %s, email_verified_at = coalesce(
+                           CASE WHEN email = %s THEN email_verified_at END, now())
+                     WHERE id = %s AND email = %s RETURNING {_COLUMNS}""",  # noqa: S608 constant
+                (new_email or email, new_email or email, user_id, email)).fetchone()
+    except psycopg.errors.UniqueViolation:
+        raise SignupError("email", "Another account uses that email address now.", status=409) from None
+
+
+def take_back(conn: psycopg.Connection, user_id: int, email: str) -> User | None:
+    """The owner of ``email`` takes the account back after someone changed its address: the address
+    restored (confirmed: its owner opened the link), the password made unusable and every session
+    ended, so that only a new password (chosen next) signs in.  SignupError (409) when another
+    account uses ``email`` now."""
+    unusable = "!" + secrets.token_hex(16)  # no password hashes to this: check_password_hash is always False
+    try:
+        with conn.transaction(), conn.cursor(row_factory=class_row(User)) as cur:
+            return cur.execute(
+                f"""UPDATE billing_app.users SET email = %s, email_verified_at = now(), password_hash = %s,
+                           session_version = session_version + 1
+                     WHERE id = %s RETURNING {_COLUMNS}""",  # noqa: S608 constant
+                (email, unusable, user_id)).fetchone()
+    except psycopg.errors.UniqueViolation:
+        raise SignupError("email", "Another account uses that email address now.", status=409) from None

@@ -11,6 +11,7 @@ from billing_app.auth.forms import LoginForm, SignupForm
 from billing_app.auth.users import SignupError, authenticate, create_user, end_sessions, user_by_session_id
 from billing_app.billing import settings
 from billing_app.db import get_db
+from billing_app.errors import BillingError
 from billing_app.extensions import login_manager
 from billing_app.rate_limits import client_address, rate_limit, rate_limits
 from billing_app.stripe_client import STRIPE_LOCALES
@@ -82,7 +83,15 @@ def signup():
             form[exc.field].errors.append(str(exc))
             return render_template("auth/signup.html", form=form), exc.status
         start_session(user)
-        flash("Your account is ready.", "success")
+        from billing_app.auth.recovery import send_address_confirmation
+        try:
+            send_address_confirmation(user, user.email)
+        except BillingError:  # the account stands; the link can be sent again from the settings
+            flash("Your account is ready, but the mail to confirm your address could not be sent. "
+                  "Send it again from your settings.", "error")
+        else:
+            flash(f"Your account is ready. We sent a link to {user.email}: open it to confirm your address.",
+                  "success")
         return _after_sign_in()
     status = 400 if request.method == "POST" else 200
     return render_template("auth/signup.html", form=form), status

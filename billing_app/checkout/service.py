@@ -17,10 +17,11 @@ from billing_app.billing import absolute_url, settings
 from billing_app.db import get_db, release_db
 from billing_app.errors import BillingError
 from billing_app.identity import BillingUser
-from billing_app.mirror.catalogue import is_active_recurring_price
+from billing_app.mirror.catalogue import is_addon, subscribable_price
 from billing_app.mirror.customers import customer_for_user, remember_customer
-from billing_app.mirror.subscriptions import live_subscription_items
-from billing_app.portal.service import create_portal_session
+from billing_app.mirror.subscription_actions import plan_choice
+from billing_app.mirror.subscriptions import live_subscription_items, live_subscription_of_customer
+from billing_app.portal.service import create_portal_session, item_to_change, plan_change_on_request
 from billing_app.stripe_client import call_stripe, new_idempotency_key, redirect_url, stripe_client
 
 CLIENT_REFERENCE_MAX_LENGTH = 200  # Stripe's limit for checkout.sessions client_reference_id
@@ -47,20 +48,39 @@ def create_customer(client, user: BillingUser, user_key: str) -> str:
 def start_checkout(user: BillingUser, price_id: str | None) -> str:
     """The URL to send ``user`` to for subscribing to ``price_id``.
 
-    A user who already has a live subscription is sent to the portal's
-    change-plan flow instead of a second checkout.  Raises BillingError (400
-    for a price that is not an active recurring price in the mirror, before
-    any Stripe call; Stripe's failures as in the portal).
+    What choosing a plan does is mirror.subscription_actions.plan_choice's: a
+    customer with a subscription whose plan can change goes to the portal's
+    confirmation of that exact change; one whose subscription has several
+    items (the portal cannot change them) or needs them first (an invoice to
+    pay, a subscription to resume) gets a 409 saying what to do; anyone else
+    (no subscription, or all of them over) a new one through Checkout, for a
+    plan (an add-on comes with a plan).  Raises
+    BillingError (400 for a price that is not an active recurring price in
+    the mirror, before any Stripe call; Stripe's failures as in the portal).
     """
+    if not user.email_verified:  # its address goes to Stripe, which mails receipts there
+        raise BillingError(403, "email_not_verified",
+                           f"Confirm your email address first: open the link we mailed to {user.email}.")
     conn = get_db()
-    if not price_id or not is_active_recurring_price(conn, price_id):
+    price = subscribable_price(conn, price_id) if price_id else None
+    if price is None:
         raise BillingError(400, "price_not_available", "That plan is not available. Choose one on the plans page.")
     client = stripe_client()
     user_key = settings()["STRIPE_CUSTOMER_USER_KEY"]
     customer = customer_for_user(conn, user.id, user_key=user_key)
-    if customer is not None and customer["has_live_subscription"]:
-        newest = live_subscription_items(conn, customer["id"])[0]["subscription_id"]
-        return create_portal_session(user, flow="subscription_update", subscription_id=newest)
+    choice = plan_choice(live_subscription_items(conn, customer["id"])) if customer is not None else None
+    if choice is not None and choice.kind == "change":
+        item = item_to_change(live_subscription_of_customer(conn, customer["id"], choice.subscription_id), price)
+        return create_portal_session(user, flow="subscription_update_confirm", subscription_id=choice.subscription_id,
+                                     price_id=price["id"], item_id=item)
+    if choice is not None and choice.kind == "ask":
+        raise plan_change_on_request()
+    if choice is not None and choice.kind == "settle":
+        raise BillingError(409, "subscription_needs_attention",
+                           "Your current subscription needs you first (a payment to finish, or a subscription "
+                           "to resume): see your account page.")
+    if is_addon(price["product_metadata"]):
+        raise BillingError(400, "addon_needs_plan", "That is an add-on: choose a plan first, then ask us to add it.")
     if customer is not None:
         customer_id = customer["id"]
     else:

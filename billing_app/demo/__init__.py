@@ -48,11 +48,13 @@ class DemoAccount:
 
 
 PRODUCTS = [
-    # id, name, description, active, deleted
-    ("prod_demo_starter", "Starter", "For individuals", True, False),
-    ("prod_demo_pro", "Pro", "For growing teams", True, False),
-    ("prod_demo_seats", "Extra seats", "Additional team members", True, False),
-    ("prod_demo_legacy", "Legacy plan", "No longer sold", False, True),
+    # id, name, description, active, deleted, metadata (plans/offer.py), default price
+    ("prod_demo_starter", "Starter", "For individuals", True, False, {"billing_app_sort": "1"},
+     "price_demo_starter_monthly"),
+    ("prod_demo_pro", "Pro", "For growing teams", True, False, {"billing_app_sort": "2"}, "price_demo_pro_monthly"),
+    ("prod_demo_seats", "Extra seats", "Additional team members", True, False, {"billing_app_kind": "addon"},
+     "price_demo_seats_monthly"),
+    ("prod_demo_legacy", "Legacy plan", "No longer sold", False, True, {}, None),
 ]
 
 PRICES = [
@@ -103,8 +105,8 @@ def _refuse_live_mirror(conn: psycopg.Connection) -> None:
 def catalog_objects(now: datetime) -> tuple[list[tuple[dict, bool]], dict[str, dict]]:
     """([(product, deleted)], {price id: price}) of the demo catalogue."""
     products = [(stripe.product(pid, now=now, name=name, description=description, active=active,
-                                created=now - timedelta(days=400)), deleted)
-                for pid, name, description, active, deleted in PRODUCTS]
+                                metadata=metadata, default_price=default, created=now - timedelta(days=400)), deleted)
+                for pid, name, description, active, deleted, metadata, default in PRODUCTS]
     prices = {pid: stripe.price(pid, now=now, product_id=product, currency=currency, unit_amount=amount,
                                 interval=interval, interval_count=count, nickname=nickname, active=active,
                                 created=now - timedelta(days=400))
@@ -147,13 +149,14 @@ def account_objects(account: DemoAccount, user_id: int, prices: dict[str, dict],
         if trial_end:
             period_start, period_end = start, trial_end
         cancels = bool(spec.get("cancel_at_period_end"))
+        latest = None if trial_end else f"in_demo_{account.key}_{n}_0"  # the newest invoice, written below
         objects.append(("subscription", stripe.subscription(
             sub_id, now=now, customer_id=customer_id, status=spec["status"],
             items=[(prices[p], q) for p, q in spec["items"]], created=start, start_date=start,
             current_period_start=period_start, current_period_end=period_end,
             cancel_at_period_end=cancels, cancel_at=period_end if cancels else None,
             canceled_at=ended or (now - timedelta(days=2) if cancels else None), ended_at=ended,
-            trial_start=start if trial_end else None, trial_end=trial_end)))
+            trial_start=start if trial_end else None, trial_end=trial_end, latest_invoice=latest)))
         if trial_end:
             continue  # nothing is charged during a trial
         lines = [{"amount": prices[p]["unit_amount"] * q, "quantity": q, "price": p,
@@ -197,7 +200,8 @@ def load_demo(conninfo: str, source: str | None = None) -> list[DemoAccount]:
             writer.write("price", prices[pid], deleted=deleted)
         for account in ACCOUNTS:
             user_id = conn.execute(
-                "INSERT INTO billing_app.users (email, password_hash) VALUES (%s, %s) RETURNING id",
+                "INSERT INTO billing_app.users (email, password_hash, email_verified_at) VALUES (%s, %s, now()) "
+                "RETURNING id",
                 (account.email, password_hash)).fetchone()[0]
             if account.subscriptions is not None:
                 for kind, obj in account_objects(account, user_id, prices, now):

@@ -22,9 +22,9 @@ def epoch(value: datetime | None) -> int | None:
 
 
 def product(id, *, now: datetime, name, active=True, description=None, metadata=None, created=None,
-            livemode=False):
+            livemode=False, default_price=None):
     created = epoch(created or now)
-    return {"id": id, "object": "product", "active": active, "created": created, "default_price": None,
+    return {"id": id, "object": "product", "active": active, "created": created, "default_price": default_price,
             "description": description, "images": [], "livemode": livemode, "marketing_features": [],
             "metadata": metadata or {}, "name": name, "package_dimensions": None, "shippable": None,
             "statement_descriptor": None, "tax_code": None, "unit_label": None, "updated": created,

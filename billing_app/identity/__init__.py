@@ -30,6 +30,9 @@ class BillingUser:
     email: str | None = None
     locale: str | None = None
     via: str = "session"  # "session", "bearer" or "cookie": how the request proved who it is
+    # whether the user showed they receive mail at ``email``: built-in accounts know (Checkout waits
+    # for it); a host app or an identity provider answers for its own users
+    email_verified: bool = True
 
     @property
     def by_bearer_token(self) -> bool:
@@ -67,7 +70,8 @@ def user_from_login(user: Any) -> BillingUser | None:
     email = getattr(user, "email", None)
     locale = getattr(user, "locale", None)
     return BillingUser(id=user_id, email=email if isinstance(email, str) and email else None,
-                       locale=locale if isinstance(locale, str) and locale else None)
+                       locale=locale if isinstance(locale, str) and locale else None,
+                       email_verified=getattr(user, "email_verified", True) is not False)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,6 @@
-from flask import jsonify, render_template
+from flask import jsonify, redirect, render_template, url_for
+
+from billing_app.billing import settings
 
 from billing_app.db import DatabaseUnavailable, database
 from billing_app.main import bp
@@ -22,9 +24,20 @@ def healthz():
 
 @bp.route("/terms")
 def terms():
+    """The generic terms, or yours (TERMS_URL)."""
+    if settings()["TERMS_URL"]:
+        return redirect(settings()["TERMS_URL"])
     return render_template("legal/terms.html")
 
 
 @bp.route("/privacy")
 def privacy():
+    """The generic privacy policy, or yours (PRIVACY_URL)."""
+    if settings()["PRIVACY_URL"]:
+        return redirect(settings()["PRIVACY_URL"])
     return render_template("legal/privacy.html")
+
+
+@bp.route("/favicon.ico")
+def favicon():
+    return redirect(url_for("billing.static", filename="favicon.svg"), 301)

@@ -15,11 +15,14 @@ import psycopg
 from billing_app.mirror import invoices, subscriptions
 
 
-def live_items_and_recent_invoices(conn: psycopg.Connection, customer_id: str,
-                                   limit: int = 10) -> tuple[list[dict], list[dict]]:
-    """subscriptions.live_subscription_items and the customer's last ``limit`` finalized invoices
-    (invoices.RECENT_INVOICES), in one round trip (pipeline)."""
+def account_rows(conn: psycopg.Connection, customer_id: str,
+                                   limit: int = 10) -> tuple[list[dict], list[dict], dict | None]:
+    """subscriptions.live_subscription_items, the customer's last ``limit`` finalized invoices
+    (invoices.RECENT_INVOICES) and their last ended subscription (subscriptions.LAST_ENDED_SUBSCRIPTION),
+    in one round trip (pipeline)."""
+    params = subscriptions.live_params(customer_id)
     with conn.pipeline():
-        items = conn.execute(subscriptions.LIVE_SUBSCRIPTION_ITEMS, subscriptions.live_params(customer_id))
+        items = conn.execute(subscriptions.LIVE_SUBSCRIPTION_ITEMS, params)
         recent = conn.execute(invoices.RECENT_INVOICES, {"customer_id": customer_id, "limit": limit})
-    return items.fetchall(), recent.fetchall()
+        ended = conn.execute(subscriptions.LAST_ENDED_SUBSCRIPTION, params)
+    return items.fetchall(), recent.fetchall(), ended.fetchone()

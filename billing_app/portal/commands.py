@@ -47,9 +47,10 @@ def configure_command(path: Path, dry_run: bool) -> None:
         with database().connection() as conn:
             catalog = active_recurring_prices(conn)
         params = portal_configuration_params(raw, settings()["SITE_URL"], catalog,
-                                             billing_url=settings()["SITE_URL"] + state().url_prefix)
+                                             billing_url=settings()["SITE_URL"] + state().url_prefix,
+                                             terms_url=settings()["TERMS_URL"], privacy_url=settings()["PRIVACY_URL"])
     except PortalConfigError as exc:
-        raise click.ClickException(f"portal settings refused, nothing sent to Stripe: {exc}") from None
+        raise click.ClickException(f"portal settings refused, nothing sent to Stripe: {path.name}: {exc}") from None
     except DatabaseUnavailable as exc:
         raise click.ClickException(f"cannot read the plans from the mirror: {exc}") from None
     if dry_run:

@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from billing_app.account import RETURN_PARAM
+from billing_app.mirror.catalogue import is_addon
 
 DEFAULT_FILE = Path(__file__).resolve().parent.parent.parent / "portal.toml"
 MANAGED_BY = {"managed_by": "billing_app"}
@@ -35,8 +36,10 @@ KNOWN = {
     "customer_update": {"enabled", "allowed_updates"},
     "subscription_cancel": {"enabled", "mode", "proration_behavior", "reasons"},
     "subscription_update": {"enabled", "allowed_updates", "proration_behavior", "products",
-                            "downgrades_at_period_end"},
+                            "downgrades_at_period_end", "adjustable_quantity"},
 }
+MAX_PRODUCTS = 10  # Stripe's limit for features.subscription_update.products
+HEADLINE_MAX = 60  # Stripe's limit for business_profile.headline
 
 
 class PortalConfigError(ValueError):
@@ -103,40 +106,81 @@ class _Section:
     def text(self, key: str, max_length: int) -> str | None:
         value = self.values.get(key)
         if value is not None and (not isinstance(value, str) or len(value) > max_length):
-            raise PortalConfigError(f"{self.path(key)}: must be text of at most {max_length} characters")
+            raise PortalConfigError(f"{self.path(key)}: must be text of at most {max_length} characters "
+                                    f"(Stripe's limit; this is {len(value) if isinstance(value, str) else 'not text'})")
         return value
 
 
 def _plans(section: _Section, catalog: list[dict]) -> list[dict]:
-    """[{"product": ..., "prices": [...]}] from the mirror's active recurring prices."""
-    by_product = {product: [row["id"] for row in rows]
-                  for product, rows in groupby(sorted(catalog, key=lambda r: (r["product_id"], r["id"])),
-                                               key=lambda r: r["product_id"])}
+    """[{"product": ..., "prices": [...], "adjustable_quantity": ...}] from the mirror's active recurring
+    prices: every product ("all"), those not marked as add-ons ("plans"), or a list of product ids."""
+    rows = sorted(catalog, key=lambda r: (r["product_id"], r["id"]))
+    by_product = {product: [row["id"] for row in group]
+                  for product, group in groupby(rows, key=lambda r: r["product_id"])}
+    addons = {row["product_id"] for row in rows if is_addon(row["product_metadata"])}
     wanted = section.values.get("products", "all")
-    if wanted == "all":
-        chosen = sorted(by_product)
+    if wanted in ("all", "plans"):
+        chosen = [product for product in sorted(by_product) if wanted == "all" or product not in addons]
     elif isinstance(wanted, list) and all(isinstance(p, str) for p in wanted):
         missing = [p for p in wanted if p not in by_product]
         if missing:
             raise PortalConfigError(f"{section.path('products')}: {missing[0]} is not an active product "
                                     "with active recurring prices in the mirror")
+        if len(set(wanted)) != len(wanted):
+            raise PortalConfigError(f"{section.path('products')}: lists a product twice")
         chosen = wanted
     else:
-        raise PortalConfigError(f"{section.path('products')}: must be \"all\" or a list of product ids")
+        raise PortalConfigError(f"{section.path('products')}: must be \"all\", \"plans\" or a list of product ids")
     if not chosen:
         raise PortalConfigError(f"{section.path('products')}: the mirror has no active recurring prices "
                                 "to switch between; disable subscription_update or add prices in Stripe")
-    return [{"product": product, "prices": by_product[product]} for product in chosen]
+    if len(chosen) > MAX_PRODUCTS:
+        hint = ("" if wanted != "all" or not addons else
+                "; or products = \"plans\" to leave out the add-ons (billing_app_kind=addon)")
+        raise PortalConfigError(
+            f"{section.path('products')}: {len(chosen)} products, but Stripe's portal takes at most {MAX_PRODUCTS}: "
+            f"list the ones customers may switch between, e.g. products = [\"{chosen[0]}\", ...]{hint}")
+    quantities = _adjustable_quantities(section, chosen)
+    return [{"product": product, "prices": by_product[product],
+             **({"adjustable_quantity": quantities[product]} if product in quantities else {})}
+            for product in chosen]
+
+
+def _adjustable_quantities(section: _Section, products: list[str]) -> dict[str, dict]:
+    """[subscription_update.adjustable_quantity]: product id = { minimum = 1, maximum = 50 } lets the
+    customer choose how many (seats) of that product, within the bounds."""
+    table = section.values.get("adjustable_quantity", {})
+    path = section.path("adjustable_quantity")
+    if not isinstance(table, dict):
+        raise PortalConfigError(f"{path}: must be a table of product id = {{ minimum = 1, maximum = 50 }}")
+    quantities = {}
+    for product, bounds in table.items():
+        where = f"{path}.{product}"
+        if product not in products:
+            raise PortalConfigError(f"{where}: not one of the products customers may switch between "
+                                    f"({section.path('products')})")
+        if not isinstance(bounds, dict) or set(bounds) - {"minimum", "maximum"}:
+            raise PortalConfigError(f"{where}: must be {{ minimum = 1, maximum = 50 }} (either may be left out)")
+        values = {key: bounds[key] for key in ("minimum", "maximum") if key in bounds}
+        if any(isinstance(v, bool) or not isinstance(v, int) or v < 0 for v in values.values()):
+            raise PortalConfigError(f"{where}: minimum and maximum must be whole numbers, 0 or more")
+        if values.get("minimum", 0) > values.get("maximum", values.get("minimum", 0)):
+            raise PortalConfigError(f"{where}: minimum is larger than maximum")
+        quantities[product] = {"enabled": True, **values}
+    return quantities
 
 
 def portal_configuration_params(raw: dict, site_url: str, catalog: list[dict], *,
-                                billing_url: str | None = None) -> dict[str, Any]:
-    """The parameters for billing_portal.configurations.create/update."""
+                                billing_url: str | None = None, terms_url: str | None = None,
+                                privacy_url: str | None = None) -> dict[str, Any]:
+    """The parameters for billing_portal.configurations.create/update (legal pages: the file's,
+    else TERMS_URL/PRIVACY_URL, else the app's own)."""
     top = _Section(raw, "")
     profile = _Section(raw, "business_profile")
-    business_profile = {"privacy_policy_url": profile.url("privacy_policy_url", f"{site_url}/privacy"),
-                        "terms_of_service_url": profile.url("terms_of_service_url", f"{site_url}/terms")}
-    headline = profile.text("headline", 60)
+    business_profile = {
+        "privacy_policy_url": profile.url("privacy_policy_url", privacy_url or f"{site_url}/privacy"),
+        "terms_of_service_url": profile.url("terms_of_service_url", terms_url or f"{site_url}/terms")}
+    headline = profile.text("headline", HEADLINE_MAX)
     if headline:
         business_profile["headline"] = headline
 

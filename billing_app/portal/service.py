@@ -11,8 +11,9 @@ from billing_app.billing import absolute_url, settings
 from billing_app.mirror.customers import customer_for_user
 from billing_app.mirror.subscriptions import live_subscription_of_customer
 from billing_app.db import get_db, release_db
-from billing_app.errors import BillingError, shown
-from billing_app.mirror.catalogue import is_active_recurring_price
+from billing_app.errors import BillingError, contact_email, shown
+from billing_app.mirror.catalogue import is_addon, subscribable_price
+from billing_app.mirror.subscription_actions import in_good_standing, subscription_actions
 from billing_app.stripe_client import call_stripe, new_idempotency_key, redirect_url, stripe_client
 
 FLOWS = ("payment_method_update", "subscription_cancel", "subscription_update", "subscription_update_confirm")
@@ -39,34 +40,67 @@ def _flow_data(conn, customer_id: str, flow: str, subscription_id: str | None,
         if not items:
             raise BillingError(404, "subscription_not_found",
                                "That subscription is not one of your current subscriptions.")
+        _check_allowed(items[0], flow)
     data: dict = {"type": flow,
                   "after_completion": {"type": "redirect", "redirect": {"return_url": return_url()}}}
     if flow in ("subscription_cancel", "subscription_update"):
         data[flow] = {"subscription": subscription_id}
     elif flow == "subscription_update_confirm":
+        price = _target_price(conn, price_id)
         data[flow] = {"subscription": subscription_id,
-                      "items": [{"id": _item_to_change(items, item_id), "price": _target_price(conn, price_id)}]}
+                      "items": [{"id": item_to_change(items, price, item_id), "price": price["id"]}]}
     return data
 
 
-def _item_to_change(items: list[dict], item_id: str | None) -> str:
+def _check_allowed(subscription: dict, flow: str) -> None:
+    """The flow is one the subscription allows now (mirror.subscription_actions): Stripe would refuse it."""
+    actions = subscription_actions(subscription)
+    if flow in ("subscription_update", "subscription_update_confirm") and not actions.change_plan:
+        if in_good_standing(subscription):  # several items: the portal cannot change them
+            raise plan_change_on_request()
+        raise BillingError(409, "plan_change_not_allowed",
+                           "This subscription's plan cannot be changed right now. "
+                           + ("Resume it first." if actions.resume else "Settle it on your account page first."))
+    if flow == "subscription_cancel" and not actions.cancel:
+        raise BillingError(409, "cancel_not_allowed", "This subscription cannot be canceled right now.")
+
+
+def plan_change_on_request() -> BillingError:
+    return BillingError(409, "plan_change_on_request",
+                        f"This subscription has several parts, which the billing portal cannot change: "
+                        f"write to {contact_email()} and we will change it for you.")
+
+
+def item_to_change(items: list[dict], price: dict, item_id: str | None = None) -> str:
+    """The item of a one-item subscription (``items``: live_subscription_of_customer's rows) that a plan
+    change to ``price`` replaces; ``item_id``, when given, must be it.  Refused before Stripe would:
+    an add-on (added on request), a price in another currency (Stripe cannot switch it), the same price.
+    """
+    if is_addon(price["product_metadata"]):
+        raise BillingError(409, "addon_on_request",
+                           f"Add-ons are added to your subscription on request: write to {contact_email()}.")
+    currencies = {row["currency"] for row in items if row["currency"]}
+    if currencies and price["currency"] not in currencies:
+        raise BillingError(400, "currency_mismatch",
+                           "That plan is in another currency than your subscription. Choose one in "
+                           f"{', '.join(sorted(c.upper() for c in currencies))}.")
     ids = [row["item_id"] for row in items if row["item_id"]]
-    if item_id:
-        if item_id not in ids:
-            raise BillingError(404, "subscription_item_not_found", "That item is not part of this subscription.")
-        return item_id
     if len(ids) != 1:
-        raise BillingError(400, "item_required",
-                           "This subscription has several items: say which one to change (item).")
+        raise plan_change_on_request()
+    if item_id and item_id != ids[0]:
+        raise BillingError(404, "subscription_item_not_found", "That item is not part of this subscription.")
+    if items[0]["price_id"] == price["id"]:
+        raise BillingError(409, "already_on_this_plan", "You are already on this plan.")
     return ids[0]
 
 
-def _target_price(conn, price_id: str | None) -> str:
+def _target_price(conn, price_id: str | None) -> dict:
     if not price_id:
         raise BillingError(400, "price_required", "The subscription_update_confirm flow needs the new price.")
-    if not is_active_recurring_price(conn, price_id):
+    price = subscribable_price(conn, price_id)
+    if price is None:
         raise BillingError(400, "price_not_available", "That price is not an active plan.")
-    return price_id
+    return price
 
 
 def create_portal_session(user, flow: str | None = None, subscription_id: str | None = None,

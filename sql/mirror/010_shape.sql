@@ -42,7 +42,8 @@ CREATE TYPE billing_mirror.product AS (
     description text,
     active boolean,
     deleted boolean,
-    metadata jsonb,
+    metadata jsonb,                   -- billing_app_kind, billing_app_sort: see billing_app/plans/offer.py
+    default_price_id text,            -- NULL where the source does not keep it (Sequin)
     livemode boolean,
     created timestamp,
     synced_at timestamptz

@@ -13,7 +13,8 @@ $$;
 
 CREATE FUNCTION billing_mirror.source_products() RETURNS SETOF billing_mirror.product
 LANGUAGE sql STABLE AS $$
-    SELECT id, name, description, active, coalesce(deleted, false), metadata, livemode, created, NULL::timestamptz
+    SELECT id, name, description, active, coalesce(deleted, false), metadata, NULL, livemode, created,
+           NULL::timestamptz
       FROM stripe.product
 $$;
 

@@ -30,7 +30,8 @@ CREATE FUNCTION billing_mirror.source_products() RETURNS SETOF billing_mirror.pr
 LANGUAGE sql STABLE AS $$
     SELECT id, _raw_data ->> 'name', _raw_data ->> 'description', (_raw_data ->> 'active')::boolean,
            coalesce((_raw_data ->> 'deleted')::boolean, false), _raw_data -> 'metadata',
-           (_raw_data ->> 'livemode')::boolean, billing_mirror.utc(_raw_data -> 'created'), _last_synced_at
+           _raw_data ->> 'default_price', (_raw_data ->> 'livemode')::boolean,
+           billing_mirror.utc(_raw_data -> 'created'), _last_synced_at
       FROM stripe.products
 $$;
 

@@ -29,7 +29,8 @@ $$;
 
 CREATE FUNCTION billing_mirror.source_products() RETURNS SETOF billing_mirror.product
 LANGUAGE sql STABLE AS $$
-    SELECT id, name, description, active, false, metadata, livemode, billing_mirror.utc(created), last_synced_at
+    SELECT id, name, description, active, false, metadata, default_price, livemode, billing_mirror.utc(created),
+           last_synced_at
       FROM stripe.products
 $$;
 

@@ -1,0 +1,323 @@
+"""Issue 14, built-in accounts grown up: confirming the address, resetting a forgotten password,
+changing address and password, common passwords refused; every mail goes through a real SMTP
+server (aiosmtpd) and the test opens the link it carries."""
+
+from __future__ import annotations
+
+import html
+import re
+import socket
+import time
+from email import message_from_bytes, policy
+
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
+
+from billing_app import create_app
+from tests.conftest import AuthActions, csrf_token_from
+from tests.stripe_stand_in import requests_to, sent_form
+from tests.test_account import text_of
+
+PASSWORD, NEW_PASSWORD = "correct horse battery", "purple elephant marmalade"
+LINK = re.compile(r"https?://[^\s/]+(/\S+)")  # a link in a mail: its path
+
+
+class Mailbox:
+    """What the SMTP server received: each message as the recipient's client would read it."""
+
+    def __init__(self) -> None:
+        self.messages = []
+        self.logins = []
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 aiosmtpd's handler name
+        message = message_from_bytes(envelope.original_content, policy=policy.default)
+        self.messages.append((envelope.rcpt_tos, message))
+        return "250 OK"
+
+    def to(self, address: str, count: int = 0) -> list:
+        """The mails to ``address``, after waiting (up to 10 s) until there are ``count`` (the app's
+        outbox delivers in the background)."""
+        deadline = time.monotonic() + 10
+        while True:
+            mails = [message for recipients, message in self.messages if address in recipients]
+            if len(mails) >= count or time.monotonic() > deadline:
+                return mails
+            time.sleep(0.02)
+
+    def link_to(self, address: str, count: int = 1) -> str:
+        """The path of the link in the newest of ``count`` mails to ``address``."""
+        mails = self.to(address, count)
+        assert len(mails) >= count, f"{len(mails)} mails to {address}, expected {count}"
+        return LINK.search(mails[-1].get_content()).group(1)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def mailbox():
+    box = Mailbox()
+
+    def authenticate(server, session, envelope, mechanism, auth_data):
+        box.logins.append((auth_data.login.decode(), auth_data.password.decode()))
+        return AuthResult(success=auth_data.password == b"mail-secret")
+
+    controller = Controller(box, hostname="127.0.0.1", port=free_port(), authenticator=authenticate,
+                            auth_require_tls=False)
+    controller.start()
+    box.port = controller.port
+    yield box
+    controller.stop()
+
+
+@pytest.fixture
+def app_config(app_config, mailbox):
+    return {**app_config, "MAIL_URL": f"smtp://billing%40example.com:mail-secret@127.0.0.1:{mailbox.port}",
+            "COMPANY_NAME": "Acme"}
+
+
+@pytest.fixture
+def auth(client):
+    return AuthActions(client)
+
+
+def users(owner_conn):
+    return owner_conn.execute("SELECT email, email_verified_at IS NOT NULL FROM billing_app.users ORDER BY id"
+                              ).fetchall()
+
+
+def post_form(client, path, page, **fields):
+    token = csrf_token_from(client.get(page).get_data(as_text=True))
+    return client.post(path, data={**fields, "csrf_token": token})
+
+
+def open_link(client, path):
+    """A mailed link as its reader follows it: the page it opens, then its button."""
+    page = client.get(path)
+    if page.status_code != 200:
+        return page
+    return client.post(path, data={"csrf_token": csrf_token_from(page.get_data(as_text=True))})
+
+
+# --- confirming the address ---------------------------------------------------------------------
+
+def test_sign_up_mails_a_link_that_confirms_the_address_and_opens_checkout(client, auth, mailbox, owner_conn,
+                                                                           mirror, stripe_api):
+    mirror.product("prod_pro", "Pro")
+    mirror.price("price_pro_monthly", "prod_pro")
+    answer = auth.signup("me@example.com", PASSWORD, confirmed=False)
+    assert answer.status_code == 302
+    assert users(owner_conn) == [("me@example.com", False)]
+    (mail,) = mailbox.to("me@example.com", 1)
+    assert mail["Subject"] == "Confirm your email address for Acme"
+    assert mail["From"] == "Acme <billing@example.com>"
+    assert mailbox.logins == [("billing@example.com", "mail-secret")]
+
+    refused = post_form(client, "/checkout", "/pricing", price="price_pro_monthly")
+    assert refused.status_code == 403
+    assert "Confirm your email address first: open the link we mailed to me@example.com." in text_of(refused)
+    assert "Send the link again" in text_of(refused)
+    assert stripe_api.log == []  # the unconfirmed address never reached Stripe
+
+    link = mailbox.link_to("me@example.com")
+    assert "Confirm me@example.com as the address of your account." in text_of(client.get(link))
+    assert users(owner_conn) == [("me@example.com", False)]  # opening the link (a mail scanner) changes nothing
+    confirmed = open_link(client, link)
+    assert confirmed.status_code == 303 and confirmed.headers["Location"] == "/settings"
+    assert users(owner_conn) == [("me@example.com", True)]
+    assert "Your email address is confirmed." in text_of(client.get("/settings", follow_redirects=True))
+
+
+def test_the_link_can_be_sent_again_and_a_tampered_one_confirms_nothing(client, auth, mailbox, owner_conn):
+    auth.signup("me@example.com", PASSWORD, confirmed=False)
+    resent = post_form(client, "/settings/confirm-address", "/settings")
+    assert resent.status_code == 303
+    link = mailbox.link_to("me@example.com", 2)
+    tampered = client.get(link[:-3] + ("AAA" if not link.endswith("AAA") else "BBB"))
+    assert tampered.status_code == 400
+    assert "This link has expired or no longer applies." in text_of(tampered)
+    assert users(owner_conn) == [("me@example.com", False)]
+
+
+def test_a_mail_server_that_is_down_loses_no_account_and_the_log_says_why(app_config, owner_conn, caplog):
+    app = create_app({**app_config, "MAIL_URL": f"smtp://127.0.0.1:{free_port()}"})
+    try:
+        client = app.test_client()
+        answer = AuthActions(client).signup("me@example.com", PASSWORD, confirmed=False)
+        assert answer.status_code == 302  # the mail is queued: nobody waits on the mail server
+        deadline = time.monotonic() + 10
+        while "did not take the mail to me@example.com" not in caplog.text and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert f"the mail server at 127.0.0.1:" in caplog.text and "did not take the mail to me@example.com" in caplog.text
+        assert users(owner_conn) == [("me@example.com", False)]
+        assert post_form(client, "/settings/confirm-address", "/settings").status_code == 303  # ask again later
+    finally:
+        app.extensions["billing_db"].close()
+
+
+def test_with_a_live_key_and_no_mail_server_nothing_is_written_to_the_log(app_config, owner_conn, caplog):
+    app = create_app({**app_config, "MAIL_URL": "", "STRIPE_SECRET_KEY": "sk_live_abc123"})
+    try:
+        client = app.test_client()
+        AuthActions(client).signup("me@example.com", PASSWORD, confirmed=False)
+        resend = post_form(client, "/settings/confirm-address", "/settings")
+        assert resend.status_code == 503 and "We could not send the mail right now." in text_of(resend)
+        assert "/confirm-address/" not in caplog.text  # no link in the log
+        assert "MAIL_URL is not set and the Stripe key is live" in caplog.text
+    finally:
+        app.extensions["billing_db"].close()
+
+
+def test_an_address_no_mail_server_takes_is_refused_at_sign_up(auth, owner_conn):
+    answer = auth.signup("jösé@example.com", PASSWORD, confirmed=False)
+    assert answer.status_code == 400
+    assert "Internationalized characters before the @-sign are not supported" in html.unescape(text_of(answer))
+    assert users(owner_conn) == []
+
+
+# --- a forgotten password --------------------------------------------------------------------------
+
+def test_a_forgotten_password_is_reset_through_the_mailed_link_once(app, client, auth, mailbox, owner_conn):
+    auth.signup("me@example.com", PASSWORD, confirmed=False)
+    other_device = app.test_client()
+    AuthActions(other_device).login("me@example.com", PASSWORD)
+    auth.logout()
+    mailbox.to("me@example.com", 1)
+    mailbox.messages.clear()
+
+    unknown = post_form(client, "/forgot-password", "/forgot-password", email="nobody@example.com")
+    known = post_form(client, "/forgot-password", "/forgot-password", email="Me@Example.com")
+    assert unknown.status_code == known.status_code == 303
+    said = "If an account uses that address, a link to choose a new password is on its way."
+    assert said in text_of(client.get("/login"))
+    link = mailbox.link_to("me@example.com")
+    assert [recipients for recipients, _ in mailbox.messages] == [["me@example.com"]]  # none to nobody@
+    assert link.startswith("/reset-password/")
+
+    weak = post_form(client, link, link, password="password1234")
+    assert weak.status_code == 400
+    assert "Choose a harder password. This is a very common password." in text_of(weak)
+    done = post_form(client, link, link, password=NEW_PASSWORD)
+    assert done.status_code == 303 and done.headers["Location"] == "/account"
+    assert users(owner_conn) == [("me@example.com", True)]  # the link reached them: confirmed too
+    assert other_device.get("/account").status_code == 302  # signed out everywhere else
+    again = client.get(link)
+    assert again.status_code == 400 and "This link has expired or was already used." in text_of(again)
+    auth.logout()
+    assert auth.login("me@example.com", PASSWORD).status_code == 401
+    assert auth.login("me@example.com", NEW_PASSWORD).status_code == 302
+
+
+def test_a_passphrase_longer_than_what_zxcvbn_reads_is_taken(auth, owner_conn):
+    long = "a long passphrase about purple elephants eating marmalade on a sunny tuesday morning in spring"
+    assert len(long) > 72
+    assert auth.signup("me@example.com", long, confirmed=False).status_code == 302
+    auth.logout()
+    assert auth.login("me@example.com", long).status_code == 302
+
+
+# --- changing address and password -------------------------------------------------------------
+
+def test_an_address_changes_once_confirmed_the_old_one_is_told_and_billing_follows(client, auth, mailbox, owner_conn,
+                                                                                  mirror, stripe_api):
+    auth.signup("me@example.com", PASSWORD)
+    user_id = owner_conn.execute("SELECT id FROM billing_app.users").fetchone()[0]
+    mirror.customer("cus_me", user_id, email="me@example.com")
+    stripe_api.expect_request("/v1/customers/cus_me", method="POST").respond_with_json(
+        {"id": "cus_me", "object": "customer", "email": "new@example.com"})
+    mailbox.to("me@example.com", 1)
+    wrong = post_form(client, "/settings/email", "/settings", email="new@example.com", current_password="nope nope")
+    assert wrong.status_code == 400 and "That is not your password." in text_of(wrong)
+    asked = post_form(client, "/settings/email", "/settings", email="New@Example.com", current_password=PASSWORD)
+    assert asked.status_code == 303
+    link = mailbox.link_to("new@example.com")
+    assert users(owner_conn) == [("me@example.com", True)]  # nothing changes before the link is opened
+    assert open_link(client, link).status_code == 303
+    assert users(owner_conn) == [("new@example.com", True)]
+    (update,) = requests_to(stripe_api, "/v1/customers/cus_me")
+    assert sent_form(update) == {"email": "new@example.com"}  # receipts follow the address
+    (notice,) = mailbox.to("me@example.com", 2)[1:]
+    assert notice["Subject"] == "Your email address at Acme changed"
+    assert "changed from me@example.com to new@example.com" in notice.get_content()
+    assert client.get(link).status_code == 400  # the account moved on: the link is spent
+    auth.logout()
+    assert auth.login("new@example.com", PASSWORD).status_code == 302
+
+
+def test_the_old_address_takes_the_account_back_from_a_change_it_did_not_ask_for(app, client, auth, mailbox,
+                                                                                owner_conn):
+    """Someone with the password moves the account to their own address: the owner's old address gets a
+    link that puts the address back, ends every session and the password, and asks for a new one."""
+    auth.signup("me@example.com", PASSWORD)
+    mailbox.to("me@example.com", 1)
+    intruder = app.test_client()
+    AuthActions(intruder).login("me@example.com", PASSWORD)
+    post_form(intruder, "/settings/email", "/settings", email="intruder@example.com", current_password=PASSWORD)
+    open_link(intruder, mailbox.link_to("intruder@example.com"))
+    assert users(owner_conn) == [("intruder@example.com", True)]
+
+    owner = app.test_client()
+    taken_back = open_link(owner, mailbox.link_to("me@example.com", 2))
+    assert taken_back.status_code == 303 and taken_back.headers["Location"].startswith("/reset-password/")
+    assert users(owner_conn) == [("me@example.com", True)]
+    assert intruder.get("/account").status_code == 302  # signed out
+    assert AuthActions(intruder).login("me@example.com", PASSWORD).status_code == 401  # the password is gone
+    reset = taken_back.headers["Location"]
+    assert post_form(owner, reset, reset, password=NEW_PASSWORD).status_code == 303
+    assert owner.get("/account").status_code == 200
+
+
+def test_a_password_reset_ends_an_address_change_someone_else_asked_for(app, client, auth, mailbox, owner_conn):
+    """The sign-up-first attack: someone signs up with the owner's address and asks to move the account to
+    their own.  The owner's password reset ends that pending change."""
+    squatter = app.test_client()
+    AuthActions(squatter).signup("me@example.com", PASSWORD, confirmed=False)
+    post_form(squatter, "/settings/email", "/settings", email="squatter@example.com", current_password=PASSWORD)
+    pending = mailbox.link_to("squatter@example.com")
+    post_form(client, "/forgot-password", "/forgot-password", email="me@example.com")
+    reset = mailbox.link_to("me@example.com", 2)
+    assert post_form(client, reset, reset, password=NEW_PASSWORD).status_code == 303
+    assert open_link(squatter, pending).status_code == 400
+    assert users(owner_conn) == [("me@example.com", True)]
+
+
+def test_a_reset_link_sent_before_an_address_change_no_longer_works(client, auth, mailbox, owner_conn):
+    auth.signup("me@example.com", PASSWORD)
+    mailbox.to("me@example.com", 1)
+    post_form(client, "/forgot-password", "/forgot-password", email="me@example.com")
+    reset = mailbox.link_to("me@example.com", 2)
+    post_form(client, "/settings/email", "/settings", email="new@example.com", current_password=PASSWORD)
+    open_link(client, mailbox.link_to("new@example.com"))
+    assert users(owner_conn) == [("new@example.com", True)]
+    assert client.get(reset).status_code == 400
+
+
+def test_changing_the_password_keeps_this_device_and_signs_out_the_others(app, client, auth, owner_conn):
+    auth.signup("me@example.com", PASSWORD)
+    other_device = app.test_client()
+    AuthActions(other_device).login("me@example.com", PASSWORD)
+    weak = post_form(client, "/settings/password", "/settings", current_password=PASSWORD, password="qwertyuiop")
+    assert weak.status_code == 400 and "Choose a harder password. This is a top-100 common password." in text_of(weak)
+    wrong = post_form(client, "/settings/password", "/settings", current_password="not it at all",
+                      password=NEW_PASSWORD)
+    assert wrong.status_code == 400 and "That is not your password." in text_of(wrong)
+    changed = post_form(client, "/settings/password", "/settings", current_password=PASSWORD, password=NEW_PASSWORD)
+    assert changed.status_code == 303
+    assert client.get("/account").status_code == 200
+    assert other_device.get("/account").status_code == 302
+
+
+@pytest.mark.parametrize("password, why", [
+    ("password1234", "This is a very common password."),
+    ("me@example.com!", "It is too easy to guess."),
+    ("abcdefghijk", 'Sequences like "abc" or "6543" are easy to guess.'),
+])
+def test_the_most_common_passwords_are_refused_at_sign_up(client, auth, owner_conn, password, why):
+    answer = auth.signup("me@example.com", password, confirmed=False)
+    assert answer.status_code == 400
+    assert f"Choose a harder password. {why}" in html.unescape(text_of(answer))
+    assert users(owner_conn) == []
