@@ -23,7 +23,7 @@ from billing_app.db import DatabaseUnavailable, database
 from billing_app.mirror.freshness import last_written
 from billing_app.mirror.source import Source, SourceError, detect_source, installed_source, user_key_index, DEFAULT_USER_KEY
 from billing_app.reporting.rollups import age_words, rollup_freshness, utc_time
-from billing_app.schema import SQL_DIR
+from billing_app.resources import SQL_DIR
 from billing_app.stripe_client import key_mode
 
 billing_cli = AppGroup("billing", help="Check the billing set-up.")
@@ -150,6 +150,7 @@ def check_database(max_age: timedelta) -> list[Check]:
             checks.append(check_indexes(conn, source))
             checks.append(check_grants(conn, source))
             checks.append(check_analyst_temporary_objects(conn))
+            checks.append(check_schema_updates(conn))
             checks.append(check_freshness(conn, source, max_age))
     except DatabaseUnavailable as exc:
         checks.append(Check(False, "database", f"cannot connect ({exc}): check DATABASE_URL and DATABASE_ROLE"))
@@ -241,6 +242,19 @@ def check_grants(conn: psycopg.Connection, source: Source) -> Check:
                                              "on it (or run `flask db init`, which revokes it)")
     return Check(True, "mirror grants", f"{' and '.join(READ_ROLES)} read exactly the {len(source.tables)} "
                                         "tables the adapter needs")
+
+
+def check_schema_updates(conn: psycopg.Connection) -> Check:
+    """Every dated update in sql/updates/ is applied (a new version installed without `flask db upgrade`
+    runs on tables it does not expect)."""
+    from billing_app.schema import UPDATES_DIR, pending_updates
+    if conn.execute("SELECT to_regclass('billing_app.schema_updates') AS name").fetchone()["name"] is None:
+        return Check(False, "schema updates", "billing_app.schema_updates is missing: run `flask db upgrade`")
+    pending = pending_updates(conn)
+    if pending:
+        return Check(False, "schema updates", f"{len(pending)} not applied ({', '.join(pending)}): "
+                                              "run `flask db upgrade`")
+    return Check(True, "schema updates", f"all {len(list(UPDATES_DIR.glob('*.sql')))} applied")
 
 
 def check_analyst_temporary_objects(conn: psycopg.Connection) -> Check:

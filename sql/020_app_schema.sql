@@ -1,6 +1,18 @@
 -- The app's own tables. Everything the app writes lives here, never in "stripe".
+--
+-- This file creates the tables as they first were; every change since is a dated
+-- file in sql/updates/, applied once and recorded in billing_app.schema_updates
+-- (`flask db upgrade`, also run by `flask db init`). Change a table by adding an
+-- update file, never by editing this one.
 
 CREATE SCHEMA IF NOT EXISTS billing_app;
+
+CREATE TABLE IF NOT EXISTS billing_app.schema_updates (
+    name text PRIMARY KEY,            -- the file in sql/updates/, e.g. 2026-11-23_users_email_verified_at.sql
+    applied_at timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE billing_app.schema_updates IS
+    'The dated files of sql/updates/ applied to this database, each once, in name order.';
 
 CREATE TABLE IF NOT EXISTS billing_app.users (
     id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -12,12 +24,6 @@ CREATE TABLE IF NOT EXISTS billing_app.users (
     locale text,
     created_at timestamptz NOT NULL DEFAULT now()
 );
-
--- Part of every session's user id: raised on sign-out (and password change), it ends every
--- session and remember-me cookie made before.
-ALTER TABLE billing_app.users ADD COLUMN IF NOT EXISTS session_version integer NOT NULL DEFAULT 1;
--- when the user opened a link mailed to their address (NULL: not yet; Checkout waits for it)
-ALTER TABLE billing_app.users ADD COLUMN IF NOT EXISTS email_verified_at timestamptz;
 
 CREATE UNIQUE INDEX IF NOT EXISTS users_email_key ON billing_app.users (email);
 
@@ -37,20 +43,6 @@ CREATE TABLE IF NOT EXISTS billing_app.remembered_customers (
 
 COMMENT ON TABLE billing_app.remembered_customers IS
     'The Stripe customer billing_app created for a user id (text), until the mirror has it.';
-
--- Databases made before remembered_customers kept the id on the users row: move it.
-DO $$
-BEGIN
-    IF EXISTS (SELECT 1 FROM information_schema.columns
-                WHERE table_schema = 'billing_app' AND table_name = 'users' AND column_name = 'stripe_customer_id') THEN
-        INSERT INTO billing_app.remembered_customers (user_id, stripe_customer_id)
-        SELECT id::text, stripe_customer_id FROM billing_app.users WHERE stripe_customer_id IS NOT NULL
-        ON CONFLICT (user_id) DO NOTHING;
-        ALTER TABLE billing_app.users DROP COLUMN stripe_customer_id;
-    END IF;
-END
-$$;
-
 
 -- How a Stripe customer names its user: the metadata key (STRIPE_CUSTOMER_USER_KEY), written by
 -- `flask db init`, read by the reports (reporting.data_quality). One row.

@@ -137,7 +137,8 @@ def database_url(mirror_databases, source) -> str:
     yield url
     with psycopg.connect(url, autocommit=True) as conn:
         tables = [sql.Identifier(schema, table) for schema, table in conn.execute(
-            "SELECT schemaname, tablename FROM pg_tables WHERE schemaname = 'billing_app' "
+            "SELECT schemaname, tablename FROM pg_tables WHERE (schemaname = 'billing_app' "
+            "AND tablename <> 'schema_updates') "
             "OR (schemaname = 'stripe' AND tablename = ANY(%s))", (list(SOURCES[source].tables),))]
         conn.execute(sql.SQL("TRUNCATE {} RESTART IDENTITY CASCADE").format(sql.SQL(", ").join(tables)))
     refresh_rollups(url)  # the precomputed reports of the emptied mirror, and fresh

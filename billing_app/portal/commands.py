@@ -14,9 +14,9 @@ from billing_app.db import DatabaseUnavailable, database
 from billing_app.errors import BillingError, operator_text
 from billing_app.mirror.catalogue import active_recurring_prices
 from billing_app.portal.configuration import (
-    DEFAULT_FILE,
     MANAGED_BY,
     PortalConfigError,
+    default_portal_file,
     portal_configuration_params,
     read_portal_file,
 )
@@ -36,12 +36,13 @@ def find_managed_configuration(client):
 
 
 @portal_cli.command("configure")
-@click.option("--file", "path", type=click.Path(dir_okay=False, path_type=Path), default=DEFAULT_FILE,
-              show_default="portal.toml", help="The portal description.")
+@click.option("--file", "path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="The portal description. Default: ./portal.toml, else the example billing_app ships.")
 @click.option("--dry-run", is_flag=True, help="Print what would be sent to Stripe; send nothing.")
 def configure_command(path: Path, dry_run: bool) -> None:
     """Create or update the portal configuration and print its bpc_ id."""
     require_settings("SITE_URL", *(() if dry_run else ("STRIPE_SECRET_KEY",)))
+    path = path or default_portal_file()
     try:
         raw = read_portal_file(path)
         with database().connection() as conn:

@@ -16,7 +16,13 @@ from urllib.parse import urlsplit
 from billing_app.account import RETURN_PARAM
 from billing_app.mirror.catalogue import is_addon
 
-DEFAULT_FILE = Path(__file__).resolve().parent.parent.parent / "portal.toml"
+
+
+def default_portal_file() -> Path:
+    """portal.toml in the working directory (your project's), else the example billing_app ships."""
+    from billing_app.resources import EXAMPLE_PORTAL_FILE
+    local = Path("portal.toml")
+    return local if local.is_file() else EXAMPLE_PORTAL_FILE
 MANAGED_BY = {"managed_by": "billing_app"}
 
 CUSTOMER_FIELDS = ("address", "email", "name", "phone", "shipping", "tax_id")

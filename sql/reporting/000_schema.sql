@@ -24,6 +24,20 @@ CREATE SCHEMA IF NOT EXISTS reporting_rollups;
 COMMENT ON SCHEMA reporting_rollups IS
     'The stored result of each reporting_live report as of the last `flask report refresh`, and when that was.';
 
+-- Every view of reporting and reporting_live is made again on each run, from scratch, in
+-- the same transaction as the rest of `flask db init`/`upgrade`: a view may change its
+-- columns freely (CREATE OR REPLACE VIEW cannot), and readers never see it missing.
+DO $$
+DECLARE
+    view record;
+BEGIN
+    FOR view IN SELECT schemaname, viewname FROM pg_views WHERE schemaname IN ('reporting', 'reporting_live')
+    LOOP
+        EXECUTE format('DROP VIEW IF EXISTS %I.%I CASCADE', view.schemaname, view.viewname);
+    END LOOP;
+END
+$$;
+
 -- Monthly amount of a recurring price: amount x quantity, normalised from
 -- its interval: day x 365/12, week x 52/12, month x 1, year x 1/12, each
 -- divided by the interval count (a 3-month price of 90.00 is 30.00 a month).

@@ -52,9 +52,10 @@ BEGIN
             EXECUTE format('DROP TABLE IF EXISTS reporting_rollups.%I CASCADE', name);
             EXECUTE format('CREATE TABLE reporting_rollups.%I AS SELECT * FROM reporting_live.%I WITH NO DATA',
                            name, name);
-            EXECUTE format('CREATE VIEW reporting.%I AS SELECT * FROM reporting_rollups.%I', name, name);
             DELETE FROM reporting_rollups.refreshes WHERE rollup = name;
         END IF;
+        -- the analysts' view over it (every reporting view is made again on each run: 000_schema.sql)
+        EXECUTE format('CREATE OR REPLACE VIEW reporting.%I AS SELECT * FROM reporting_rollups.%I', name, name);
         EXECUTE format('COMMENT ON VIEW reporting.%I IS %L', name,
                        obj_description(format('reporting_live.%I', name)::regclass, 'pg_class')
                        || ' Precomputed: as of the last `flask report refresh` (see reporting.rollup_freshness); '
