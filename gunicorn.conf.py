@@ -1,11 +1,14 @@
 """gunicorn settings for billing_app: `gunicorn -c gunicorn.conf.py wsgi:app`.
 
-Worker model: threaded workers (gthread), one process per core, many threads
-each.  A portal click spends almost all its time waiting for Stripe (hundreds
-of milliseconds, sometimes seconds); a waiting thread holds no database
-connection (billing_app returns it before calling Stripe) and no GIL, so 32
-threads per worker keep slow Stripe calls from starving the account page.
-Measured in BENCHMARKS.md.  Every value can be overridden from the environment.
+Worker model: threaded workers (gthread), one process per core plus one, 16
+threads each.  A portal click spends almost all its time waiting for Stripe
+(hundreds of milliseconds, sometimes seconds); a waiting thread holds no
+database connection (billing_app returns it before calling Stripe) and no GIL,
+so the threads keep slow Stripe calls from starving the account page, and at
+most STRIPE_MAX_CONCURRENT_CALLS of them wait on Stripe at once.  Measured in
+BENCHMARKS.md.  Every value can be overridden from the environment
+(WEB_CONCURRENCY, GUNICORN_THREADS, GUNICORN_BIND; the timeout is billing_app's
+WORKER_TIMEOUT).
 """
 
 import math

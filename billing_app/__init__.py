@@ -6,13 +6,11 @@ import logging
 import os
 from typing import Any, Mapping
 
-import psycopg
-from psycopg import sql
 from dotenv import find_dotenv, load_dotenv
 from flask import Flask
 from flask.helpers import get_debug_flag
 
-from billing_app.billing import Billing, BillingState, StartupError
+from billing_app.billing import Billing, StartupError
 from billing_app.config import SETTINGS, ConfigError, load_settings, require
 
 __all__ = ["Billing", "create_app"]
@@ -37,7 +35,8 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, cli: bool = Fals
         billing = Billing().init_app(app, settings=settings, standalone=True)
         if not cli and not app.testing:
             require_server_settings(settings, relaxed=app.debug)
-            check_database(billing)
+            from billing_app.schema import check_database_ready
+            check_database_ready(billing)
     except (ConfigError, StartupError) as exc:
         raise SystemExit(f"billing_app: {exc}") from None
     configure_logging(app)
@@ -89,50 +88,6 @@ def require_server_settings(settings: Mapping[str, Any], *, relaxed: bool) -> No
     """What serving pages needs: a session secret, the public URL and (outside debug) the Stripe key."""
     if not relaxed:
         require(settings, "SECRET_KEY", "SITE_URL", "STRIPE_SECRET_KEY")
-
-
-def check_database(billing: BillingState) -> None:
-    """Fail fast when the database cannot be reached, lacks the schema, has another mirror
-    than `flask db init` prepared for, or refuses the role."""
-    from billing_app.mirror.source import MIRROR_VIEWS, SourceError, detect_source, installed_source
-
-    role = billing.settings["DATABASE_ROLE"]
-    try:
-        with psycopg.connect(billing.database_url(), connect_timeout=5, autocommit=True) as conn:
-            try:
-                source = detect_source(conn, billing.settings["STRIPE_MIRROR"])
-                has_users = conn.execute("SELECT to_regclass('billing_app.users')").fetchone()[0] is not None
-                installed = installed_source(conn) if has_users else None
-            except SourceError as exc:
-                raise StartupError(str(exc)) from None
-            if not has_users:
-                raise StartupError("the database has no billing_app schema: run `flask db init`")
-            if installed != source.name:
-                raise StartupError(
-                    f"the database holds {source.label}'s tables but `flask db init` has "
-                    + (f"prepared the app for {installed}" if installed else "not prepared the app for them")
-                    + ": run `flask db init`")
-            try:
-                if role:
-                    conn.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(role)))
-                for view in MIRROR_VIEWS:  # through the adapter, down to the source's tables
-                    conn.execute(sql.SQL("SELECT 1 FROM {} LIMIT 1").format(sql.Identifier("billing_mirror", view)))
-                conn.execute("SELECT 1 FROM billing_app.users LIMIT 1")
-            except psycopg.OperationalError:
-                raise
-            except psycopg.Error as exc:
-                who = f"the app's database role {role}" if role else "the login in DATABASE_URL"
-                raise StartupError(
-                    f"{who} cannot read the mirror ({str(exc).splitlines()[0]}): run `flask db init`"
-                    + (f" and GRANT {role} TO the login in DATABASE_URL" if role else "")) from None
-    except psycopg.OperationalError as exc:
-        raise StartupError(
-            f"cannot connect to DATABASE_URL ({str(exc).strip().splitlines()[-1]}): "
-            "check that PostgreSQL is running and that DATABASE_URL names its host, port, user and database"
-        ) from None
-    except psycopg.Error as exc:
-        raise StartupError(f"cannot check the database ({str(exc).splitlines()[0]}): check that the login in "
-                           "DATABASE_URL may use the database, then run `flask db init`") from None
 
 
 def trust_proxies(app: Flask, count: int) -> None:

@@ -112,10 +112,12 @@ def _billing_error(exc: BillingError):
     return error_response(exc.status, exc.code, exc.message, headers=headers)
 
 
+# what a form with a missing, stale or foreign CSRF token is told (here, and on the sign-in forms)
+CSRF_MESSAGE = "This form has expired or did not come from this site. Please try again."
+
+
 def _csrf_error(exc: CSRFError):
-    return error_response(400, "csrf_failed",
-                          "This form has expired or did not come from this site. "
-                          "Go back, reload the page and try again.",
+    return error_response(400, "csrf_failed", f"{CSRF_MESSAGE} Reload the page first.",
                           title="The form could not be accepted")
 
 

@@ -29,12 +29,13 @@ from pathlib import Path
 
 import click
 import psycopg
-from psycopg.rows import tuple_row
-from billing_app.billing import settings, state
 from flask.cli import AppGroup
+from psycopg import sql
+from psycopg.rows import tuple_row
 
-from billing_app.mirror.source import (DEFAULT_USER_KEY, SourceError, detect_source, sources_present,
-                                       user_key_index)
+from billing_app.billing import BillingState, StartupError, settings, state
+from billing_app.mirror.source import (DEFAULT_USER_KEY, MIRROR_VIEWS, SourceError, detect_source,
+                                       installed_source, sources_present, user_key_index)
 from billing_app.reporting.reports import first_line
 from billing_app.reporting.rollups import REFRESH_LOCK, Refreshed, RefreshError, refresh_rollups
 from billing_app.resources import SQL_DIR
@@ -132,6 +133,54 @@ def apply_updates(conn: psycopg.Connection) -> list[str]:
         _apply(conn, UPDATES_DIR / name)
         conn.execute("INSERT INTO billing_app.schema_updates (name) VALUES (%s)", (name,))
     return names
+
+
+def check_database_ready(billing: BillingState) -> None:
+    """Before serving, fail fast (StartupError, one line) when the database cannot be reached, lacks
+    the schema, has another mirror than `flask db init` prepared for, has not had this version's
+    updates (`flask db upgrade`), or refuses the role."""
+    role = billing.settings["DATABASE_ROLE"]
+    try:
+        with psycopg.connect(billing.database_url(), connect_timeout=5, autocommit=True) as conn:
+            try:
+                source = detect_source(conn, billing.settings["STRIPE_MIRROR"])
+                has_users = conn.execute("SELECT to_regclass('billing_app.users')").fetchone()[0] is not None
+                installed = installed_source(conn) if has_users else None
+            except SourceError as exc:
+                raise StartupError(str(exc)) from None
+            if not has_users:
+                raise StartupError("the database has no billing_app schema: run `flask db init`")
+            has_updates = conn.execute("SELECT to_regclass('billing_app.schema_updates')").fetchone()[0] is not None
+            pending = pending_updates(conn) if has_updates else ["all of sql/updates/"]
+            if pending:
+                raise StartupError(f"the database has not had this version's schema updates "
+                                   f"({', '.join(pending)}): run `flask db upgrade`")
+            if installed != source.name:
+                raise StartupError(
+                    f"the database holds {source.label}'s tables but `flask db init` has "
+                    + (f"prepared the app for {installed}" if installed else "not prepared the app for them")
+                    + ": run `flask db init`")
+            try:
+                if role:
+                    conn.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(role)))
+                for view in MIRROR_VIEWS:  # through the adapter, down to the source's tables
+                    conn.execute(sql.SQL("SELECT 1 FROM {} LIMIT 1").format(sql.Identifier("billing_mirror", view)))
+                conn.execute("SELECT 1 FROM billing_app.users LIMIT 1")
+            except psycopg.OperationalError:
+                raise
+            except psycopg.Error as exc:
+                who = f"the app's database role {role}" if role else "the login in DATABASE_URL"
+                raise StartupError(
+                    f"{who} cannot read the mirror ({str(exc).splitlines()[0]}): run `flask db init`"
+                    + (f" and GRANT {role} TO the login in DATABASE_URL" if role else "")) from None
+    except psycopg.OperationalError as exc:
+        raise StartupError(
+            f"cannot connect to DATABASE_URL ({str(exc).strip().splitlines()[-1]}): "
+            "check that PostgreSQL is running and that DATABASE_URL names its host, port, user and database"
+        ) from None
+    except psycopg.Error as exc:
+        raise StartupError(f"cannot check the database ({str(exc).splitlines()[0]}): check that the login in "
+                           "DATABASE_URL may use the database, then run `flask db init`") from None
 
 
 def _wants_local_mirror(conn: psycopg.Connection, source: str | None) -> bool:

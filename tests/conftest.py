@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import re
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 import uuid
 import warnings
 from pathlib import Path
@@ -193,20 +193,37 @@ def app_config(database_url, stripe_api) -> dict:
     return make_config(database_url, stripe_api.url_for("").rstrip("/"))
 
 
-def invoke_cli(config: dict, *args: str):
-    """Run a `flask` command on an app made from ``config`` (closed afterwards); the click result."""
+@contextmanager
+def closing_app(config: dict):
+    """``create_app(config)``, its database pool closed when the block ends (whatever happens in it)."""
     app = create_app(config)
     try:
-        return app.test_cli_runner().invoke(args=list(args))
+        yield app
     finally:
         app.extensions["billing_db"].close()
 
 
+def invoke_cli(config: dict, *args: str):
+    """Run a `flask` command on an app made from ``config`` (closed afterwards); the click result."""
+    with closing_app(config) as app:
+        return app.test_cli_runner().invoke(args=list(args))
+
+
 @pytest.fixture
 def app(app_config):
-    app = create_app(app_config)
-    yield app
-    app.extensions["billing_db"].close()
+    with closing_app(app_config) as app:
+        yield app
+
+
+@pytest.fixture
+def make_app(app_config):
+    """Apps with changed settings, each closed after the test: ``make_app(SITE_URL="https://...")`` is
+    ``create_app({**app_config, "SITE_URL": "https://..."})``; a first argument replaces ``app_config``
+    as the base (``make_app(jwt_config, JWT_USER_CLAIM="user_id")``)."""
+    with ExitStack() as apps:
+        def make(base: dict | None = None, /, **overrides):
+            return apps.enter_context(closing_app({**(app_config if base is None else base), **overrides}))
+        yield make
 
 
 @pytest.fixture
@@ -268,8 +285,7 @@ class AuthActions:
 def customer_app(app_config: dict, mirror: Mirror, customer_id: str | None = "cus_me", **overrides):
     """An app with changed settings, a signed-in user (linked to ``customer_id`` unless None),
     and that user's CSRF token: yields (app, client, token)."""
-    app = create_app({**app_config, **overrides})
-    try:
+    with closing_app({**app_config, **overrides}) as app:
         client = app.test_client()
         AuthActions(client).signup("me@example.com", "correct horse battery")
         if customer_id:
@@ -277,8 +293,6 @@ def customer_app(app_config: dict, mirror: Mirror, customer_id: str | None = "cu
                                           ).fetchone()[0]
             mirror.customer(customer_id, user_id)
         yield app, client, csrf_token_from(client.get("/").get_data(as_text=True))
-    finally:
-        app.extensions["billing_db"].close()
 
 
 @pytest.fixture

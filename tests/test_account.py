@@ -6,7 +6,6 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from billing_app import create_app
 from tests.conftest import SOURCES_THAT_DROP_DELETED_PRICES, csrf_token_from
 
 MIRROR_SOURCES = True  # every test here runs on each mirror source
@@ -365,23 +364,19 @@ def test_item_with_missing_price_renders(client, customer, catalog):
     assert "Active Renews on March 5, 2031 Unknown plan — 2 × — The details of this plan are not available right now." in text
 
 
-def test_database_outage_gives_503_page(app_config, user, client):
+def test_database_outage_gives_503_page(make_app, user, client):
     with client.session_transaction() as session:
         cookie_session = dict(session)
-    down = create_app({**app_config, "DATABASE_URL": "postgresql://nobody@127.0.0.1:1/x",
-                       "DATABASE_POOL_TIMEOUT": "1"})
-    try:
-        down_client = down.test_client()
-        with down_client.session_transaction() as session:
-            session.update(cookie_session)
-        response = down_client.get("/account")
-        assert response.status_code == 503
-        assert "Billing is temporarily unavailable" in text_of(response)
-        api = down_client.get("/api/billing/summary")
-        assert api.status_code == 503
-        assert api.get_json()["error"]["code"] == "database_unavailable"
-    finally:
-        down.extensions["billing_db"].close()
+    down = make_app(DATABASE_URL="postgresql://nobody@127.0.0.1:1/x", DATABASE_POOL_TIMEOUT="1")
+    down_client = down.test_client()
+    with down_client.session_transaction() as session:
+        session.update(cookie_session)
+    response = down_client.get("/account")
+    assert response.status_code == 503
+    assert "Billing is temporarily unavailable" in text_of(response)
+    api = down_client.get("/api/billing/summary")
+    assert api.status_code == 503
+    assert api.get_json()["error"]["code"] == "database_unavailable"
 
 
 def test_page_is_not_cached(client, user):
@@ -438,15 +433,11 @@ def test_buttons_are_post_forms_with_csrf_tokens(client, customer, mirror):
     assert all('name="subscription" value="sub_1"' in f for f in forms[1:])
 
 
-def test_terms_and_privacy_name_the_company(app_config):
-    app = create_app({**app_config, "COMPANY_NAME": "Acme Widgets Ltd", "CONTACT_EMAIL": "help@acme.test"})
-    try:
-        client = app.test_client()
-        for path, heading in (("/terms", "Terms of service"), ("/privacy", "Privacy policy")):
-            response = client.get(path)
-            assert response.status_code == 200
-            text = text_of(response)
-            assert heading in text and "Acme Widgets Ltd" in text
-            assert 'href="mailto:help@acme.test"' in response.get_data(as_text=True)
-    finally:
-        app.extensions["billing_db"].close()
+def test_terms_and_privacy_name_the_company(make_app):
+    client = make_app(COMPANY_NAME="Acme Widgets Ltd", CONTACT_EMAIL="help@acme.test").test_client()
+    for path, heading in (("/terms", "Terms of service"), ("/privacy", "Privacy policy")):
+        response = client.get(path)
+        assert response.status_code == 200
+        text = text_of(response)
+        assert heading in text and "Acme Widgets Ltd" in text
+        assert 'href="mailto:help@acme.test"' in response.get_data(as_text=True)

@@ -14,7 +14,6 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
-from billing_app import create_app
 from tests.conftest import AuthActions, csrf_token_from
 from tests.stripe_stand_in import requests_to, sent_form
 from tests.test_account import text_of
@@ -143,33 +142,25 @@ def test_the_link_can_be_sent_again_and_a_tampered_one_confirms_nothing(client, 
     assert users(owner_conn) == [("me@example.com", False)]
 
 
-def test_a_mail_server_that_is_down_loses_no_account_and_the_log_says_why(app_config, owner_conn, caplog):
-    app = create_app({**app_config, "MAIL_URL": f"smtp://127.0.0.1:{free_port()}"})
-    try:
-        client = app.test_client()
-        answer = AuthActions(client).signup("me@example.com", PASSWORD, confirmed=False)
-        assert answer.status_code == 302  # the mail is queued: nobody waits on the mail server
-        deadline = time.monotonic() + 10
-        while "did not take the mail to me@example.com" not in caplog.text and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert f"the mail server at 127.0.0.1:" in caplog.text and "did not take the mail to me@example.com" in caplog.text
-        assert users(owner_conn) == [("me@example.com", False)]
-        assert post_form(client, "/settings/confirm-address", "/settings").status_code == 303  # ask again later
-    finally:
-        app.extensions["billing_db"].close()
+def test_a_mail_server_that_is_down_loses_no_account_and_the_log_says_why(make_app, owner_conn, caplog):
+    client = make_app(MAIL_URL=f"smtp://127.0.0.1:{free_port()}").test_client()
+    answer = AuthActions(client).signup("me@example.com", PASSWORD, confirmed=False)
+    assert answer.status_code == 302  # the mail is queued: nobody waits on the mail server
+    deadline = time.monotonic() + 10
+    while "did not take the mail to me@example.com" not in caplog.text and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert f"the mail server at 127.0.0.1:" in caplog.text and "did not take the mail to me@example.com" in caplog.text
+    assert users(owner_conn) == [("me@example.com", False)]
+    assert post_form(client, "/settings/confirm-address", "/settings").status_code == 303  # ask again later
 
 
-def test_with_a_live_key_and_no_mail_server_nothing_is_written_to_the_log(app_config, owner_conn, caplog):
-    app = create_app({**app_config, "MAIL_URL": "", "STRIPE_SECRET_KEY": "sk_live_abc123"})
-    try:
-        client = app.test_client()
-        AuthActions(client).signup("me@example.com", PASSWORD, confirmed=False)
-        resend = post_form(client, "/settings/confirm-address", "/settings")
-        assert resend.status_code == 503 and "We could not send the mail right now." in text_of(resend)
-        assert "/confirm-address/" not in caplog.text  # no link in the log
-        assert "MAIL_URL is not set and the Stripe key is live" in caplog.text
-    finally:
-        app.extensions["billing_db"].close()
+def test_with_a_live_key_and_no_mail_server_nothing_is_written_to_the_log(make_app, owner_conn, caplog):
+    client = make_app(MAIL_URL="", STRIPE_SECRET_KEY="sk_live_abc123").test_client()
+    AuthActions(client).signup("me@example.com", PASSWORD, confirmed=False)
+    resend = post_form(client, "/settings/confirm-address", "/settings")
+    assert resend.status_code == 503 and "We could not send the mail right now." in text_of(resend)
+    assert "/confirm-address/" not in caplog.text  # no link in the log
+    assert "MAIL_URL is not set and the Stripe key is live" in caplog.text
 
 
 def test_an_address_no_mail_server_takes_is_refused_at_sign_up(auth, owner_conn):

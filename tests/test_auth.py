@@ -53,7 +53,7 @@ def test_missing_or_wrong_csrf_token_is_refused_on_the_form(client, owner_conn, 
     response = client.post(path, data=data)
     assert response.status_code == 400
     page = response.get_data(as_text=True)
-    assert "This form expired or did not come from this site. Please try again." in page
+    assert "This form has expired or did not come from this site. Please try again." in page
     assert 'value="user@example.com"' in page  # the form is shown again, filled in
     assert count_users(owner_conn) == 0
 
@@ -106,14 +106,10 @@ def test_session_cookie_is_httponly_and_lax(auth, client):
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" not in cookie
 
 
-def test_session_cookie_is_secure_when_site_is_https(app_config):
-    from billing_app import create_app
-    app = create_app({**app_config, "SITE_URL": "https://billing.example.com"})
-    try:
-        assert app.config["SESSION_COOKIE_SECURE"] is True
-        assert app.config["REMEMBER_COOKIE_SECURE"] is True
-    finally:
-        app.extensions["billing_db"].close()
+def test_session_cookie_is_secure_when_site_is_https(make_app):
+    app = make_app(SITE_URL="https://billing.example.com")
+    assert app.config["SESSION_COOKIE_SECURE"] is True
+    assert app.config["REMEMBER_COOKIE_SECURE"] is True
 
 
 def test_users_create_command(runner, owner_conn):

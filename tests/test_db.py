@@ -20,10 +20,8 @@ def test_healthz_is_ok_when_the_database_answers(client):
 
 
 @pytest.fixture
-def app_without_database(app_config):
-    app = create_app({**app_config, "DATABASE_URL": DOWN_URL, "DATABASE_POOL_TIMEOUT": "1"})
-    yield app
-    app.extensions["billing_db"].close()
+def app_without_database(make_app):
+    return make_app(DATABASE_URL=DOWN_URL, DATABASE_POOL_TIMEOUT="1")
 
 
 def test_healthz_is_503_when_the_database_is_down(app_without_database):
@@ -58,20 +56,16 @@ def test_pages_answer_html_errors(client):
     assert "Not Found" in response.get_data(as_text=True)
 
 
-def test_database_without_schema_answers_503_telling_the_operator(app_config, postgres_server_url):
+def test_database_without_schema_answers_503_telling_the_operator(make_app, postgres_server_url):
     # the server's maintenance database has no billing_app schema
-    app = create_app({**app_config, "DATABASE_URL": postgres_server_url, "DATABASE_ROLE": "none"})
-    try:
-        client = app.test_client()
-        token_page = client.get("/login").get_data(as_text=True)
-        from tests.conftest import csrf_token_from
-        response = client.post("/login", data={"email": "a@example.com", "password": "whatever-password",
-                                                "csrf_token": csrf_token_from(token_page)})
-        assert response.status_code == 503
-        html = response.get_data(as_text=True)
-        assert "Billing is not available right now." in html and "flask db init" not in html
-    finally:
-        app.extensions["billing_db"].close()
+    client = make_app(DATABASE_URL=postgres_server_url, DATABASE_ROLE="none").test_client()
+    token_page = client.get("/login").get_data(as_text=True)
+    from tests.conftest import csrf_token_from
+    response = client.post("/login", data={"email": "a@example.com", "password": "whatever-password",
+                                            "csrf_token": csrf_token_from(token_page)})
+    assert response.status_code == 503
+    html = response.get_data(as_text=True)
+    assert "Billing is not available right now." in html and "flask db init" not in html
 
 
 def pg_ctl(server, *args):

@@ -14,15 +14,10 @@ SESSIONS = "/v1/billing_portal/sessions"
 INVALID_API_KEY = {"type": "invalid_request_error", "message": "Invalid API Key provided: sk_test_****p7dc"}
 
 
-def test_a_clients_request_id_is_replaced_unless_a_proxy_is_trusted(client, app_config):
+def test_a_clients_request_id_is_replaced_unless_a_proxy_is_trusted(client, make_app):
     chosen = client.get("/pricing", headers={"X-Request-ID": "lb-7f3a.42"}).headers["X-Request-ID"]
     assert chosen != "lb-7f3a.42" and len(chosen) == 32  # no proxy trusted: a client's id is not taken
-    from billing_app import create_app
-    app = create_app({**app_config, "TRUSTED_PROXY_COUNT": "1"})
-    try:
-        _echoed_or_made(app.test_client())
-    finally:
-        app.extensions["billing_db"].close()
+    _echoed_or_made(make_app(TRUSTED_PROXY_COUNT="1").test_client())
 
 
 def _echoed_or_made(client):
@@ -63,63 +58,42 @@ def test_the_log_format_shows_request_and_user():
 
 
 @pytest.mark.parametrize("status, code", [(503, "schema_missing")])
-def test_error_pages_never_carry_operator_instructions(app_config, postgres_server_url, status, code):
-    from billing_app import create_app
-    app = create_app({**app_config, "DATABASE_URL": postgres_server_url, "DATABASE_ROLE": "none"})
-    try:
-        answer = app.test_client().get("/pricing")
-        html = answer.get_data(as_text=True)
-        assert answer.status_code == status
-        assert "flask " not in html and "operator" not in html
-        assert 'href="mailto:billing@example.com"' in html
-    finally:
-        app.extensions["billing_db"].close()
+def test_error_pages_never_carry_operator_instructions(make_app, postgres_server_url, status, code):
+    answer = make_app(DATABASE_URL=postgres_server_url, DATABASE_ROLE="none").test_client().get("/pricing")
+    html = answer.get_data(as_text=True)
+    assert answer.status_code == status
+    assert "flask " not in html and "operator" not in html
+    assert 'href="mailto:billing@example.com"' in html
 
 
-def test_once_the_pool_has_seen_the_server_gone_requests_stop_waiting_the_full_timeout(app_config, caplog):
-    from billing_app import create_app
-    app = create_app({**app_config, "DATABASE_URL": "postgresql://nobody@127.0.0.1:1/nothing",
-                      "DATABASE_POOL_TIMEOUT": "2"})
-    try:
+def test_once_the_pool_has_seen_the_server_gone_requests_stop_waiting_the_full_timeout(make_app, caplog):
+    client = make_app(DATABASE_URL="postgresql://nobody@127.0.0.1:1/nothing", DATABASE_POOL_TIMEOUT="2").test_client()
+    with caplog.at_level(logging.ERROR):
+        first, second = client.get("/pricing"), client.get("/pricing")
+    assert first.status_code == second.status_code == 503
+    assert second.headers["Retry-After"] == "30"
+    lines = [r.getMessage() for r in caplog.records if "database unavailable" in r.getMessage()]
+    assert lines[0].endswith("no database connection within 2s")
+    # the pool knows: no 2 s wait, one connection attempt of its own, refused
+    assert "within" not in lines[1] and "Connection refused" in lines[1]
+
+
+def test_a_busy_pool_is_not_a_server_gone(make_app, caplog):
+    app = make_app(DATABASE_POOL_MIN_SIZE="1", DATABASE_POOL_MAX_SIZE="1", DATABASE_POOL_TIMEOUT="1")
+    with app.extensions["billing_db"].connection(), caplog.at_level(logging.ERROR):  # the only connection, held
         client = app.test_client()
-        with caplog.at_level(logging.ERROR):
-            first, second = client.get("/pricing"), client.get("/pricing")
-        assert first.status_code == second.status_code == 503
-        assert second.headers["Retry-After"] == "30"
-        lines = [r.getMessage() for r in caplog.records if "database unavailable" in r.getMessage()]
-        assert lines[0].endswith("no database connection within 2s")
-        # the pool knows: no 2 s wait, one connection attempt of its own, refused
-        assert "within" not in lines[1] and "Connection refused" in lines[1]
-    finally:
-        app.extensions["billing_db"].close()
+        assert client.get("/pricing").status_code == 503
+        assert client.get("/pricing").status_code == 503
+    lines = [r.getMessage() for r in caplog.records if "database unavailable" in r.getMessage()]
+    assert [line.rsplit(" ", 1)[1] for line in lines] == ["1s", "1s"]
+    assert app.test_client().get("/pricing").status_code == 200  # given back: served again
 
 
-def test_a_busy_pool_is_not_a_server_gone(app_config, caplog):
-    from billing_app import create_app
-    app = create_app({**app_config, "DATABASE_POOL_MIN_SIZE": "1", "DATABASE_POOL_MAX_SIZE": "1",
-                      "DATABASE_POOL_TIMEOUT": "1"})
-    try:
-        with app.extensions["billing_db"].connection(), caplog.at_level(logging.ERROR):  # the only connection, held
-            client = app.test_client()
-            assert client.get("/pricing").status_code == 503
-            assert client.get("/pricing").status_code == 503
-        lines = [r.getMessage() for r in caplog.records if "database unavailable" in r.getMessage()]
-        assert [line.rsplit(" ", 1)[1] for line in lines] == ["1s", "1s"]
-        assert app.test_client().get("/pricing").status_code == 200  # given back: served again
-    finally:
-        app.extensions["billing_db"].close()
-
-
-def test_the_pool_counts_as_back_only_when_it_lends_and_a_statement_timeout_is_not_a_down_server(app_config):
-    from billing_app import create_app
+def test_the_pool_counts_as_back_only_when_it_lends_and_a_statement_timeout_is_not_a_down_server(make_app):
     from billing_app.db import DatabaseUnavailable
-    app = create_app(app_config)
-    try:
-        database = app.extensions["billing_db"]
-        with pytest.raises(DatabaseUnavailable):
-            with database.connection() as conn:
-                conn.execute("SET statement_timeout = 10")
-                conn.execute("SELECT pg_sleep(1)")
-        assert not database._server_down()  # a cancelled statement says nothing about the server
-    finally:
-        app.extensions["billing_db"].close()
+    database = make_app().extensions["billing_db"]
+    with pytest.raises(DatabaseUnavailable):
+        with database.connection() as conn:
+            conn.execute("SET statement_timeout = 10")
+            conn.execute("SELECT pg_sleep(1)")
+    assert not database._server_down()  # a cancelled statement says nothing about the server

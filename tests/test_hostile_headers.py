@@ -5,16 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from billing_app import create_app
 from tests.conftest import csrf_token_from, customer_app
 from tests.stripe_stand_in import answer_portal_session
 
 
 @pytest.fixture
-def https_app(app_config):
-    app = create_app({**app_config, "SITE_URL": "https://billing.example.com"})
-    yield app
-    app.extensions["billing_db"].close()
+def https_app(make_app):
+    return make_app(SITE_URL="https://billing.example.com")
 
 
 @pytest.mark.parametrize("path", ["/", "/login", "/pricing", "/account", "/api/billing/summary", "/nowhere",
@@ -75,13 +72,10 @@ def test_mounted_pages_get_the_headers_but_no_csp_unless_set(database_url, strip
         app.extensions["billing_db"].close()
 
 
-def test_stripe_custom_domains_may_receive_the_forms(app_config):
-    app = create_app({**app_config, "STRIPE_CUSTOM_DOMAINS": "https://pay.example.com"})
-    try:
-        policy = app.test_client().get("/pricing").headers["Content-Security-Policy"]
-        assert "https://billing.stripe.com https://pay.example.com" in policy
-    finally:
-        app.extensions["billing_db"].close()
+def test_stripe_custom_domains_may_receive_the_forms(make_app):
+    policy = make_app(STRIPE_CUSTOM_DOMAINS="https://pay.example.com").test_client().get("/pricing").headers[
+        "Content-Security-Policy"]
+    assert "https://billing.stripe.com https://pay.example.com" in policy
 
 
 @pytest.mark.parametrize("policy, url, allowed", [

@@ -5,25 +5,10 @@ from __future__ import annotations
 
 import logging
 
-import pytest
-
-from billing_app import create_app
 from tests.conftest import AuthActions, csrf_token_from, customer_app
 from tests.stripe_stand_in import answer_portal_session, requests_to
 
 PASSWORD = "correct horse battery"
-
-
-@pytest.fixture
-def limited(app_config):
-    def make(**settings):
-        app = create_app({**app_config, **settings})
-        made.append(app)
-        return app
-    made = []
-    yield make
-    for app in made:
-        app.extensions["billing_db"].close()
 
 
 def wrong_password(client, email="me@example.com", address="127.0.0.1"):
@@ -32,8 +17,8 @@ def wrong_password(client, email="me@example.com", address="127.0.0.1"):
                        environ_base={"REMOTE_ADDR": address})
 
 
-def test_guessing_one_accounts_password_is_stopped_even_for_the_right_one(limited, owner_conn):
-    app = limited(SIGN_IN_RATE_LIMIT="5 per minute", SIGN_IN_IP_RATE_LIMIT="1000 per minute")
+def test_guessing_one_accounts_password_is_stopped_even_for_the_right_one(make_app, owner_conn):
+    app = make_app(SIGN_IN_RATE_LIMIT="5 per minute", SIGN_IN_IP_RATE_LIMIT="1000 per minute")
     client = app.test_client()
     AuthActions(client).signup("me@example.com", PASSWORD)
     AuthActions(client).logout()
@@ -44,9 +29,9 @@ def test_guessing_one_accounts_password_is_stopped_even_for_the_right_one(limite
     assert AuthActions(app.test_client()).login("other@example.com", PASSWORD).status_code == 401  # not others
 
 
-def test_failing_on_purpose_from_elsewhere_does_not_lock_the_owner_out(limited, owner_conn):
+def test_failing_on_purpose_from_elsewhere_does_not_lock_the_owner_out(make_app, owner_conn):
     """Failures count per email *and* address, and only failures: the guesser spends their own budget."""
-    app = limited(SIGN_IN_RATE_LIMIT="3 per hour", SIGN_IN_IP_RATE_LIMIT="1000 per minute")
+    app = make_app(SIGN_IN_RATE_LIMIT="3 per hour", SIGN_IN_IP_RATE_LIMIT="1000 per minute")
     owner = app.test_client()
     AuthActions(owner).signup("me@example.com", PASSWORD)
     AuthActions(owner).logout()
@@ -62,8 +47,8 @@ def test_failing_on_purpose_from_elsewhere_does_not_lock_the_owner_out(limited, 
     assert [wrong_password(owner).status_code for _ in range(3)] == [401, 401, 401]
 
 
-def test_behind_a_trusted_proxy_the_forwarded_address_is_counted(limited):
-    app = limited(SIGN_IN_IP_RATE_LIMIT="2 per minute", TRUSTED_PROXY_COUNT="1")
+def test_behind_a_trusted_proxy_the_forwarded_address_is_counted(make_app):
+    app = make_app(SIGN_IN_IP_RATE_LIMIT="2 per minute", TRUSTED_PROXY_COUNT="1")
     client = app.test_client()
 
     def via_proxy(forwarded):
@@ -74,15 +59,15 @@ def test_behind_a_trusted_proxy_the_forwarded_address_is_counted(limited):
     assert via_proxy("203.0.113.2") == 401  # another visitor behind the same proxy
 
 
-def test_one_address_trying_many_accounts_is_stopped(limited):
-    app = limited(SIGN_IN_IP_RATE_LIMIT="4 per minute")
+def test_one_address_trying_many_accounts_is_stopped(make_app):
+    app = make_app(SIGN_IN_IP_RATE_LIMIT="4 per minute")
     client = app.test_client()
     answers = [wrong_password(client, f"victim{n}@example.com").status_code for n in range(5)]
     assert answers == [401, 401, 401, 401, 429]
 
 
-def test_account_flooding_from_one_address_is_stopped(limited, owner_conn):
-    app = limited(SIGN_UP_RATE_LIMIT="2 per hour")
+def test_account_flooding_from_one_address_is_stopped(make_app, owner_conn):
+    app = make_app(SIGN_UP_RATE_LIMIT="2 per hour")
     answers = [AuthActions(app.test_client()).signup(f"new{n}@example.com", PASSWORD).status_code for n in range(3)]
     assert answers == [302, 302, 429]
     assert owner_conn.execute("SELECT count(*) FROM billing_app.users").fetchone()[0] == 2
@@ -108,8 +93,8 @@ def test_the_json_summary_is_limited_per_user(app_config, mirror):
     assert answers == [200, 200, 200, 429]
 
 
-def test_a_store_that_is_down_counts_in_memory_and_logs_it(limited, caplog):
-    app = limited(RATELIMIT_STORAGE_URI="redis://127.0.0.1:1/0", SIGN_IN_IP_RATE_LIMIT="2 per minute")
+def test_a_store_that_is_down_counts_in_memory_and_logs_it(make_app, caplog):
+    app = make_app(RATELIMIT_STORAGE_URI="redis://127.0.0.1:1/0", SIGN_IN_IP_RATE_LIMIT="2 per minute")
     client = app.test_client()
     with caplog.at_level(logging.ERROR):
         answers = [wrong_password(client, f"x{n}@example.com").status_code for n in range(3)]

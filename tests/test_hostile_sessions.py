@@ -3,7 +3,6 @@ and over https the cookie is a __Host- cookie."""
 
 from __future__ import annotations
 
-from billing_app import create_app
 from tests.conftest import AuthActions, csrf_token_from
 
 
@@ -43,12 +42,8 @@ def test_sign_in_starts_a_fresh_session_with_a_new_csrf_token(auth, client, mirr
     assert refused.status_code == 400 and refused.get_json()["error"]["code"] == "csrf_failed"
 
 
-def test_over_https_the_session_is_a_host_cookie(app_config):
-    app = create_app({**app_config, "SITE_URL": "https://billing.example.com"})
-    try:
-        client = app.test_client()
-        answer = AuthActions(client).signup("me@example.com", "correct horse battery")
-        cookie = next(c for c in answer.headers.getlist("Set-Cookie") if c.startswith("__Host-session="))
-        assert "Secure" in cookie and "Path=/" in cookie and "Domain" not in cookie and "HttpOnly" in cookie
-    finally:
-        app.extensions["billing_db"].close()
+def test_over_https_the_session_is_a_host_cookie(make_app):
+    client = make_app(SITE_URL="https://billing.example.com").test_client()
+    answer = AuthActions(client).signup("me@example.com", "correct horse battery")
+    cookie = next(c for c in answer.headers.getlist("Set-Cookie") if c.startswith("__Host-session="))
+    assert "Secure" in cookie and "Path=/" in cookie and "Domain" not in cookie and "HttpOnly" in cookie

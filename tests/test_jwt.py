@@ -53,10 +53,8 @@ def jwt_config(app_config) -> dict:
 
 
 @pytest.fixture
-def jwt_app(jwt_config):
-    app = create_app(jwt_config)
-    yield app
-    app.extensions["billing_db"].close()
+def jwt_app(make_app, jwt_config):
+    return make_app(jwt_config)
 
 
 @pytest.fixture
@@ -174,11 +172,9 @@ def key_set(stripe_api) -> KeySetServer:
 
 
 @pytest.fixture
-def jwks_app(jwt_config, key_set):
+def jwks_app(make_app, jwt_config, key_set):
     config = {k: v for k, v in jwt_config.items() if k != "JWT_SECRET"}
-    app = create_app({**config, "JWT_JWKS_URL": key_set.url})
-    yield app
-    app.extensions["billing_db"].close()
+    return make_app(config, JWT_JWKS_URL=key_set.url)
 
 
 def summary(app, token):
@@ -370,23 +366,17 @@ def test_checkout_creates_the_customer_for_the_token_user(jwt_app, mirror, strip
                               ).fetchall() == [(USER_ID, "cus_made")]
 
 
-def test_an_integer_user_claim_is_a_text_user_id(jwt_config, mirror):
+def test_an_integer_user_claim_is_a_text_user_id(make_app, jwt_config, mirror):
     mirror.customer("cus_42", 42)
-    app = create_app({**jwt_config, "JWT_USER_CLAIM": "user_id"})
-    try:
-        assert summary(app, mint({"user_id": 42})).get_json()["customer"] == "cus_42"
-    finally:
-        app.extensions["billing_db"].close()
+    app = make_app(jwt_config, JWT_USER_CLAIM="user_id")
+    assert summary(app, mint({"user_id": 42})).get_json()["customer"] == "cus_42"
 
 
-def test_customer_user_key_setting_links_by_another_metadata_key(jwt_config, mirror, stripe_api):
+def test_customer_user_key_setting_links_by_another_metadata_key(make_app, jwt_config, mirror, stripe_api):
     mirror.customer("cus_other_key", None, metadata={"supabase_user_id": USER_ID})
     mirror.customer("cus_user_id", USER_ID)  # carries the default key: not this deployment's link
-    app = create_app({**jwt_config, "STRIPE_CUSTOMER_USER_KEY": "supabase_user_id"})
-    try:
-        assert summary(app, mint()).get_json()["customer"] == "cus_other_key"
-    finally:
-        app.extensions["billing_db"].close()
+    app = make_app(jwt_config, STRIPE_CUSTOMER_USER_KEY="supabase_user_id")
+    assert summary(app, mint()).get_json()["customer"] == "cus_other_key"
 
 
 def test_pages_link_to_sign_in_coming_back_to_them(jwt_app, mirror):
@@ -398,26 +388,23 @@ def test_pages_link_to_sign_in_coming_back_to_them(jwt_app, mirror):
     assert "Sign in to subscribe" in html
 
 
-def test_cross_origin_calls_only_from_cors_origins(jwt_config, linked, stripe_api):
-    app = create_app({**jwt_config, "CORS_ORIGINS": "https://app.example.test, https://www.example.test"})
-    try:
-        answer_portal_session(stripe_api)
-        client = app.test_client()
-        preflight = {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "authorization"}
-        allowed = client.options("/api/customer_portal", headers={"Origin": "https://app.example.test", **preflight})
-        assert allowed.headers["Access-Control-Allow-Origin"] == "https://app.example.test"
-        assert "authorization" in allowed.headers["Access-Control-Allow-Headers"].lower()
-        assert "Access-Control-Allow-Credentials" not in allowed.headers  # cookies never cross origins
-        other = client.options("/api/customer_portal", headers={"Origin": "https://evil.test", **preflight})
-        assert "Access-Control-Allow-Origin" not in other.headers
-        call = client.post("/api/customer_portal", headers={"Origin": "https://www.example.test", **bearer(mint())})
-        assert call.status_code == 200
-        assert call.headers["Access-Control-Allow-Origin"] == "https://www.example.test"
-        assert "Retry-After" in call.headers["Access-Control-Expose-Headers"]
-        page = client.get("/pricing", headers={"Origin": "https://app.example.test"})
-        assert "Access-Control-Allow-Origin" not in page.headers  # pages are never shared cross-origin
-    finally:
-        app.extensions["billing_db"].close()
+def test_cross_origin_calls_only_from_cors_origins(make_app, jwt_config, linked, stripe_api):
+    app = make_app(jwt_config, CORS_ORIGINS="https://app.example.test, https://www.example.test")
+    answer_portal_session(stripe_api)
+    client = app.test_client()
+    preflight = {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "authorization"}
+    allowed = client.options("/api/customer_portal", headers={"Origin": "https://app.example.test", **preflight})
+    assert allowed.headers["Access-Control-Allow-Origin"] == "https://app.example.test"
+    assert "authorization" in allowed.headers["Access-Control-Allow-Headers"].lower()
+    assert "Access-Control-Allow-Credentials" not in allowed.headers  # cookies never cross origins
+    other = client.options("/api/customer_portal", headers={"Origin": "https://evil.test", **preflight})
+    assert "Access-Control-Allow-Origin" not in other.headers
+    call = client.post("/api/customer_portal", headers={"Origin": "https://www.example.test", **bearer(mint())})
+    assert call.status_code == 200
+    assert call.headers["Access-Control-Allow-Origin"] == "https://www.example.test"
+    assert "Retry-After" in call.headers["Access-Control-Expose-Headers"]
+    page = client.get("/pricing", headers={"Origin": "https://app.example.test"})
+    assert "Access-Control-Allow-Origin" not in page.headers  # pages are never shared cross-origin
 
 
 def test_without_cors_origins_no_cross_origin_headers(jwt_app):

@@ -7,7 +7,6 @@ import time
 import pytest
 from werkzeug import Response
 
-from billing_app import create_app
 from tests.conftest import TEST_STRIPE_KEY, csrf_token_from, customer_app
 from tests.stripe_stand_in import (
     INVALID_API_KEY,
@@ -250,20 +249,17 @@ def test_api_when_stripe_is_not_configured_is_503(app_config, stripe_api, mirror
     assert response.get_json()["error"]["code"] == "stripe_not_configured"
 
 
-def test_api_when_database_is_down_is_503(app_config, client, customer, stripe_api):
+def test_api_when_database_is_down_is_503(make_app, client, customer, stripe_api):
     with client.session_transaction() as session:
         saved = dict(session)
-    down = create_app({**app_config, "DATABASE_URL": "postgresql://nobody@127.0.0.1:1/x",
-                       "DATABASE_POOL_TIMEOUT": "1", "WTF_CSRF_ENABLED": False})
-    try:
-        down_client = down.test_client()
-        with down_client.session_transaction() as session:
-            session.update(saved)
-        response = down_client.post("/api/customer_portal", json={})
-        assert response.status_code == 503
-        assert response.get_json()["error"]["code"] == "database_unavailable"
-    finally:
-        down.extensions["billing_db"].close()
+    down = make_app(DATABASE_URL="postgresql://nobody@127.0.0.1:1/x", DATABASE_POOL_TIMEOUT="1",
+                    WTF_CSRF_ENABLED=False)
+    down_client = down.test_client()
+    with down_client.session_transaction() as session:
+        session.update(saved)
+    response = down_client.post("/api/customer_portal", json={})
+    assert response.status_code == 503
+    assert response.get_json()["error"]["code"] == "database_unavailable"
 
 
 # --- Stripe failures -------------------------------------------------------------
@@ -360,10 +356,6 @@ def test_unreachable_stripe_is_502(app_config, stripe_api, mirror):
 
 # --- abuse control ------------------------------------------------------------------
 
-def limited_app(app_config, **extra):
-    return create_app({**app_config, "PORTAL_RATE_LIMIT": "2 per minute", **extra})
-
-
 def signed_in(app, mirror=None, customer=True):
     from tests.conftest import AuthActions
     client = app.test_client()
@@ -371,30 +363,27 @@ def signed_in(app, mirror=None, customer=True):
     return client, csrf_token_from(client.get("/").get_data(as_text=True))
 
 
-def test_portal_sessions_are_rate_limited_per_user_with_retry_after(app_config, stripe_api, mirror, auth):
+def test_portal_sessions_are_rate_limited_per_user_with_retry_after(make_app, stripe_api, mirror, auth):
     auth.signup("me@example.com", "correct horse battery")
     auth.logout()
     auth.signup("other@example.com", "correct horse battery")
     mirror.customer("cus_me", 1)
     mirror.customer("cus_other", 2)
     answer_portal_session(stripe_api)
-    app = limited_app(app_config)
-    try:
-        client, token = signed_in(app)
-        assert click(client, token).status_code == 303
-        assert api(client, token).status_code == 200
-        limited = api(client, token)
-        assert limited.status_code == 429
-        assert int(limited.headers["Retry-After"]) > 0
-        assert limited.get_json()["error"]["code"] == "too_many_requests"
-        assert click(client, token).status_code == 429
-        # another user has their own budget
-        other = app.test_client()
-        from tests.conftest import AuthActions
-        AuthActions(other).login("other@example.com", "correct horse battery")
-        assert api(other, csrf_token_from(other.get("/").get_data(as_text=True))).status_code == 200
-    finally:
-        app.extensions["billing_db"].close()
+    app = make_app(PORTAL_RATE_LIMIT="2 per minute")
+    client, token = signed_in(app)
+    assert click(client, token).status_code == 303
+    assert api(client, token).status_code == 200
+    limited = api(client, token)
+    assert limited.status_code == 429
+    assert int(limited.headers["Retry-After"]) > 0
+    assert limited.get_json()["error"]["code"] == "too_many_requests"
+    assert click(client, token).status_code == 429
+    # another user has their own budget
+    other = app.test_client()
+    from tests.conftest import AuthActions
+    AuthActions(other).login("other@example.com", "correct horse battery")
+    assert api(other, csrf_token_from(other.get("/").get_data(as_text=True))).status_code == 200
     assert len(requests_to(stripe_api, SESSIONS)) == 3
 
 
@@ -410,25 +399,21 @@ def redis_available() -> bool:
 @pytest.mark.skipif(not redis_available(), reason="no Redis on 127.0.0.1:6379")
 @pytest.mark.sources("sequin")  # nothing here reads the mirror; and the process-wide limiter keeps its
 # first RATELIMIT_KEY_PREFIX (flask-limiter), so a second run in one process would share the first's budget
-def test_rate_limit_storage_is_shared_between_processes(app_config, stripe_api, mirror, auth):
+def test_rate_limit_storage_is_shared_between_processes(make_app, stripe_api, mirror, auth):
     """Two app instances (as two gunicorn workers) on one Redis share one budget."""
     import uuid
     auth.signup("me@example.com", "correct horse battery")
     mirror.customer("cus_me", 1)
     answer_portal_session(stripe_api)
-    shared = {"RATELIMIT_STORAGE_URI": "redis://127.0.0.1:6379/0",
+    shared = {"PORTAL_RATE_LIMIT": "2 per minute", "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:6379/0",
               "RATELIMIT_KEY_PREFIX": f"billing_app_test_{uuid.uuid4().hex}"}
-    first, second = limited_app(app_config, **shared), limited_app(app_config, **shared)
-    try:
-        client_a, token_a = signed_in(first)
-        client_b, token_b = signed_in(second)
-        assert api(client_a, token_a).status_code == 200
-        assert api(client_b, token_b).status_code == 200
-        assert api(client_a, token_a).status_code == 429
-        assert api(client_b, token_b).status_code == 429
-    finally:
-        first.extensions["billing_db"].close()
-        second.extensions["billing_db"].close()
+    first, second = make_app(**shared), make_app(**shared)
+    client_a, token_a = signed_in(first)
+    client_b, token_b = signed_in(second)
+    assert api(client_a, token_a).status_code == 200
+    assert api(client_b, token_b).status_code == 200
+    assert api(client_a, token_a).status_code == 429
+    assert api(client_b, token_b).status_code == 429
 
 
 def test_no_database_connection_is_held_while_waiting_for_stripe(app_config, stripe_api, mirror):

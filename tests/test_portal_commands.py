@@ -341,24 +341,15 @@ def test_doctor_logs_in_to_the_mail_server_without_sending(doctor, healthy, mail
     assert mailbox.messages == []
 
 
-def test_the_legal_pages_read_well_whatever_the_name_ends_with_or_go_to_yours(app_config):
-    from billing_app import create_app
+def test_the_legal_pages_read_well_whatever_the_name_ends_with_or_go_to_yours(make_app):
     from tests.test_account import text_of
     for name, sentence in [("Example Inc.", "services of Example Inc. Subscriptions"),
                            ("Acme Ltd", "services of Acme Ltd. Subscriptions")]:
-        app = create_app({**app_config, "COMPANY_NAME": name})
-        try:
-            assert sentence in text_of(app.test_client().get("/terms"))
-        finally:
-            app.extensions["billing_db"].close()
-    app = create_app({**app_config, "TERMS_URL": "https://acme.test/terms", "PRIVACY_URL": "https://acme.test/privacy"})
-    try:
-        client = app.test_client()
-        assert client.get("/terms").headers["Location"] == "https://acme.test/terms"
-        assert 'href="https://acme.test/privacy">Privacy</a>' in client.get("/pricing").get_data(as_text=True)
-        assert client.get("/favicon.ico").headers["Location"] == "/static/billing/favicon.svg"
-    finally:
-        app.extensions["billing_db"].close()
+        assert sentence in text_of(make_app(COMPANY_NAME=name).test_client().get("/terms"))
+    client = make_app(TERMS_URL="https://acme.test/terms", PRIVACY_URL="https://acme.test/privacy").test_client()
+    assert client.get("/terms").headers["Location"] == "https://acme.test/terms"
+    assert 'href="https://acme.test/privacy">Privacy</a>' in client.get("/pricing").get_data(as_text=True)
+    assert client.get("/favicon.ico").headers["Location"] == "/static/billing/favicon.svg"
 
 
 def test_doctor_reports_unreachable_database(doctor, stripe_api):

@@ -82,3 +82,14 @@ def test_doctor_says_when_an_update_is_pending(app_config, database_url, owner_c
         assert f"FAIL schema updates: 1 not applied ({UPDATES[-1]}): run `flask db upgrade`" in output.splitlines()
     finally:
         owner_conn.execute("INSERT INTO billing_app.schema_updates (name) VALUES (%s)", (UPDATES[-1],))
+
+
+def test_the_app_does_not_serve_a_database_that_missed_an_update(app_config, owner_conn):
+    from billing_app import create_app
+    owner_conn.execute("DELETE FROM billing_app.schema_updates WHERE name = %s", (UPDATES[-1],))
+    try:
+        with pytest.raises(SystemExit, match=rf"^billing_app: the database has not had this version's schema "
+                                             rf"updates \({UPDATES[-1]}\): run `flask db upgrade`$"):
+            create_app({k: v for k, v in app_config.items() if k != "TESTING"})  # as a server starts it
+    finally:
+        owner_conn.execute("INSERT INTO billing_app.schema_updates (name) VALUES (%s)", (UPDATES[-1],))

@@ -105,10 +105,8 @@ def test_unknown_stripe_mirror_value_stops_start_up_listing_the_valid_ones(app_c
                                   "supabase-sync-engine or stripe-sync-engine (unset: found from the tables)")
 
 
-def test_start_up_finds_the_source_and_its_adapter(app_config, source):
-    config = {k: v for k, v in app_config.items() if k != "TESTING"}
-    app = create_app(config)  # runs the start-up check a server runs
-    app.extensions["billing_db"].close()
+def test_start_up_finds_the_source_and_its_adapter(make_app, app_config, source):
+    make_app({k: v for k, v in app_config.items() if k != "TESTING"})  # runs the start-up check a server runs
     with psycopg.connect(app_config["DATABASE_URL"]) as conn:
         assert conn.execute("SELECT billing_mirror.source()").fetchone()[0] == source
 

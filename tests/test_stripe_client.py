@@ -7,7 +7,6 @@ import pytest
 import stripe
 from werkzeug import Response
 
-from billing_app import create_app
 from billing_app.errors import BillingError
 from billing_app.stripe_client import stripe_client
 from tests.conftest import TEST_STRIPE_KEY
@@ -25,7 +24,7 @@ def test_client_sends_requests_to_the_configured_base_with_the_key(app, stripe_a
     assert request.headers["Stripe-Version"]
 
 
-def test_client_gives_up_on_a_hanging_stripe_after_the_timeout(app_config, stripe_api):
+def test_client_gives_up_on_a_hanging_stripe_after_the_timeout(make_app, stripe_api):
     answered = threading.Event()
 
     def hang(request):
@@ -33,25 +32,20 @@ def test_client_gives_up_on_a_hanging_stripe_after_the_timeout(app_config, strip
         answered.set()
         return Response("{}", content_type="application/json")
     stripe_api.expect_request("/v1/customers/cus_slow").respond_with_handler(hang)
-    app = create_app({**app_config, "STRIPE_TIMEOUT": "0.3"})
+    app = make_app(STRIPE_TIMEOUT="0.3")
     try:
         with app.app_context(), pytest.raises(stripe.APIConnectionError):
             stripe_client().v1.customers.retrieve("cus_slow")
     finally:
-        app.extensions["billing_db"].close()
         answered.wait(5)  # let the stand-in finish, so the next test starts with an empty log
 
 
-def test_client_retries_with_one_idempotency_key(app_config, stripe_api):
+def test_client_retries_with_one_idempotency_key(make_app, stripe_api):
     stripe_api.expect_request("/v1/customers", method="POST").respond_with_json(
         {"error": {"type": "api_error", "message": "try again"}}, status=500,
         headers={"Stripe-Should-Retry": "true"})
-    app = create_app({**app_config, "STRIPE_MAX_NETWORK_RETRIES": "2"})
-    try:
-        with app.app_context(), pytest.raises(stripe.APIError):
-            stripe_client().v1.customers.create(params={"email": "a@example.com"})
-    finally:
-        app.extensions["billing_db"].close()
+    with make_app(STRIPE_MAX_NETWORK_RETRIES="2").app_context(), pytest.raises(stripe.APIError):
+        stripe_client().v1.customers.create(params={"email": "a@example.com"})
     requests = [request for request, _ in stripe_api.log]
     assert len(requests) == 3
     keys = {request.headers["Idempotency-Key"] for request in requests}
@@ -59,15 +53,11 @@ def test_client_retries_with_one_idempotency_key(app_config, stripe_api):
     assert requests[0].get_data(as_text=True) == "email=a%40example.com"
 
 
-def test_without_key_in_testing_there_is_no_client(app_config):
-    app = create_app({**app_config, "STRIPE_SECRET_KEY": ""})
-    try:
-        with app.app_context(), pytest.raises(BillingError) as excinfo:
-            stripe_client()
-        assert excinfo.value.code == "stripe_not_configured"
-        assert excinfo.value.operator == "STRIPE_SECRET_KEY is not set"
-    finally:
-        app.extensions["billing_db"].close()
+def test_without_key_in_testing_there_is_no_client(make_app):
+    with make_app(STRIPE_SECRET_KEY="").app_context(), pytest.raises(BillingError) as excinfo:
+        stripe_client()
+    assert excinfo.value.code == "stripe_not_configured"
+    assert excinfo.value.operator == "STRIPE_SECRET_KEY is not set"
 
 
 def test_no_module_level_api_key(app):

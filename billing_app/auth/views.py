@@ -11,12 +11,10 @@ from billing_app.auth.forms import LoginForm, SignupForm
 from billing_app.auth.users import SignupError, authenticate, create_user, end_sessions, user_by_session_id
 from billing_app.billing import settings
 from billing_app.db import get_db
-from billing_app.errors import BillingError
+from billing_app.errors import CSRF_MESSAGE, BillingError
 from billing_app.extensions import login_manager
 from billing_app.rate_limits import client_address, rate_limit, rate_limits
 from billing_app.stripe_client import STRIPE_LOCALES
-
-CSRF_MESSAGE = "This form expired or did not come from this site. Please try again."
 
 
 @login_manager.user_loader
