@@ -119,9 +119,12 @@ def _keep_note(notes: list[str], notice: psycopg.errors.Diagnostic) -> None:
 
 
 def pending_updates(conn: psycopg.Connection) -> list[str]:
-    """The files of sql/updates/ this database has not had yet, in the order they apply."""
+    """The files of sql/updates/ this database has not had yet, in the order they apply (all of them
+    when it predates billing_app.schema_updates)."""
     cursor = conn.cursor(row_factory=tuple_row)
-    done = {name for (name,) in cursor.execute("SELECT name FROM billing_app.schema_updates").fetchall()}
+    tracked = cursor.execute("SELECT to_regclass('billing_app.schema_updates') IS NOT NULL").fetchone()[0]
+    done = {name for (name,) in cursor.execute("SELECT name FROM billing_app.schema_updates").fetchall()} \
+        if tracked else set()
     return [path.name for path in sorted(UPDATES_DIR.glob("*.sql")) if path.name not in done]
 
 
@@ -150,8 +153,7 @@ def check_database_ready(billing: BillingState) -> None:
                 raise StartupError(str(exc)) from None
             if not has_users:
                 raise StartupError("the database has no billing_app schema: run `flask db init`")
-            has_updates = conn.execute("SELECT to_regclass('billing_app.schema_updates')").fetchone()[0] is not None
-            pending = pending_updates(conn) if has_updates else ["all of sql/updates/"]
+            pending = pending_updates(conn)
             if pending:
                 raise StartupError(f"the database has not had this version's schema updates "
                                    f"({', '.join(pending)}): run `flask db upgrade`")

@@ -43,9 +43,14 @@ def _fingerprint(user: User) -> str:
     return hashlib.sha256(f"{user.password_hash}\0{user.email}".encode()).hexdigest()[:16]
 
 
+def _user_id(data: dict[str, Any] | None) -> int | None:
+    user_id = (data or {}).get("user")
+    return user_id if isinstance(user_id, int) and not isinstance(user_id, bool) else None
+
+
 def _user(conn: psycopg.Connection, data: dict[str, Any] | None) -> User | None:
     """The token's user while their password and address are what they were when it was made."""
-    if not data or isinstance(data.get("user"), bool) or not isinstance(data.get("user"), int):
+    if _user_id(data) is None:
         return None
     user = user_by_id(conn, data["user"])
     return user if user is not None and data.get("account") == _fingerprint(user) else None
@@ -80,9 +85,7 @@ def undo_token(user: User, new_address: str) -> str:
 def read_undo_token(conn: psycopg.Connection, token: str) -> tuple[User, str, str] | None:
     """(the user, the address it was changed to, the old address), or None."""
     data = _read("address-undo", token, UNDO_MAX_AGE)
-    if not data or isinstance(data.get("user"), bool) or not isinstance(data.get("user"), int):
-        return None
-    if not isinstance(data.get("from"), str) or not isinstance(data.get("to"), str):
+    if _user_id(data) is None or not isinstance(data.get("from"), str) or not isinstance(data.get("to"), str):
         return None
     user = user_by_id(conn, data["user"])
     return (user, data["from"], data["to"]) if user is not None else None

@@ -151,6 +151,10 @@ def set_password(conn: psycopg.Connection, user: User, password: str) -> User:
     return user_by_id(conn, user.id)
 
 
+def address_taken() -> SignupError:
+    return SignupError("email", "Another account uses that email address now.", status=409)
+
+
 def confirm_email(conn: psycopg.Connection, user_id: int, email: str, new_email: str | None = None) -> User | None:
     """The user showed they receive mail at ``new_email`` (or ``email``): it becomes their verified
     address, while their address is still ``email``.  None when it no longer is; SignupError (409)
@@ -163,7 +167,7 @@ def confirm_email(conn: psycopg.Connection, user_id: int, email: str, new_email:
                      WHERE id = %s AND email = %s RETURNING {_COLUMNS}""",  # noqa: S608 constant
                 (new_email or email, new_email or email, user_id, email)).fetchone()
     except psycopg.errors.UniqueViolation:
-        raise SignupError("email", "Another account uses that email address now.", status=409) from None
+        raise address_taken() from None
 
 
 def take_back(conn: psycopg.Connection, user_id: int, email: str) -> User | None:
@@ -180,4 +184,4 @@ def take_back(conn: psycopg.Connection, user_id: int, email: str) -> User | None
                      WHERE id = %s RETURNING {_COLUMNS}""",  # noqa: S608 constant
                 (email, unusable, user_id)).fetchone()
     except psycopg.errors.UniqueViolation:
-        raise SignupError("email", "Another account uses that email address now.", status=409) from None
+        raise address_taken() from None

@@ -20,8 +20,8 @@ from billing_app.identity import BillingUser
 from billing_app.mirror.catalogue import is_addon, subscribable_price
 from billing_app.mirror.customers import customer_for_user, remember_customer
 from billing_app.mirror.subscription_actions import plan_choice
-from billing_app.mirror.subscriptions import live_subscription_items, live_subscription_of_customer
-from billing_app.portal.service import create_portal_session, item_to_change, plan_change_on_request
+from billing_app.mirror.subscriptions import live_subscription_items
+from billing_app.portal.service import create_portal_session, plan_change_on_request
 from billing_app.stripe_client import call_stripe, new_idempotency_key, redirect_url, stripe_client
 
 CLIENT_REFERENCE_MAX_LENGTH = 200  # Stripe's limit for checkout.sessions client_reference_id
@@ -69,10 +69,9 @@ def start_checkout(user: BillingUser, price_id: str | None) -> str:
     user_key = settings()["STRIPE_CUSTOMER_USER_KEY"]
     customer = customer_for_user(conn, user.id, user_key=user_key)
     choice = plan_choice(live_subscription_items(conn, customer["id"])) if customer is not None else None
-    if choice is not None and choice.kind == "change":
-        item = item_to_change(live_subscription_of_customer(conn, customer["id"], choice.subscription_id), price)
+    if choice is not None and choice.kind == "change":  # the portal's flow checks the item and the price
         return create_portal_session(user, flow="subscription_update_confirm", subscription_id=choice.subscription_id,
-                                     price_id=price["id"], item_id=item)
+                                     price_id=price["id"])
     if choice is not None and choice.kind == "ask":
         raise plan_change_on_request()
     if choice is not None and choice.kind == "settle":
