@@ -11,6 +11,7 @@ from flask import Flask
 from flask.helpers import get_debug_flag
 
 from billing_app.billing import Billing, StartupError
+from billing_app.commands import register_commands
 from billing_app.config import SETTINGS, ConfigError, load_settings, require
 
 __all__ = ["Billing", "create_app"]
@@ -109,7 +110,7 @@ def configure_logging(app: Flask) -> None:
             handler.addFilter(RequestContext())
 
 
-def register_site(app: Flask, billing: BillingState) -> None:
+def register_site(app: Flask, billing) -> None:
     """The pages of billing_app's own site around the billing pages, and its error answers."""
     from billing_app.blueprint import request_id_and_headers, template_context
     from billing_app.request_log import assign_request_id
@@ -124,19 +125,3 @@ def register_site(app: Flask, billing: BillingState) -> None:
         app.register_blueprint(auth_bp)
     app.context_processor(template_context)
     register(app)
-
-
-def register_commands(app: Flask) -> None:
-    from billing_app.auth.commands import users_cli
-    from billing_app.demo import demo_command
-    from billing_app.doctor import billing_cli
-    from billing_app.portal.commands import portal_cli
-    from billing_app.reporting.commands import report_cli
-    from billing_app.schema import db_cli
-
-    app.cli.add_command(db_cli)
-    app.cli.add_command(portal_cli)
-    app.cli.add_command(billing_cli)
-    app.cli.add_command(report_cli)
-    app.cli.add_command(users_cli)
-    app.cli.add_command(demo_command)

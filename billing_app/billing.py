@@ -190,19 +190,22 @@ def exempt_blueprints(csrf: Any, blueprint: Any) -> None:
         exempt_blueprints(csrf, child)
 
 
-def absolute_url(endpoint: str, **values: Any) -> str:
-    """A URL of this app for Stripe to send the customer back to, built on SITE_URL (never the Host header).
+def absolute_url(config: Mapping[str, Any], endpoint: str, **values: Any) -> str:
+    """A URL of this app for Stripe or a mail to send the customer back to, built on SITE_URL
+    (never the Host header); in a request or out of one (a command, a test).
 
     SITE_URL is where the browser reaches the app's root, so a WSGI script
     root (SCRIPT_NAME) is not added twice.
     """
-    from flask import request
+    from flask import has_request_context, request
 
     from billing_app.errors import not_set_up
-    site = settings()["SITE_URL"]
+    site = config["SITE_URL"]
     if not site:
         raise not_set_up("site_url_not_set", "SITE_URL is not set: Stripe's pages "
                          "need it to send customers back")
+    if not has_request_context():
+        return site + current_app.url_map.bind("localhost").build(endpoint, values)
     path = url_for(endpoint, **values)
     root = request.script_root
     if root and path.startswith(root):

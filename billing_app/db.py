@@ -6,6 +6,12 @@ connection is checked before it is handed out (``check_idle_connection``), so
 connections broken by a PostgreSQL restart are replaced instead of failing a
 request.  Connections run in autocommit; code that writes wraps its statements
 in ``conn.transaction()``.
+
+Views take the request's connection with ``get_db()`` (given back at teardown by
+``close_db``, as in Flask's tutorial) and pass it down; read functions and
+services take a connection, or, when they call Stripe, the ``Database`` itself,
+from which they take a connection only around their queries.  What a database
+failure means for a caller is decided in one place, ``Database.translate``.
 """
 
 from __future__ import annotations
@@ -14,7 +20,8 @@ import os
 import select
 import threading
 import time
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
+from functools import wraps
 from typing import Callable, Iterator
 
 import psycopg
@@ -36,6 +43,8 @@ class SchemaMissing(DatabaseUnavailable):
 # function gone (a sync engine that rebuilt its tables), or the app's role without its grants.
 SCHEMA_ERRORS = (psycopg.errors.UndefinedTable, psycopg.errors.InvalidSchemaName, psycopg.errors.UndefinedColumn,
                  psycopg.errors.UndefinedFunction, psycopg.errors.InsufficientPrivilege)
+# Every failure ``Database.translate`` turns into DatabaseUnavailable.
+DATABASE_ERRORS = (psycopg.OperationalError, *SCHEMA_ERRORS)
 
 
 def connection_lost(exc: psycopg.OperationalError) -> bool:
@@ -75,6 +84,7 @@ class Database:
         self._down_since: float | None = None  # when the pool last saw the server gone
         self._errors_seen = 0  # the pool's connection errors already counted (see connection())
         self._direct = threading.BoundedSemaphore(self.DIRECT_CONNECTIONS)
+        self._direct_connections: set[psycopg.Connection] = set()  # lent by getconn outside the pool
         self._pid: int | None = None
         self._lock = threading.Lock()
 
@@ -114,12 +124,11 @@ class Database:
                     self._errors_seen = 0
         return self._pool
 
-    @contextmanager
-    def connection(self) -> Iterator[psycopg.Connection]:
-        """Lend a pooled connection; failures to reach the server become DatabaseUnavailable.
+    def getconn(self) -> psycopg.Connection:
+        """Lend a connection, to be given back with ``putconn``; failures become DatabaseUnavailable.
 
         Once the pool has seen the server go (its connection attempts fail, or a
-        connection broke), a request waits at most DOWN_WAIT_SECONDS for a pooled
+        connection broke), a caller waits at most DOWN_WAIT_SECONDS for a pooled
         connection, then tries one connection of its own (at most
         DIRECT_CONNECTIONS at a time per process): refused at once while the
         server is down, instead of after the whole DATABASE_POOL_TIMEOUT, and
@@ -130,30 +139,58 @@ class Database:
         down = self._server_down()
         timeout = min(self.timeout, self.DOWN_WAIT_SECONDS) if down else self.timeout
         try:
-            with ExitStack() as stack:
-                try:
-                    conn = stack.enter_context(self.pool.connection(timeout=timeout))
-                    self._down_since = None
-                except PoolTimeout:
-                    if not down or not self._direct.acquire(blocking=False):
-                        raise
-                    stack.callback(self._direct.release)
-                    conn = stack.enter_context(psycopg.connect(
-                        self.conninfo, autocommit=True, row_factory=dict_row, connect_timeout=2))
-                    self._configure(conn)
-                yield conn
+            conn = self.pool.getconn(timeout=timeout)
+            self._down_since = None
+            return conn
         except PoolTimeout as exc:
-            errors = self.pool.get_stats().get("connections_errors", 0)
-            if errors > self._errors_seen:  # it tried to connect and could not: the server is gone
-                self._errors_seen = errors
-                self._down_since = time.monotonic()
-            raise DatabaseUnavailable(f"no database connection within {timeout:g}s") from exc
-        except SCHEMA_ERRORS as exc:
-            raise SchemaMissing(str(exc).splitlines()[0]) from exc
-        except psycopg.OperationalError as exc:
-            if connection_lost(exc):  # not a statement timeout or a cancel: the server or the way to it
-                self._down_since = time.monotonic()
-            raise DatabaseUnavailable(str(exc).splitlines()[0] if str(exc) else "connection lost") from exc
+            if not down or not self._direct.acquire(blocking=False):
+                errors = self.pool.get_stats().get("connections_errors", 0)
+                if errors > self._errors_seen:  # it tried to connect and could not: the server is gone
+                    self._errors_seen = errors
+                    self._down_since = time.monotonic()
+                raise DatabaseUnavailable(f"no database connection within {timeout:g}s") from exc
+        try:
+            conn = psycopg.connect(self.conninfo, autocommit=True, row_factory=dict_row, connect_timeout=2)
+            self._configure(conn)
+        except BaseException as exc:
+            self._direct.release()
+            if isinstance(exc, psycopg.Error):
+                raise self.translate(exc) from exc
+            raise
+        self._direct_connections.add(conn)
+        return conn
+
+    def putconn(self, conn: psycopg.Connection) -> None:
+        """Take back a connection ``getconn`` lent; the pool discards one that broke meanwhile."""
+        if conn in self._direct_connections:
+            self._direct_connections.discard(conn)
+            conn.close()
+            self._direct.release()
+        else:
+            self.pool.putconn(conn)
+
+    @contextmanager
+    def connection(self) -> Iterator[psycopg.Connection]:
+        """A connection for the block (commands, and services that must not hold one across a
+        Stripe call); errors in the block become DatabaseUnavailable (see ``translate``)."""
+        conn = self.getconn()
+        try:
+            yield conn
+        except DATABASE_ERRORS as exc:
+            raise self.translate(exc) from exc
+        finally:
+            self.putconn(conn)
+
+    def translate(self, exc: BaseException) -> DatabaseUnavailable:
+        """What a failed statement or connection attempt means for a caller, in one place: the
+        schema missing, or the database unavailable; a lost server is remembered (see ``getconn``)."""
+        if isinstance(exc, DatabaseUnavailable):
+            return exc
+        if isinstance(exc, SCHEMA_ERRORS):
+            return SchemaMissing(str(exc).splitlines()[0])
+        if isinstance(exc, psycopg.OperationalError) and connection_lost(exc):
+            self._down_since = time.monotonic()  # not a statement timeout or a cancel: the server or the way to it
+        return DatabaseUnavailable(str(exc).splitlines()[0] if str(exc) else "connection lost")
 
     DOWN_WAIT_SECONDS = 0.5
     DIRECT_CONNECTIONS = 2
@@ -169,34 +206,30 @@ class Database:
 
 
 def get_db() -> psycopg.Connection:
-    """The request's connection, taken from the pool on first use and returned at teardown."""
-    if "db_conn" not in g:
-        database: Database = current_app.extensions["billing_db"]
-        context = database.connection()
-        g.db_conn = context.__enter__()
-        g.db_context = context
-    return g.db_conn
+    """The request's connection, taken from the pool on first use and given back by ``close_db``."""
+    if "billing_db" not in g:
+        g.billing_db = database().getconn()
+    return g.billing_db
 
 
-def _return_connection(exc: BaseException | None) -> None:
-    context = g.pop("db_context", None)
-    g.pop("db_conn", None)
-    if context is not None:
-        # Connections are in autocommit, so there is nothing to commit here;
-        # the pool discards a connection that broke during the request.
-        try:
-            context.__exit__(None, None, None)
-        except DatabaseUnavailable:
-            pass
+def close_db(exc: BaseException | None = None) -> None:
+    """Give the request's connection back: at teardown, and before a view waits on Stripe
+    (``waits_on_stripe``).  Connections are in autocommit, so there is nothing to commit here."""
+    conn = g.pop("billing_db", None)
+    if conn is not None:
+        database().putconn(conn)
 
 
-def release_db() -> None:
-    """Give the request's connection back to the pool now, before a slow call (Stripe).
-
-    A thread waiting on Stripe then holds no database connection, so a few slow
-    Stripe calls cannot drain the pool for every other page.
+def waits_on_stripe(view: Callable) -> Callable:
+    """For a view that calls Stripe: the request's connection goes back to the pool before the
+    view runs, so a thread waiting on Stripe holds none and a few slow calls cannot drain the
+    pool for every other page.  Its service takes short ones itself (``Database.connection()``).
     """
-    _return_connection(None)
+    @wraps(view)
+    def without_connection(*args, **kwargs):
+        close_db()
+        return view(*args, **kwargs)
+    return without_connection
 
 
 def init_app(app, billing) -> None:
@@ -208,7 +241,7 @@ def init_app(app, billing) -> None:
         max_size=config["DATABASE_POOL_MAX_SIZE"],
         timeout=config["DATABASE_POOL_TIMEOUT"],
     )
-    app.teardown_appcontext(_return_connection)
+    app.teardown_appcontext(close_db)
 
 
 def database() -> Database:

@@ -13,7 +13,7 @@ from flask import Blueprint, got_request_exception, Flask, current_app, g, Respo
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-from billing_app.db import SCHEMA_ERRORS, DatabaseUnavailable, SchemaMissing
+from billing_app.db import DATABASE_ERRORS, DatabaseUnavailable, SchemaMissing
 from billing_app.request_log import logger
 
 log = logger(__name__)
@@ -95,7 +95,7 @@ def _database_unavailable(exc: DatabaseUnavailable):
     login_manager = getattr(current_app, "login_manager", None)
     if login_manager is not None:
         g._login_user = login_manager.anonymous_user()
-    if isinstance(exc, (SchemaMissing, *SCHEMA_ERRORS)):
+    if isinstance(exc, SchemaMissing):
         log.error("database schema missing (run `flask db init`): %s", exc)
         return error_response(503, "schema_missing", f"Billing is not available right now. {contact_hint()}",
                               title="Billing is temporarily unavailable")
@@ -103,6 +103,11 @@ def _database_unavailable(exc: DatabaseUnavailable):
     return error_response(503, "database_unavailable",
                           "The billing database is not answering right now. Please try again in a minute.",
                           title="Billing is temporarily unavailable", headers={"Retry-After": "30"})
+
+
+def _database_error(exc: psycopg.Error):
+    from billing_app.db import database
+    return _database_unavailable(database().translate(exc))
 
 
 def _billing_error(exc: BillingError):
@@ -140,9 +145,9 @@ def _unexpected_error(exc: Exception):
 def register(app: Flask | Blueprint) -> None:
     """The error answers, on an app (standalone) or on billing's blueprint (its views only, when mounted)."""
     app.register_error_handler(DatabaseUnavailable, _database_unavailable)
-    # raised by a query on the request's connection (get_db), outside Database.connection()
-    for error in (psycopg.OperationalError, *SCHEMA_ERRORS):
-        app.register_error_handler(error, _database_unavailable)
+    # raised by a query on the request's connection (get_db): read as Database.connection() reads it
+    for error in DATABASE_ERRORS:
+        app.register_error_handler(error, _database_error)
     app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(BillingError, _billing_error)
     app.register_error_handler(HTTPException, _http_error)

@@ -1,8 +1,8 @@
 """The app's one Stripe client, built from configuration, and how its failures read.
 
 There is no module-level ``stripe.api_key``: every call goes through the
-``StripeClient`` stored on the app, so tests and stripe-mock can point it at
-another base address (``STRIPE_API_BASE``).  ``call_stripe`` runs one API
+``StripeApi`` stored on the app, so tests and stripe-mock can point it at
+another base address (``STRIPE_API_BASE``).  ``StripeApi.call`` runs one API
 call and turns each way Stripe can fail into a BillingError with its own
 status and message; the API key never appears in what it logs or answers.
 """
@@ -12,12 +12,10 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from typing import Callable, TypeVar
+from typing import Any, Callable, Mapping, TypeVar
 
 import stripe
 from flask import current_app, g, has_request_context
-
-from billing_app.billing import settings
 
 from billing_app.errors import BillingError, contact_email, not_set_up
 from billing_app.request_log import logger
@@ -55,12 +53,66 @@ def build_stripe_client(config) -> stripe.StripeClient | None:
     )
 
 
-def stripe_client() -> stripe.StripeClient:
-    """The current app's client; raises a 503 (stripe_not_configured) when there is none."""
-    client = current_app.extensions.get("stripe_client")
-    if client is None:
-        raise stripe_not_configured()
-    return client
+class StripeApi:
+    """The app's Stripe: its client and the slots that cap this process's calls in flight.
+
+    Made once per app (``init_stripe``); views take it with ``stripe_api()`` and
+    pass it to the services, which call Stripe only through ``call``.
+    """
+
+    def __init__(self, client: stripe.StripeClient | None, settings: Mapping[str, Any]) -> None:
+        self._client = client
+        self.settings = settings
+        self.slots = threading.BoundedSemaphore(settings["STRIPE_MAX_CONCURRENT_CALLS"])
+
+    @property
+    def client(self) -> stripe.StripeClient:
+        """The StripeClient; a 503 (stripe_not_configured) when no key is set."""
+        self.require_key()
+        return self._client
+
+    def require_key(self) -> None:
+        """A 503 (stripe_not_configured) when no key is set: services check it before their lookups."""
+        if self._client is None:
+            raise stripe_not_configured()
+
+    def call(self, operation: Callable[[stripe.StripeClient], T]) -> T:
+        """Run one Stripe call, ``operation(client)``, in one of this process's Stripe slots;
+        failures become BillingError.
+
+        At most STRIPE_MAX_CONCURRENT_CALLS calls are in flight per process: past
+        that, the request answers 503 with Retry-After at once instead of taking
+        another thread from the pages (a bulkhead: a slow or hanging Stripe
+        cannot occupy every thread).  Network errors, 409 and 5xx answers are
+        retried inside stripe-python, resending the same idempotency key, which
+        the operation must carry (see new_idempotency_key); nothing else retries,
+        so one call takes at most ``worst_case_seconds``.
+
+        A call starts only when its worst case still ends within the request's
+        WORKER_TIMEOUT: a request that already waited (a first checkout's
+        customer create before its session) answers 503 instead of being killed
+        by the server mid-call; what it finished is kept, so the retry goes on.
+        """
+        client = self.client
+        if not fits_in_request(self.settings):
+            log.warning("a Stripe call could outlast WORKER_TIMEOUT=%g s now; answering 503",
+                        self.settings["WORKER_TIMEOUT"])
+            raise BillingError(503, "payments_slow", "Payments are slow right now. " + RETRY_HINT, retry_after=5)
+        if not self.slots.acquire(blocking=False):
+            log.warning("all %d Stripe slots of this process are busy; answering 503",
+                        self.settings["STRIPE_MAX_CONCURRENT_CALLS"])
+            raise BillingError(503, "payments_busy", "Payments are very busy right now. " + RETRY_HINT, retry_after=5)
+        try:
+            return operation(client)
+        except stripe.StripeError as exc:
+            raise translate_stripe_error(exc) from None
+        finally:
+            self.slots.release()
+
+
+def stripe_api() -> StripeApi:
+    """The current app's StripeApi."""
+    return current_app.extensions["billing_stripe"]
 
 
 def key_mode(api_key: str) -> str:
@@ -106,37 +158,6 @@ def translate_stripe_error(exc: stripe.StripeError) -> BillingError:
                         retry_after=30)
 
 
-def call_stripe(operation: Callable[[], T]) -> T:
-    """Run one Stripe call in one of this process's Stripe slots; failures become BillingError.
-
-    At most STRIPE_MAX_CONCURRENT_CALLS calls are in flight per process: past
-    that, the request answers 503 with Retry-After at once instead of taking
-    another thread from the pages (a bulkhead: a slow or hanging Stripe
-    cannot occupy every thread).  Network errors, 409 and 5xx answers are
-    retried inside stripe-python, resending the same idempotency key, which
-    the operation must carry (see new_idempotency_key); nothing else retries,
-    so one call takes at most ``worst_case_seconds``.
-
-    A call starts only when its worst case still ends within the request's
-    WORKER_TIMEOUT: a request that already waited (a first checkout's
-    customer create before its session) answers 503 instead of being killed
-    by the server mid-call; what it finished is kept, so the retry goes on.
-    """
-    if not fits_in_request(settings()):
-        log.warning("a Stripe call could outlast WORKER_TIMEOUT=%g s now; answering 503", settings()["WORKER_TIMEOUT"])
-        raise BillingError(503, "payments_slow", "Payments are slow right now. " + RETRY_HINT, retry_after=5)
-    slots = current_app.extensions["billing_stripe_slots"]
-    if not slots.acquire(blocking=False):
-        log.warning("all %d Stripe slots of this process are busy; answering 503", settings()["STRIPE_MAX_CONCURRENT_CALLS"])
-        raise BillingError(503, "payments_busy", "Payments are very busy right now. " + RETRY_HINT, retry_after=5)
-    try:
-        return operation()
-    except stripe.StripeError as exc:
-        raise translate_stripe_error(exc) from None
-    finally:
-        slots.release()
-
-
 def redirect_url(stripe_object) -> str:
     """The ``url`` of a Checkout or portal session Stripe created; 502 when the answer lacks one."""
     url = getattr(stripe_object, "url", None)  # a StripeObject raises AttributeError for a field it lacks
@@ -176,6 +197,5 @@ def fits_in_request(settings) -> bool:
 
 
 def init_stripe(app, billing_settings) -> None:
-    """The app's Stripe client and its slots for calls in flight."""
-    app.extensions["stripe_client"] = build_stripe_client(billing_settings)
-    app.extensions["billing_stripe_slots"] = threading.BoundedSemaphore(billing_settings["STRIPE_MAX_CONCURRENT_CALLS"])
+    """The app's StripeApi (its client, none without a key, and its slots for calls in flight)."""
+    app.extensions["billing_stripe"] = StripeApi(build_stripe_client(billing_settings), billing_settings)

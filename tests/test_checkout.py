@@ -7,7 +7,7 @@ import time
 import pytest
 from werkzeug import Response
 
-from billing_app.checkout.service import customer_creation_key
+from billing_app.hosted_pages.checkout import customer_creation_key
 from billing_app.identity import BillingUser
 from tests.conftest import AuthActions, csrf_token_from, customer_app
 

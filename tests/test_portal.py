@@ -435,6 +435,26 @@ def test_no_database_connection_is_held_while_waiting_for_stripe(app_config, str
     assert seen == [1]
 
 
+def test_a_command_opens_a_session_without_a_request(app, customer, user, stripe_api):
+    """The service takes the database, Stripe and the settings as arguments: a command, a job or a
+    test calls it in an app context alone, and the session Stripe gets is the button's."""
+    from billing_app.billing import state
+    from billing_app.db import database
+    from billing_app.hosted_pages.portal import create_portal_session
+    from billing_app.identity import BillingUser
+    from billing_app.stripe_client import stripe_api as app_stripe
+    answer_portal_session(stripe_api)
+    with app.app_context():
+        url = create_portal_session(database(), app_stripe(), state().settings, BillingUser(str(user)),
+                                    flow="subscription_cancel", subscription_id="sub_mine")
+    assert url == PORTAL_URL
+    assert sessions_sent(stripe_api) == [{
+        "customer": "cus_me", "return_url": RETURN_URL, "flow_data[type]": "subscription_cancel",
+        "flow_data[after_completion][type]": "redirect",
+        "flow_data[after_completion][redirect][return_url]": RETURN_URL,
+        "flow_data[subscription_cancel][subscription]": "sub_mine"}]
+
+
 @pytest.mark.parametrize("body, content_type, code", [
     ("[1, 2]", "application/json", "invalid_json"),
     ('"portal"', "application/json", "invalid_json"),

@@ -8,7 +8,7 @@ import stripe
 from werkzeug import Response
 
 from billing_app.errors import BillingError
-from billing_app.stripe_client import stripe_client
+from billing_app.stripe_client import stripe_api as app_stripe  # the fixture stripe_api is the stand-in
 from tests.conftest import TEST_STRIPE_KEY
 
 
@@ -16,7 +16,7 @@ def test_client_sends_requests_to_the_configured_base_with_the_key(app, stripe_a
     stripe_api.expect_request("/v1/customers/cus_123", method="GET").respond_with_json(
         {"id": "cus_123", "object": "customer", "email": "a@example.com"})
     with app.app_context():
-        customer = stripe_client().v1.customers.retrieve("cus_123")
+        customer = app_stripe().client.v1.customers.retrieve("cus_123")
     assert customer.email == "a@example.com"
     request, _ = stripe_api.log[0]
     assert request.method == "GET" and request.path == "/v1/customers/cus_123"
@@ -35,7 +35,7 @@ def test_client_gives_up_on_a_hanging_stripe_after_the_timeout(make_app, stripe_
     app = make_app(STRIPE_TIMEOUT="0.3")
     try:
         with app.app_context(), pytest.raises(stripe.APIConnectionError):
-            stripe_client().v1.customers.retrieve("cus_slow")
+            app_stripe().client.v1.customers.retrieve("cus_slow")
     finally:
         answered.wait(5)  # let the stand-in finish, so the next test starts with an empty log
 
@@ -45,7 +45,7 @@ def test_client_retries_with_one_idempotency_key(make_app, stripe_api):
         {"error": {"type": "api_error", "message": "try again"}}, status=500,
         headers={"Stripe-Should-Retry": "true"})
     with make_app(STRIPE_MAX_NETWORK_RETRIES="2").app_context(), pytest.raises(stripe.APIError):
-        stripe_client().v1.customers.create(params={"email": "a@example.com"})
+        app_stripe().client.v1.customers.create(params={"email": "a@example.com"})
     requests = [request for request, _ in stripe_api.log]
     assert len(requests) == 3
     keys = {request.headers["Idempotency-Key"] for request in requests}
@@ -55,7 +55,7 @@ def test_client_retries_with_one_idempotency_key(make_app, stripe_api):
 
 def test_without_key_in_testing_there_is_no_client(make_app):
     with make_app(STRIPE_SECRET_KEY="").app_context(), pytest.raises(BillingError) as excinfo:
-        stripe_client()
+        app_stripe().client
     assert excinfo.value.code == "stripe_not_configured"
     assert excinfo.value.operator == "STRIPE_SECRET_KEY is not set"
 

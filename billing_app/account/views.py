@@ -1,9 +1,10 @@
 from flask import jsonify, render_template, request
 
-from billing_app.account import RETURN_PARAM, RETURN_SOURCES, bp
+from billing_app.account import bp
 from billing_app.account.summary import account_summary
 from billing_app.billing import settings
 from billing_app.db import get_db
+from billing_app.hosted_pages import RETURN_PARAM, RETURN_SOURCES
 from billing_app.identity import current_billing_user, sign_in_required
 from billing_app.rate_limits import per_user_limit
 

@@ -23,13 +23,13 @@ from billing_app.auth.users import (SignupError, User, authenticate, confirm_ema
                                     set_password, take_back, user_by_email)
 from billing_app.auth.views import start_session
 from billing_app.billing import absolute_url, settings
-from billing_app.db import get_db, release_db
+from billing_app.db import close_db, get_db
 from billing_app.errors import BillingError
 from billing_app.mail import send_mail
 from billing_app.mirror.customers import customer_for_user
 from billing_app.rate_limits import client_address, rate_limit, rate_limits
 from billing_app.request_log import logger
-from billing_app.stripe_client import call_stripe, new_idempotency_key, stripe_client
+from billing_app.stripe_client import new_idempotency_key, stripe_api
 
 log = logger(__name__)
 RESET_SENT = "If an account uses that address, a link to choose a new password is on its way. It works for an hour."
@@ -44,13 +44,12 @@ def _age(seconds: int) -> str:
 def _mail(to: str, subject: str, body: str, *, counted_as: str) -> None:
     """One mail, counted against MAIL_RATE_LIMIT for ``counted_as`` (who asked, and for which address)."""
     rate_limit(settings()["MAIL_RATE_LIMIT"], "mail", counted_as)
-    release_db()
     send_mail(settings(), to, subject, f"Hello,\n\n{body}\n\n{settings()['COMPANY_NAME']}\n")
 
 
 def send_address_confirmation(user: User, address: str) -> None:
     """Mail ``address`` the link that confirms it for ``user``."""
-    link = absolute_url("auth.confirm_address", token=address_token(user, address))
+    link = absolute_url(settings(), "auth.confirm_address", token=address_token(user, address))
     _mail(address, f"Confirm your email address for {settings()['COMPANY_NAME']}",
           f"open this link to confirm that {address} is your address at {settings()['COMPANY_NAME']}:\n\n"
           f"{link}\n\nIt works for {_age(ADDRESS_MAX_AGE)}. If you did not ask for this, ignore this mail.",
@@ -70,7 +69,7 @@ def forgot_password():
             return render_template("auth/forgot_password.html", form=form), 400
         user = user_by_email(get_db(), email)
         if user is not None:  # the outbox answers at once: no timing tells whether the address has an account
-            link = absolute_url("auth.reset_password", token=password_reset_token(user))
+            link = absolute_url(settings(), "auth.reset_password", token=password_reset_token(user))
             _mail(user.email, f"Choose a new password for {settings()['COMPANY_NAME']}",
                   f"someone (we hope you) asked to choose a new password for {user.email}. Open this link to "
                   f"choose it:\n\n{link}\n\nIt works once, for {_age(RESET_MAX_AGE)}. If you did not ask for "
@@ -127,7 +126,7 @@ def confirm_address(token: str):
 
 def _tell_old_address(account: User, address: str) -> None:
     """The old address learns of the change, with a link that takes the account back."""
-    undo = absolute_url("auth.take_back_account", token=undo_token(account, address))
+    undo = absolute_url(settings(), "auth.take_back_account", token=undo_token(account, address))
     try:
         _mail(account.email, f"Your email address at {settings()['COMPANY_NAME']} changed",
               f"the address of your account changed from {account.email} to {address}. If that was not you, "
@@ -143,10 +142,11 @@ def _update_billing_email(account: User, address: str) -> None:
     customer = customer_for_user(get_db(), account.billing_user_id, user_key=settings()["STRIPE_CUSTOMER_USER_KEY"])
     if customer is None:
         return
-    client, options = stripe_client(), {"idempotency_key": new_idempotency_key()}
-    release_db()
+    options = {"idempotency_key": new_idempotency_key()}
+    close_db()  # none held while Stripe answers
     try:
-        call_stripe(lambda: client.v1.customers.update(customer["id"], params={"email": address}, options=options))
+        stripe_api().call(lambda client: client.v1.customers.update(customer["id"], params={"email": address},
+                                                                     options=options))
     except BillingError:
         flash("Receipts still go to your old address for now: change it in the billing portal "
               "(Manage subscription).", "error")

@@ -20,14 +20,14 @@ from billing_app.portal.configuration import (
     portal_configuration_params,
     read_portal_file,
 )
-from billing_app.stripe_client import call_stripe, key_mode, new_idempotency_key, stripe_client
+from billing_app.stripe_client import StripeApi, key_mode, new_idempotency_key, stripe_api
 
 portal_cli = AppGroup("portal", help="Set up Stripe's Customer Portal.")
 
 
-def find_managed_configuration(client):
+def find_managed_configuration(stripe: StripeApi):
     """The configuration this command created before (found by its metadata), or None."""
-    listing = call_stripe(lambda: client.v1.billing_portal.configurations.list(params={"limit": 100}))
+    listing = stripe.call(lambda client: client.v1.billing_portal.configurations.list(params={"limit": 100}))
     for configuration in listing.auto_paging_iter():
         metadata = configuration.to_dict().get("metadata") or {}
         if metadata.get("managed_by") == MANAGED_BY["managed_by"]:
@@ -59,15 +59,15 @@ def configure_command(path: Path, dry_run: bool) -> None:
         click.echo("dry run: nothing was sent to Stripe")
         return
     try:
-        client = stripe_client()
-        existing = find_managed_configuration(client)
+        stripe = stripe_api()
+        existing = find_managed_configuration(stripe)
         options = {"idempotency_key": new_idempotency_key()}
         if existing is None:
-            result = call_stripe(lambda: client.v1.billing_portal.configurations.create(
+            result = stripe.call(lambda client: client.v1.billing_portal.configurations.create(
                 params=params, options=options))
             verb = "created"
         else:
-            result = call_stripe(lambda: client.v1.billing_portal.configurations.update(
+            result = stripe.call(lambda client: client.v1.billing_portal.configurations.update(
                 existing.id, params={**params, "active": True}, options=options))
             verb = "updated"
     except BillingError as exc:

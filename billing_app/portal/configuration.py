@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from billing_app.account import RETURN_PARAM
+from billing_app.hosted_pages import RETURN_PARAM
 from billing_app.mirror.catalogue import is_addon
 
 

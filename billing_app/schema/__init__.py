@@ -27,13 +27,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import click
 import psycopg
-from flask.cli import AppGroup
 from psycopg import sql
 from psycopg.rows import tuple_row
 
-from billing_app.billing import BillingState, StartupError, settings, state
+from billing_app.billing import BillingState, StartupError
 from billing_app.mirror.source import (DEFAULT_USER_KEY, MIRROR_VIEWS, SourceError, detect_source,
                                        installed_source, sources_present, user_key_index)
 from billing_app.reporting.reports import first_line
@@ -201,38 +199,3 @@ def _apply(conn: psycopg.Connection, path: Path) -> None:
         message = str(exc).splitlines()[0]
         shown = path.relative_to(SQL_DIR) if path.is_relative_to(SQL_DIR) else f"{path.parent.name}/{path.name}"
         raise SchemaError(f"sql/{shown} failed: {message}; nothing was changed") from None
-
-
-db_cli = AppGroup("db", help="Create and inspect the database schema.")
-
-
-@db_cli.command("init")
-@click.option("--mirror", is_flag=True,
-              help="Also create Sequin-shape stripe.* mirror tables when the database has none "
-                   "(local runs and tests; in production the sync service owns them).")
-def init_command(mirror: bool) -> None:
-    """Apply sql/ in order for the mirror found, then refresh the precomputed reports. Safe to run again."""
-    _bring_up_to_date(mirror)
-
-
-@db_cli.command("upgrade")
-def upgrade_command() -> None:
-    """After installing a new version: apply the updates in sql/updates/ this database has not had (each
-    once, in date order), make every view again, refresh the reports; all in one transaction."""
-    _bring_up_to_date(mirror=False)
-
-
-def _bring_up_to_date(mirror: bool) -> None:
-    try:
-        result = apply_schema(state().database_url(), with_mirror=mirror, source=settings()["STRIPE_MIRROR"],
-                              user_key=settings()["STRIPE_CUSTOMER_USER_KEY"])
-    except SchemaError as exc:
-        raise click.ClickException(str(exc)) from None
-    click.echo(f"mirror source: {result.source}")
-    for name in result.applied:
-        click.echo(f"applied {name}")
-    for note in result.notes:
-        click.echo(f"note: {note}")
-    click.echo("database schema is up to date")
-    seconds = sum(item.seconds for item in result.refreshed)
-    click.echo(f"refreshed the {len(result.refreshed)} precomputed reports in {seconds:.2f} s")

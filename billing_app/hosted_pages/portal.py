@@ -2,27 +2,32 @@
 
 The customer is resolved from the mirror on the server (as the account page
 does), never taken from the request; a fresh session is created on every call.
+The service takes the database, not a connection: it holds one only around its
+queries, never while Stripe answers.
 """
 
 from __future__ import annotations
 
-from billing_app.account import RETURN_PARAM
-from billing_app.billing import absolute_url, settings
+from billing_app.hosted_pages import RETURN_PARAM
+from typing import Any, Mapping
+
+from billing_app.billing import absolute_url
+from billing_app.db import Database
+from billing_app.identity import BillingUser
 from billing_app.mirror.customers import customer_for_user
 from billing_app.mirror.subscriptions import live_subscription_of_customer
-from billing_app.db import get_db, release_db
 from billing_app.errors import BillingError, contact_email, shown
 from billing_app.mirror.catalogue import is_addon, subscribable_price
 from billing_app.mirror.subscription_actions import in_good_standing, subscription_actions
-from billing_app.stripe_client import call_stripe, new_idempotency_key, redirect_url, stripe_client
+from billing_app.stripe_client import StripeApi, new_idempotency_key, redirect_url
 
 FLOWS = ("payment_method_update", "subscription_cancel", "subscription_update", "subscription_update_confirm")
 FLOWS_NEEDING_SUBSCRIPTION = FLOWS[1:]
 
 
-def return_url() -> str:
+def return_url(config: Mapping[str, Any]) -> str:
     """/account with the back-from-portal marker, built from SITE_URL (never the Host header)."""
-    return absolute_url("billing.account.account", **{RETURN_PARAM: "portal"})
+    return absolute_url(config, "billing.account.account", **{RETURN_PARAM: "portal"})
 
 
 def no_billing_account() -> BillingError:
@@ -30,7 +35,7 @@ def no_billing_account() -> BillingError:
                         "You do not have a billing account yet. Choose a plan to get started.")
 
 
-def _flow_data(conn, customer_id: str, flow: str, subscription_id: str | None,
+def _flow_data(conn, config: Mapping[str, Any], customer_id: str, flow: str, subscription_id: str | None,
                price_id: str | None, item_id: str | None) -> dict:
     if flow in FLOWS_NEEDING_SUBSCRIPTION and not subscription_id:
         raise BillingError(400, "subscription_required", f"The {flow} flow needs a subscription id.")
@@ -42,7 +47,7 @@ def _flow_data(conn, customer_id: str, flow: str, subscription_id: str | None,
                                "That subscription is not one of your current subscriptions.")
         _check_allowed(items[0], flow)
     data: dict = {"type": flow,
-                  "after_completion": {"type": "redirect", "redirect": {"return_url": return_url()}}}
+                  "after_completion": {"type": "redirect", "redirect": {"return_url": return_url(config)}}}
     if flow in ("subscription_cancel", "subscription_update"):
         data[flow] = {"subscription": subscription_id}
     elif flow == "subscription_update_confirm":
@@ -103,7 +108,8 @@ def _target_price(conn, price_id: str | None) -> dict:
     return price
 
 
-def create_portal_session(user, flow: str | None = None, subscription_id: str | None = None,
+def create_portal_session(db: Database, stripe: StripeApi, config: Mapping[str, Any], user: BillingUser,
+                          flow: str | None = None, subscription_id: str | None = None,
                           price_id: str | None = None, item_id: str | None = None) -> str:
     """A new Customer Portal session for ``user``; returns its URL.
 
@@ -113,19 +119,18 @@ def create_portal_session(user, flow: str | None = None, subscription_id: str | 
     """
     if flow and flow not in FLOWS:
         raise BillingError(400, "unknown_flow", f"Unknown flow {shown(flow)}; valid flows: {', '.join(FLOWS)}.")
-    client = stripe_client()
-    conn = get_db()
-    customer = customer_for_user(conn, user.id, user_key=settings()["STRIPE_CUSTOMER_USER_KEY"])
-    if customer is None:
-        raise no_billing_account()
-    params: dict = {"customer": customer["id"], "return_url": return_url()}
-    if settings()["STRIPE_PORTAL_CONFIGURATION"]:
-        params["configuration"] = settings()["STRIPE_PORTAL_CONFIGURATION"]
-    if user.locale:
-        params["locale"] = user.locale
-    if flow:
-        params["flow_data"] = _flow_data(conn, customer["id"], flow, subscription_id, price_id, item_id)
+    stripe.require_key()
+    with db.connection() as conn:
+        customer = customer_for_user(conn, user.id, user_key=config["STRIPE_CUSTOMER_USER_KEY"])
+        if customer is None:
+            raise no_billing_account()
+        params: dict = {"customer": customer["id"], "return_url": return_url(config)}
+        if config["STRIPE_PORTAL_CONFIGURATION"]:
+            params["configuration"] = config["STRIPE_PORTAL_CONFIGURATION"]
+        if user.locale:
+            params["locale"] = user.locale
+        if flow:
+            params["flow_data"] = _flow_data(conn, config, customer["id"], flow, subscription_id, price_id, item_id)
     options = {"idempotency_key": new_idempotency_key()}
-    release_db()
-    session = call_stripe(lambda: client.v1.billing_portal.sessions.create(params=params, options=options))
+    session = stripe.call(lambda client: client.v1.billing_portal.sessions.create(params=params, options=options))
     return redirect_url(session)

@@ -10,24 +10,18 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-import click
 import psycopg
 import stripe
-from flask import current_app
-from flask.cli import AppGroup
 from psycopg import sql
 
 from billing_app.billing import settings, state
-from billing_app.config import BY_NAME, parse_base_url, prefixed, redact
+from billing_app.config import BY_NAME, parse_base_url, redact
 from billing_app.db import DatabaseUnavailable, database
 from billing_app.mirror.freshness import last_written
 from billing_app.mirror.source import Source, SourceError, detect_source, installed_source, user_key_index, DEFAULT_USER_KEY
 from billing_app.reporting.rollups import age_words, rollup_freshness, utc_time
 from billing_app.resources import SQL_DIR
-from billing_app.stripe_client import key_mode
-
-billing_cli = AppGroup("billing", help="Check the billing set-up.")
-
+from billing_app.stripe_client import key_mode, stripe_api
 
 @dataclass
 class Check:
@@ -44,7 +38,7 @@ def check_stripe(config) -> list[Check]:
     if not key:
         return [Check(False, "stripe key", "STRIPE_SECRET_KEY is not set: set a sk_test_... or sk_live_... key")]
     mode = key_mode(key)
-    client = current_app.extensions["stripe_client"]
+    client = stripe_api().client
     try:
         listing = client.v1.billing_portal.configurations.list(params={"limit": 100})
         configurations = [c.to_dict() for c in listing.auto_paging_iter()]
@@ -343,22 +337,3 @@ def check_sign_in() -> Check:
                                        "reach it")
     return Check(True, "sign-in", f"{len(keys)} signing key{'' if len(keys) == 1 else 's'} "
                                   f"({', '.join(str(k) for k in keys)}) from JWT_JWKS_URL, {', '.join(checks)}")
-
-
-@billing_cli.command("doctor")
-@click.option("--max-age", type=click.FloatRange(min=0.1), default=48.0, show_default=True,
-              help="Hours after which the newest mirrored row counts as stale.")
-def doctor_command(max_age: float) -> None:
-    """Check Stripe, the portal configuration, SITE_URL, the mirror and the reports; exit 1 on any FAIL."""
-    config = settings()
-    checks = [*check_stripe(config), check_site_url(config), check_public_details(config), check_sign_in(),
-              *filter(None, [check_mail(config)]),
-              *check_database(timedelta(hours=max_age)),
-              check_reports(timedelta(minutes=config["REPORT_MAX_AGE_MINUTES"]))]
-    for check in checks:
-        click.echo(prefixed(check.line(), state().setting_prefix))
-    failed = sum(not c.ok for c in checks)
-    if failed:
-        click.echo(f"{failed} check(s) failed")
-        raise SystemExit(1)
-    click.echo("all checks passed")
