@@ -482,8 +482,8 @@ def machine() -> str:
 def run(args) -> str:
     smoke = args.smoke
     customers = args.customers or (300 if smoke else 1_000_000)
-    duration = args.duration or (2 if smoke else 20)
-    memory_requests = 2_000 if smoke else 100_000
+    duration = args.duration or (1 if smoke else 20)
+    memory_requests = 1_000 if smoke else 100_000
     sessions_wanted = 200 if smoke else 5_000
     sources = args.sources
     started_at = dt.datetime.now(dt.timezone.utc)
@@ -717,7 +717,7 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--smoke", action="store_true", help="a few hundred customers, a few seconds")
     parser.add_argument("--customers", type=int, help="mirror size (default 1,000,000; smoke 300)")
-    parser.add_argument("--duration", type=float, help="seconds per load (default 20; smoke 2)")
+    parser.add_argument("--duration", type=float, help="seconds per load (default 20; smoke 1)")
     parser.add_argument("--slow-ms", type=float, default=300, help="the slow Stripe's delay (default 300)")
     parser.add_argument("--database-server", help="a PostgreSQL URL to create the bench database on "
                                                   "(default: an embedded server in instance/bench)")

@@ -73,10 +73,15 @@ def start_embedded_database(instance_path: str, settings: Mapping[str, Any]) -> 
     return url
 
 
+def in_command() -> bool:
+    """Is the app being made by a `flask` command (which sets up only what it uses)?"""
+    import click
+    return click.get_current_context(silent=True) is not None
+
+
 def serving(app: Flask) -> bool:
     """Is ``app`` being made to serve requests in production (not a `flask` command, debug or tests)?"""
-    import click
-    return not (app.testing or app.debug or get_debug_flag() or click.get_current_context(silent=True))
+    return not (app.testing or app.debug or get_debug_flag() or in_command())
 
 
 def state(app: Flask | None = None) -> BillingState:
@@ -131,7 +136,7 @@ class Billing:
                 problems += missing(config, "SITE_URL", "STRIPE_SECRET_KEY", prefix=prefix)
         problems += auth_problems(config, prefix=prefix)
         from billing_app.stripe_client import check_worker_timeout
-        if (problem := check_worker_timeout(config)) is not None:
+        if not in_command() and (problem := check_worker_timeout(config)) is not None:
             problems.append(prefixed(problem, prefix))
         if problems:
             raise ConfigError(problems)
@@ -152,7 +157,7 @@ class Billing:
         app.extensions["billing_rate_limits"] = RateLimits.from_settings(billing.settings)
         from billing_app.mail import Outbox
         app.extensions["billing_mail"] = Outbox()
-        init_stripe(app, billing.settings)
+        init_stripe(app, billing.settings, eager=not in_command())
         init_identity(app, billing)
         app.register_blueprint(billing_bp, url_prefix=billing.url_prefix or None)
         if billing.url_prefix:

@@ -103,8 +103,16 @@ def template_context() -> dict[str, Any]:
         # only what pages show: never the settings themselves (keys, secrets, database URLs)
         g.billing_template_context = {
             "billing_user": current_billing_user(), "billing_links": SiteLinks(state()),
-            "billing_config": {name: config[name] for name in PUBLIC_SETTINGS}, "csrf_token": generate_csrf}
+            "billing_config": {name: config[name] for name in PUBLIC_SETTINGS}, "csrf_token": page_csrf_token}
     return g.billing_template_context
+
+
+def page_csrf_token() -> str:
+    """The session's CSRF token for this page's forms: made once per request, however many forms."""
+    from flask import g
+    if "billing_csrf_token" not in g:
+        g.billing_csrf_token = generate_csrf()
+    return g.billing_csrf_token
 
 
 class SiteLinks:

@@ -64,6 +64,10 @@ def pytest_addoption(parser):
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "sources(*names): run this test only on these mirror sources")
+    if os.environ.get("TEST_DATABASE_URL") and getattr(config.option, "numprocesses", None) not in (None, 0, 1):
+        raise pytest.UsageError("TEST_DATABASE_URL is one server for every -n worker, and the tests create "
+                                "server-wide roles: run without -n (each worker gets its own embedded "
+                                "server when TEST_DATABASE_URL is unset)")
 
 
 def pytest_generate_tests(metafunc):
@@ -147,9 +151,8 @@ def database_url(mirror_databases, source) -> str:
 @pytest.fixture
 def scratch_database(postgres_server_url):
     """An empty database of its own, for tests that create the schema from nothing."""
-    name = "billing_app_test_scratch"
+    name = f"billing_app_test_scratch_{uuid.uuid4().hex[:6]}"  # its own, beside a parallel run's
     with psycopg.connect(postgres_server_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     yield make_conninfo(postgres_server_url, dbname=name)
     with psycopg.connect(postgres_server_url, autocommit=True) as conn:

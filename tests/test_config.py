@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
@@ -107,6 +108,18 @@ def test_report_command_needs_only_the_reporting_database(tmp_path, database_url
     assert "mrr_summary" in result.stdout
 
 
+def test_report_commands_start_without_loading_what_only_pages_and_payments_use(tmp_path, database_url):
+    """`flask report` starts without stripe-python or the password checker, even with a Stripe key set
+    (analysts run it often; the pages load those when they first need them)."""
+    result = run_flask(tmp_path, {"DATABASE_URL": database_url, "STRIPE_SECRET_KEY": "sk_test_x",
+                                  "PYTHONPROFILEIMPORTTIME": "1"}, "report", "list")
+    assert result.returncode == 0, result.stderr[-2000:]
+    imported = {line.rsplit("|", 1)[1].strip() for line in result.stderr.splitlines()
+                if line.startswith("import time:")}
+    assert "billing_app.reporting.commands" in imported
+    assert not imported & {"stripe", "zxcvbn", "requests"}, sorted(imported & {"stripe", "zxcvbn", "requests"})
+
+
 def test_portal_configure_names_the_settings_it_lacks(tmp_path, database_url):
     result = run_flask(tmp_path, {"DATABASE_URL": database_url}, "portal", "configure")
     assert result.returncode != 0
@@ -165,9 +178,8 @@ def test_start_up_on_database_without_schema_says_to_run_db_init(tmp_path, postg
     import psycopg
     from psycopg import sql
     from psycopg.conninfo import make_conninfo
-    name = "billing_app_test_empty"
+    name = f"billing_app_test_empty_{uuid.uuid4().hex[:6]}"
     with psycopg.connect(postgres_server_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     try:
         url = make_conninfo(postgres_server_url, dbname=name)

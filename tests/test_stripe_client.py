@@ -63,3 +63,28 @@ def test_without_key_in_testing_there_is_no_client(make_app):
 def test_no_module_level_api_key(app):
     import stripe
     assert stripe.api_key is None
+
+
+def test_a_proxy_in_the_environment_at_start_up_carries_every_call(make_app, monkeypatch):
+    """Stripe calls go through HTTP(S)_PROXY as the environment had it when the app started (read once,
+    not on every call): here a second local server plays the proxy for a Stripe no resolver knows."""
+    from pytest_httpserver import HTTPServer
+    proxy = HTTPServer(host="127.0.0.1", port=0)
+    proxy.start()
+    try:
+        proxy.expect_request("/v1/customers/cus_123", method="GET").respond_with_json(
+            {"id": "cus_123", "object": "customer"})
+        for name in ("NO_PROXY", "no_proxy", "HTTPS_PROXY", "https_proxy", "http_proxy"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("HTTP_PROXY", proxy.url_for("").rstrip("/"))
+        app = make_app(STRIPE_API_BASE="http://stripe.invalid")
+        monkeypatch.delenv("HTTP_PROXY")  # read at start-up: a later change is not looked up per call
+        with app.app_context():
+            customer = app_stripe().client.v1.customers.retrieve("cus_123")
+        assert customer.id == "cus_123"
+        request, _ = proxy.log[0]
+        assert request.headers["Host"] == "stripe.invalid"
+        assert request.headers["Authorization"] == f"Bearer {TEST_STRIPE_KEY}"
+    finally:
+        proxy.clear()
+        proxy.stop()

@@ -18,8 +18,6 @@ import psycopg
 from babel.dates import format_date
 
 from billing_app.mirror import account_rows
-from billing_app.mirror.customers import customer_for_user
-from billing_app.mirror.payment_methods import payment_methods_by_id
 from billing_app.mirror.subscription_actions import (PlanChoice, SubscriptionActions, plan_choice,
                                                      scheduled_to_end, subscription_actions)
 from billing_app.money import format_money, interval_words
@@ -248,29 +246,25 @@ def invoice_view(row: dict) -> InvoiceView:
 
 
 def account_summary(conn: psycopg.Connection, user_id: str, *, user_key: str = "user_id") -> AccountSummary:
-    """Everything the account page shows for ``user_id``, from the mirror only (see customer_for_user)."""
-    customer = customer_for_user(conn, user_id, user_key=user_key)
-    if customer is None:
+    """Everything the account page shows for ``user_id``, from the mirror only (one statement:
+    mirror.account_rows; the customer as customer_for_user finds it)."""
+    found = account_rows(conn, user_id, user_key=user_key)
+    if found is None:
         return AccountSummary(customer_id=None)
-    rows, invoices, ended = account_rows(conn, customer["id"])
+    customer, rows, ended = found.customer, found.items, found.ended
     subscriptions = [subscription_view(list(group))
                      for _, group in groupby(rows, key=lambda r: r["subscription_id"])]
     # the customer's default card (joined to the customer row), else the newest subscription's own
-    card_row = None
+    card_row = found.subscription_card
     if customer["card_id"]:
         card_row = {"id": customer["card_id"], "type": customer["card_type"],
                     **{k: customer[k] for k in ("card_brand", "card_last4", "card_exp_month", "card_exp_year")}}
-    else:
-        candidates = list(dict.fromkeys(r["default_payment_method_id"] for r in rows
-                                        if r["default_payment_method_id"]))
-        cards = payment_methods_by_id(conn, candidates)
-        card_row = next((cards[c] for c in candidates if c in cards), None)
     today = datetime.now(timezone.utc)
     return AccountSummary(
         customer_id=customer["id"],
         subscriptions=subscriptions,
         card=card_view(card_row, today) if card_row else None,
-        invoices=[invoice_view(row) for row in invoices],
+        invoices=[invoice_view(row) for row in found.invoices],
         ended=None if subscriptions or ended is None else EndedPlan(
             subscription_id=ended["subscription_id"], product=ended["product_name"],
             ended_on=long_date(ended["ended_on"])),

@@ -12,7 +12,6 @@ from psycopg.rows import class_row
 import secrets
 
 from werkzeug.security import check_password_hash, generate_password_hash
-from zxcvbn import zxcvbn
 
 PASSWORD_MIN_LENGTH = 10
 PASSWORD_MAX_LENGTH = 200
@@ -81,6 +80,7 @@ def check_password_rules(password: str, email: str | None = None) -> None:
     if len(password) > PASSWORD_MAX_LENGTH:
         raise SignupError("password", f"Choose a password of at most {PASSWORD_MAX_LENGTH} characters.")
     # zxcvbn reads at most 72 characters (and slowly near that): a longer password is judged by its start
+    from zxcvbn import zxcvbn  # on the first check, not at start-up: `flask report` never loads it
     strength = zxcvbn(password[:ZXCVBN_MAX_LENGTH],
                       user_inputs=[part for part in (email, *(email or "").split("@")) if part])
     if strength["score"] < PASSWORD_MIN_SCORE:

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 import psycopg
-import stripe
 from psycopg import sql
 
 from billing_app.billing import settings, state
@@ -34,6 +33,7 @@ class Check:
 
 
 def check_stripe(config) -> list[Check]:
+    import stripe
     key = config.get("STRIPE_SECRET_KEY")
     if not key:
         return [Check(False, "stripe key", "STRIPE_SECRET_KEY is not set: set a sk_test_... or sk_live_... key")]
@@ -64,6 +64,7 @@ def check_stripe(config) -> list[Check]:
 
 
 def check_portal_configuration(client, configuration_id: str, mode: str) -> Check:
+    import stripe
     subject = "portal configuration"
     try:
         configuration = client.v1.billing_portal.configurations.retrieve(configuration_id).to_dict()

@@ -16,47 +16,62 @@ log = logger(__name__)
 _CARD_COLUMNS = """pm.id AS card_id, pm.type AS card_type, pm.card_brand, pm.card_last4,
                    pm.card_exp_month, pm.card_exp_year"""
 
+# The user's customer, as one statement (params: user_id, open_statuses): the mirror's customer
+# whose metadata carries the user id (compared as text, never by email; deleted ones ignored;
+# of several, the one with a live subscription, then the newest), else the customer the app
+# created at checkout while the mirror has no row for it yet (billing_app.remembered_customers).
+# ``linked_ids`` names every mirror customer the user id links to.  The metadata key goes in as
+# a literal ({user_key}), so the planner can match the expression index.
+CUSTOMER_OF_USER = f"""WITH linked AS (
+            SELECT *, array_agg(id) OVER (ORDER BY has_live_subscription DESC, created DESC NULLS LAST, id DESC
+                                          ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS linked_ids
+              FROM (SELECT c.id, c.email, c.name, c.created, c.default_payment_method_id,
+                           EXISTS (SELECT 1 FROM billing_mirror.subscriptions s
+                                    WHERE s.customer_id = c.id AND {LIVE_SUBSCRIPTION}) AS has_live_subscription,
+                           {_CARD_COLUMNS}
+                      FROM billing_mirror.customers c
+                      LEFT JOIN billing_mirror.payment_methods pm ON pm.id = c.default_payment_method_id
+                     WHERE c.metadata ->> {{user_key}} = %(user_id)s
+                       AND NOT c.deleted) found
+             ORDER BY has_live_subscription DESC, created DESC NULLS LAST, id DESC
+             LIMIT 1)
+        SELECT * FROM linked
+         UNION ALL
+        SELECT r.stripe_customer_id, NULL, NULL, NULL::timestamp, NULL, false,
+               NULL, NULL, NULL, NULL, NULL::integer, NULL::integer, ARRAY[r.stripe_customer_id]
+          FROM billing_app.remembered_customers r
+         WHERE r.user_id = %(user_id)s AND NOT EXISTS (SELECT 1 FROM linked)
+           AND NOT EXISTS (SELECT 1 FROM billing_mirror.customers c WHERE c.id = r.stripe_customer_id)"""
+
+_statements: dict[tuple[str, str], str] = {}
+
+
+def with_user_key(name: str, template: str, user_key: str) -> str:
+    """``template`` with {user_key} set to ``user_key`` as a quoted literal; made once per key."""
+    key = (name, user_key)
+    if key not in _statements:
+        _statements[key] = sql.SQL(template).format(user_key=sql.Literal(user_key)).as_string()
+    return _statements[key]
+
+
+def customer_params(user_id: str) -> dict:
+    return {"user_id": str(user_id), "open_statuses": list(OPEN_STATUSES)}
+
+
+def warn_if_linked_twice(customer: dict | None, user_id: str) -> None:
+    """One user id in several customers' metadata (a duplicate made by a retry, say): said in the log."""
+    if customer is not None and len(customer["linked_ids"]) > 1:
+        log.warning("user %s is linked to %d Stripe customers (%s); using %s", user_id,
+                    len(customer["linked_ids"]), ", ".join(customer["linked_ids"]), customer["id"])
+
 
 def customer_for_user(conn: psycopg.Connection, user_id: str, *, user_key: str = "user_id") -> dict | None:
-    """The user's Stripe customer, found by its metadata (``user_key``, compared as text), never by email.
-
-    Deleted customers are ignored.  When several live customers carry the same
-    user id (a duplicate made by a retry, say), the one with a live
-    subscription wins, then the newest; a warning names them all.
-    """
-    # the key goes into the statement as a literal, so the planner can match the expression index
-    query = sql.SQL(f"""SELECT c.id, c.email, c.name, c.created, c.default_payment_method_id,
-                   EXISTS (SELECT 1 FROM billing_mirror.subscriptions s
-                            WHERE s.customer_id = c.id AND {LIVE_SUBSCRIPTION}) AS has_live_subscription,
-                   {_CARD_COLUMNS}
-              FROM billing_mirror.customers c
-              LEFT JOIN billing_mirror.payment_methods pm ON pm.id = c.default_payment_method_id
-             WHERE c.metadata ->> {{user_key}} = %(user_id)s
-               AND NOT c.deleted
-             ORDER BY has_live_subscription DESC, c.created DESC NULLS LAST, c.id DESC""").format(
-        user_key=sql.Literal(user_key))
-    rows = conn.execute(query, {"user_id": str(user_id), "open_statuses": list(OPEN_STATUSES)}).fetchall()
-    if len(rows) > 1:
-        log.warning("user %s is linked to %d Stripe customers (%s); using %s", user_id, len(rows),
-                    ", ".join(r["id"] for r in rows), rows[0]["id"])
-    return rows[0] if rows else remembered_customer(conn, user_id)
-
-
-def remembered_customer(conn: psycopg.Connection, user_id: str) -> dict | None:
-    """The customer the app created at checkout, while the mirror has no row for it yet.
-
-    Once the sync service has mirrored that customer, this returns None and the
-    mirror's answer (by its metadata) is the only one.
-    """
-    return conn.execute(
-        f"""SELECT r.stripe_customer_id AS id, NULL AS email, NULL AS name, NULL::timestamp AS created,
-                  NULL AS default_payment_method_id, false AS has_live_subscription,
-                  {_CARD_COLUMNS}
-             FROM billing_app.remembered_customers r
-             LEFT JOIN billing_mirror.payment_methods pm ON false
-            WHERE r.user_id = %s
-              AND NOT EXISTS (SELECT 1 FROM billing_mirror.customers c WHERE c.id = r.stripe_customer_id)""",
-        (str(user_id),)).fetchone()
+    """The user's Stripe customer (see CUSTOMER_OF_USER), with its default card's columns; None
+    when there is none."""
+    query = with_user_key("customer_of_user", CUSTOMER_OF_USER, user_key)
+    customer = conn.execute(query, customer_params(user_id)).fetchone()
+    warn_if_linked_twice(customer, user_id)
+    return customer
 
 
 def remember_customer(conn: psycopg.Connection, user_id: str, customer_id: str) -> str:

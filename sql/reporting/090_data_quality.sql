@@ -12,34 +12,38 @@ COMMENT ON VIEW reporting_live.customer_link IS
 -- UNION ALL sits in a subquery: PostgreSQL flattens a view that is a bare UNION ALL into its
 -- branches and pushes outer conditions into them, barrier or not.
 CREATE OR REPLACE VIEW reporting_live.data_quality WITH (security_barrier) AS
+-- Every live customer with the user id its metadata carries (NULL for none or empty), read once:
+-- each check below reads this list instead of the customers' metadata again. The metadata key
+-- comes from reporting_live.customer_link, read once per query.
+WITH linked AS MATERIALIZED (
+    SELECT c.id, nullif(c.metadata ->> link.user_key, '') AS user_id, link.user_key
+      FROM billing_mirror.customers c CROSS JOIN reporting_live.customer_link link
+     WHERE c.deleted IS NOT TRUE)
 SELECT problem, object_type, object_id, detail FROM (
--- The metadata key that links a customer to a user is read once per query, as a scalar subquery
--- (reporting_live.customer_link): as a join it would keep the planner from hashing the user lookups.
 -- The checks against billing_app.users apply to the built-in accounts only: a deployment whose
 -- users live in its identity provider or host app has none there.
-SELECT 'customer_without_user_id' AS problem, 'customer' AS object_type, c.id AS object_id,
-       'customer has no metadata.' || (SELECT user_key FROM reporting_live.customer_link) || ', so no app user can see it' AS detail
-  FROM billing_mirror.customers c
- WHERE c.deleted IS NOT TRUE AND coalesce(c.metadata ->> (SELECT user_key FROM reporting_live.customer_link), '') = ''
+SELECT 'customer_without_user_id' AS problem, 'customer' AS object_type, l.id AS object_id,
+       'customer has no metadata.' || l.user_key || ', so no app user can see it' AS detail
+  FROM linked l
+ WHERE l.user_id IS NULL
 UNION ALL
 SELECT 'user_without_customer', 'user', u.id::text,
        'app user has no live Stripe customer (free plan)'
   FROM billing_app.users u
- WHERE NOT EXISTS (SELECT 1 FROM billing_mirror.customers c
-                    WHERE c.metadata ->> (SELECT user_key FROM reporting_live.customer_link) = u.id::text AND c.deleted IS NOT TRUE)
+ WHERE NOT EXISTS (SELECT 1 FROM linked l WHERE l.user_id = u.id::text)
 UNION ALL
-SELECT 'customer_with_unknown_user_id', 'customer', c.id,
-       'metadata.' || (SELECT user_key FROM reporting_live.customer_link) || ' ' || (c.metadata ->> (SELECT user_key FROM reporting_live.customer_link)) || ' is not an app user'
-  FROM billing_mirror.customers c
- WHERE c.deleted IS NOT TRUE AND coalesce(c.metadata ->> (SELECT user_key FROM reporting_live.customer_link), '') <> ''
+SELECT 'customer_with_unknown_user_id', 'customer', l.id,
+       'metadata.' || l.user_key || ' ' || l.user_id || ' is not an app user'
+  FROM linked l
+ WHERE l.user_id IS NOT NULL
    AND EXISTS (SELECT 1 FROM billing_app.users)
-   AND NOT EXISTS (SELECT 1 FROM billing_app.users u WHERE u.id::text = c.metadata ->> (SELECT user_key FROM reporting_live.customer_link))
+   AND NOT EXISTS (SELECT 1 FROM billing_app.users u WHERE u.id::text = l.user_id)
 UNION ALL
-SELECT 'user_with_several_customers', 'user', c.metadata ->> (SELECT user_key FROM reporting_live.customer_link),
-       count(*) || ' live customers carry this user id: ' || string_agg(c.id, ', ' ORDER BY c.id)
-  FROM billing_mirror.customers c
- WHERE c.deleted IS NOT TRUE AND coalesce(c.metadata ->> (SELECT user_key FROM reporting_live.customer_link), '') <> ''
- GROUP BY c.metadata ->> (SELECT user_key FROM reporting_live.customer_link)
+SELECT 'user_with_several_customers', 'user', l.user_id,
+       count(*) || ' live customers carry this user id: ' || string_agg(l.id, ', ' ORDER BY l.id)
+  FROM linked l
+ WHERE l.user_id IS NOT NULL
+ GROUP BY l.user_id
 HAVING count(*) > 1
 UNION ALL
 SELECT CASE WHEN p.id IS NULL THEN 'price_missing' ELSE 'price_deleted' END,
