@@ -74,9 +74,11 @@ def start_embedded_database(instance_path: str, settings: Mapping[str, Any]) -> 
 
 
 def in_command() -> bool:
-    """Is the app being made by a `flask` command (which sets up only what it uses)?"""
+    """Is the app being made for a command line tool other than a server (`flask report`, `flask db`...),
+    which sets up only what it uses?  `flask run` serves: it gets every start-up check."""
     import click
-    return click.get_current_context(silent=True) is not None
+    ctx = click.get_current_context(silent=True)
+    return ctx is not None and ctx.command.name != "run"
 
 
 def serving(app: Flask) -> bool:

@@ -28,7 +28,7 @@ import psycopg
 from flask import current_app, g
 from psycopg import sql
 from psycopg.rows import dict_row
-from psycopg_pool import ConnectionPool, PoolTimeout
+from psycopg_pool import ConnectionPool, PoolClosed, PoolTimeout
 
 
 class DatabaseUnavailable(Exception):
@@ -142,6 +142,8 @@ class Database:
             conn = self.pool.getconn(timeout=timeout)
             self._down_since = None
             return conn
+        except PoolClosed as exc:
+            raise DatabaseUnavailable("the connection pool is closed") from exc
         except PoolTimeout as exc:
             if not down or not self._direct.acquire(blocking=False):
                 errors = self.pool.get_stats().get("connections_errors", 0)

@@ -72,8 +72,8 @@ def stripe_http_session(api_base: str, connections: int):
     adapter = HTTPAdapter(pool_connections=1, pool_maxsize=connections, max_retries=0)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
-    proxies = {scheme: url for scheme, url in requests.utils.get_environ_proxies(api_base).items()
-               if scheme in ("http", "https")}
+    # {"http": ..., "https": ..., "all": ...} unless NO_PROXY names api_base's host
+    proxies = {scheme: url for scheme, url in requests.utils.get_environ_proxies(api_base).items() if scheme != "no"}
     return session, proxies or None
 
 

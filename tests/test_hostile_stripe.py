@@ -104,6 +104,21 @@ def test_gunicorn_refuses_to_start_when_a_stripe_call_outlasts_its_timeout():
         "could not end in time is not started"]
 
 
+def test_flask_run_refuses_a_stripe_call_that_outlasts_the_worker_timeout_and_commands_do_not_care(
+        tmp_path, database_url):
+    """`flask run` serves, so it gets the check; `flask report list` calls no Stripe and starts anyway."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("STRIPE_", "FLASK_", "DATABASE_", "WORKER_"))}
+    env.update(FLASK_SKIP_DOTENV="1", PYTHONPATH=str(ROOT), FLASK_APP="billing_app:create_app(cli=True)",
+               DATABASE_URL=database_url, STRIPE_TIMEOUT="15", INSTANCE_PATH=str(tmp_path))
+    run = subprocess.run([sys.executable, "-m", "flask", "run", "--port", "0"], cwd=ROOT, capture_output=True,
+                         text=True, timeout=60, env=env)
+    assert run.returncode != 0
+    assert "one Stripe call can take 46.5 s" in run.stderr and "WORKER_TIMEOUT=30 s" in run.stderr
+    report = subprocess.run([sys.executable, "-m", "flask", "report", "list"], cwd=ROOT, capture_output=True,
+                            text=True, timeout=60, env=env)
+    assert report.returncode == 0, report.stderr
+
+
 def test_a_first_checkout_waiting_on_stripe_holds_no_connection(app_config, stripe_api, mirror):
     """A pool of one connection: while a new customer's create hangs in Stripe, another user's page answers."""
     mirror.product("prod_pro", "Pro")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from datetime import datetime
 
 import psycopg
@@ -20,9 +21,12 @@ PASSWORD_MAX_LENGTH = 200
 PASSWORD_MIN_SCORE = 2
 ZXCVBN_MAX_LENGTH = 72
 
-# Checked against when the email is unknown, so that a wrong email and a wrong
-# password take the same time and an attacker cannot tell which it was.
-_DUMMY_HASH = generate_password_hash("not-a-real-password")
+@cache
+def _dummy_hash() -> str:
+    """Checked against when the email is unknown, so that a wrong email and a wrong password take
+    the same time and an attacker cannot tell which it was (made on first use: hashing takes a
+    tenth of a second, which every `flask` command would otherwise pay at start-up)."""
+    return generate_password_hash("not-a-real-password")
 
 
 class SignupError(ValueError):
@@ -136,7 +140,7 @@ def authenticate(conn: psycopg.Connection, email: str, password: str) -> User | 
     """The user with this email and password, or None."""
     user = user_by_email(conn, email)
     if user is None:
-        check_password_hash(_DUMMY_HASH, password)
+        check_password_hash(_dummy_hash(), password)
         return None
     return user if check_password_hash(user.password_hash, password) else None
 

@@ -1,8 +1,9 @@
 """The one read layer over the Stripe mirror.
 
 Every read of Stripe data goes through these modules, one per entity
-(customers, subscriptions, catalogue, invoices, payment methods).  Each
-function takes the connection first and returns plain rows.  They read the
+(customers, with their cards; subscriptions; catalogue; invoices), and
+``account_rows`` below, the account page's data in one statement made of their
+queries.  Each function takes the connection first and returns plain rows.  They read the
 canonical views in schema ``billing_mirror`` (sql/mirror/), which the source's
 adapter (sql/sources/<name>/) maps onto whatever sync service filled schema
 ``stripe``: callers never know which source is behind them.
