@@ -82,7 +82,7 @@ class Database:
         self.name = name
         self._pool: ConnectionPool | None = None
         self._down_since: float | None = None  # when the pool last saw the server gone
-        self._errors_seen = 0  # the pool's connection errors already counted (see connection())
+        self._errors_seen = 0  # the pool's connection errors already counted (see getconn())
         self._direct = threading.BoundedSemaphore(self.DIRECT_CONNECTIONS)
         self._direct_connections: set[psycopg.Connection] = set()  # lent by getconn outside the pool
         self._pid: int | None = None
