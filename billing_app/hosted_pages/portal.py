@@ -8,17 +8,17 @@ queries, never while Stripe answers.
 
 from __future__ import annotations
 
-from billing_app.hosted_pages import RETURN_PARAM
 from typing import Any, Mapping
 
 from billing_app.billing import absolute_url
 from billing_app.db import Database
-from billing_app.identity import BillingUser
-from billing_app.mirror.customers import customer_for_user
-from billing_app.mirror.subscriptions import live_subscription_of_customer
 from billing_app.errors import BillingError, contact_email, shown
+from billing_app.hosted_pages import RETURN_PARAM
+from billing_app.identity import BillingUser
 from billing_app.mirror.catalogue import is_addon, subscribable_price
+from billing_app.mirror.customers import customer_for_user
 from billing_app.mirror.subscription_actions import in_good_standing, subscription_actions
+from billing_app.mirror.subscriptions import live_subscription_of_customer
 from billing_app.stripe_client import StripeApi, new_idempotency_key, redirect_url
 
 FLOWS = ("payment_method_update", "subscription_cancel", "subscription_update", "subscription_update_confirm")

@@ -65,8 +65,7 @@ def account_rows(conn: psycopg.Connection, user_id: str, *, user_key: str = "use
                  limit: int = 10) -> AccountRows | None:
     """Everything the account page reads for ``user_id``, in one statement; None without a customer."""
     query = with_user_key("account_page", _ACCOUNT_PAGE, user_key)
-    row = conn.execute(query, {**customer_params(user_id), "owing_statuses": list(subscriptions.OWING_STATUSES),
-                               "limit": limit}).fetchone()
+    row = conn.execute(query, {**customer_params(user_id), "limit": limit}).fetchone()
     if row is None:
         return None
     customer = _typed(row["customer"])

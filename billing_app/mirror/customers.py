@@ -7,7 +7,7 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import tuple_row
 
-from billing_app.mirror.subscriptions import LIVE_SUBSCRIPTION, OPEN_STATUSES
+from billing_app.mirror.subscriptions import LIVE_SUBSCRIPTION, status_params
 from billing_app.request_log import logger
 
 log = logger(__name__)
@@ -22,8 +22,9 @@ _CARD_COLUMNS = """pm.id AS card_id, pm.type AS card_type, pm.card_brand, pm.car
 # created at checkout while the mirror has no row for it yet (billing_app.remembered_customers).
 # ``linked_ids`` names every mirror customer the user id links to.  The metadata key goes in as
 # a literal ({user_key}), so the planner can match the expression index.
+_CHOSEN_FIRST = "has_live_subscription DESC, created DESC NULLS LAST, id DESC"
 CUSTOMER_OF_USER = f"""WITH linked AS (
-            SELECT *, array_agg(id) OVER (ORDER BY has_live_subscription DESC, created DESC NULLS LAST, id DESC
+            SELECT *, array_agg(id) OVER (ORDER BY {_CHOSEN_FIRST}
                                           ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS linked_ids
               FROM (SELECT c.id, c.email, c.name, c.created, c.default_payment_method_id,
                            EXISTS (SELECT 1 FROM billing_mirror.subscriptions s
@@ -33,7 +34,7 @@ CUSTOMER_OF_USER = f"""WITH linked AS (
                       LEFT JOIN billing_mirror.payment_methods pm ON pm.id = c.default_payment_method_id
                      WHERE c.metadata ->> {{user_key}} = %(user_id)s
                        AND NOT c.deleted) found
-             ORDER BY has_live_subscription DESC, created DESC NULLS LAST, id DESC
+             ORDER BY {_CHOSEN_FIRST}
              LIMIT 1)
         SELECT * FROM linked
          UNION ALL
@@ -55,7 +56,8 @@ def with_user_key(name: str, template: str, user_key: str) -> str:
 
 
 def customer_params(user_id: str) -> dict:
-    return {"user_id": str(user_id), "open_statuses": list(OPEN_STATUSES)}
+    """CUSTOMER_OF_USER's parameters, and those of the live-subscription queries run beside it."""
+    return {"user_id": str(user_id), **status_params()}
 
 
 def warn_if_linked_twice(customer: dict | None, user_id: str) -> None:

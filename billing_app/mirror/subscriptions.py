@@ -58,8 +58,13 @@ LAST_ENDED_SUBSCRIPTION = f"""SELECT s.id AS subscription_id,
 OWING_STATUSES = ("past_due", "unpaid", "incomplete")
 
 
+def status_params() -> dict:
+    """The statuses the live-subscription queries take (%(open_statuses)s, %(owing_statuses)s)."""
+    return {"open_statuses": list(OPEN_STATUSES), "owing_statuses": list(OWING_STATUSES)}
+
+
 def live_params(customer_id: str) -> dict:
-    return {"customer_id": customer_id, "open_statuses": list(OPEN_STATUSES), "owing_statuses": list(OWING_STATUSES)}
+    return {"customer_id": customer_id, **status_params()}
 
 
 def live_subscription_items(conn: psycopg.Connection, customer_id: str) -> list[dict]:
