@@ -45,36 +45,27 @@ def build_stripe_client(config) -> stripe.StripeClient | None:
     if not api_key:
         return None
     import stripe
+
+    from billing_app.stripe_transport import Urllib3Client
     api_base = config.get("STRIPE_API_BASE") or stripe.DEFAULT_API_BASE
-    session, proxies = stripe_http_session(api_base, config["STRIPE_MAX_CONCURRENT_CALLS"])
     return stripe.StripeClient(
         api_key,
         base_addresses={"api": api_base},
         max_network_retries=config["STRIPE_MAX_NETWORK_RETRIES"],
-        http_client=stripe.RequestsClient(timeout=config["STRIPE_TIMEOUT"], session=session, proxy=proxies),
+        http_client=Urllib3Client(timeout=config["STRIPE_TIMEOUT"], connections=config["STRIPE_MAX_CONCURRENT_CALLS"],
+                                  proxy=stripe_proxy(api_base)),
     )
 
 
-def stripe_http_session(api_base: str, connections: int):
-    """The one HTTP session of this process's Stripe calls, and the proxies to reach ``api_base``.
+def stripe_proxy(api_base: str) -> str | None:
+    """The proxy that reaches ``api_base`` by the environment (HTTPS_PROXY, HTTP_PROXY, ALL_PROXY and
+    NO_PROXY, as `requests` reads them), or None.  Read once, when the client is built: a transport that
+    reads os.environ again on every call pays for it on every portal click."""
+    from urllib.parse import urlsplit
 
-    Its connections to Stripe are kept alive and shared by every thread (up to
-    ``connections``, the call slots), instead of one idle connection per thread.
-    The environment's proxy settings (HTTPS_PROXY, NO_PROXY...) are read once,
-    here: a session that trusts the environment reads os.environ again on
-    every call, a measurable part of a portal click's time.
-    """
-    import requests
-    from requests.adapters import HTTPAdapter
-
-    session = requests.Session()
-    session.trust_env = False
-    adapter = HTTPAdapter(pool_connections=1, pool_maxsize=connections, max_retries=0)
-    session.mount("https://", adapter)
-    session.mount("http://", adapter)
-    # {"http": ..., "https": ..., "all": ...} unless NO_PROXY names api_base's host
-    proxies = {scheme: url for scheme, url in requests.utils.get_environ_proxies(api_base).items() if scheme != "no"}
-    return session, proxies or None
+    from requests.utils import get_environ_proxies  # stripe-python's own dependency
+    proxies = get_environ_proxies(api_base)
+    return proxies.get(urlsplit(api_base).scheme) or proxies.get("all")
 
 
 class StripeApi:

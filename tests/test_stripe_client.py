@@ -1,5 +1,9 @@
 """The app's StripeClient: built from config, talking HTTP to the local Stripe stand-in."""
 
+import contextlib
+import socket
+import ssl
+import subprocess
 import threading
 import time
 
@@ -88,3 +92,59 @@ def test_a_proxy_in_the_environment_at_start_up_carries_every_call(make_app, mon
     finally:
         proxy.clear()
         proxy.stop()
+
+
+@contextlib.contextmanager
+def counting_server(tls_certificate=None):
+    """A Stripe that accepts connections and drops them at once (after the TLS handshake, when
+    ``tls_certificate`` gives a (cert, key) pair): yields (its base URL, the list of connections)."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    accepted = []
+    context = None
+    if tls_certificate:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(*tls_certificate)
+
+    def serve():
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            accepted.append(conn)
+            with contextlib.suppress(OSError):
+                if context:
+                    conn = context.wrap_socket(conn, server_side=True)
+                conn.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    scheme = "https" if tls_certificate else "http"
+    try:
+        yield f"{scheme}://127.0.0.1:{listener.getsockname()[1]}", accepted
+    finally:
+        listener.close()
+
+
+def test_a_stripe_that_drops_the_connection_is_tried_again(make_app):
+    """A broken connection is worth another try (stripe-python's backoff, the same idempotency key)."""
+    with counting_server() as (base, accepted):
+        app = make_app(STRIPE_API_BASE=base, STRIPE_MAX_NETWORK_RETRIES="1")
+        with app.app_context(), pytest.raises(stripe.APIConnectionError) as excinfo:
+            app_stripe().client.v1.customers.retrieve("cus_123")
+    assert len(accepted) == 2
+    assert excinfo.value.should_retry and "Network error" in str(excinfo.value)
+
+
+def test_a_certificate_that_does_not_verify_is_refused_and_never_retried(make_app, tmp_path):
+    """Calls carry the secret key: a server whose certificate does not chain to Stripe's CA bundle
+    (here a self-signed one) gets no request, and no second try."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
+                    "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out",
+                    str(cert)], check=True, capture_output=True)
+    with counting_server((cert, key)) as (base, accepted):
+        app = make_app(STRIPE_API_BASE=base, STRIPE_MAX_NETWORK_RETRIES="2")
+        with app.app_context(), pytest.raises(stripe.APIConnectionError) as excinfo:
+            app_stripe().client.v1.customers.retrieve("cus_123")
+    assert len(accepted) == 1
+    assert not excinfo.value.should_retry and "Could not verify Stripe's SSL certificate" in str(excinfo.value)
