@@ -48,16 +48,12 @@ def snapshot(url):
 @pytest.mark.parametrize("source", ["sequin", "supabase-sync-engine", "stripe-sync-engine"])
 def test_files_apply_in_fixed_order_with_the_sources_adapter_and_mirror_only_when_asked(source):
     names = [str(f.relative_to(SQL_DIR)) for f in schema_files(source, with_mirror=True)]
-    adapter = [f"sources/{source}/010_adapter.sql", f"sources/{source}/020_indexes.sql"]
-    if source == "supabase-sync-engine":
-        adapter.append(f"sources/{source}/030_statistics.sql")
-    assert names[:4 + len(adapter)] == [MIRROR_FILE, "020_app_schema.sql", "030_roles.sql",
-                                        "mirror/010_shape.sql", *adapter]
-    views = 4 + len(adapter)
-    assert names[views] == "mirror/020_views.sql"
+    assert names[:6] == [MIRROR_FILE, "020_app_schema.sql", "030_roles.sql", "mirror/010_shape.sql",
+                         f"sources/{source}/010_adapter.sql", f"sources/{source}/020_indexes.sql"]
+    assert names[6] == "mirror/020_views.sql"
     assert MIRROR_FILE not in [f.name for f in schema_files(source)]
     reporting = [name for name in names if name.startswith("reporting/")]
-    assert names[views + 1:] == reporting and reporting[0] == "reporting/000_schema.sql"
+    assert names[7:] == reporting and reporting[0] == "reporting/000_schema.sql"
     assert reporting[-1] == "reporting/999_grants.sql"
 
 

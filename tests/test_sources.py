@@ -290,10 +290,6 @@ def test_doctor_names_the_source_and_checks_its_tables_indexes_grants_and_sync_t
     for table in SOURCES[source].tables:
         assert f"OK   stripe.{table}: readable, has rows" in lines
     assert "OK   mirror indexes: all 7 present" in lines
-    if source == "supabase-sync-engine":
-        assert "OK   mirror statistics: all 4 present" in lines
-    else:
-        assert not any("mirror statistics" in line for line in lines), result.output
     assert ("OK   mirror grants: billing_service and billing_reporting read exactly the 7 tables the adapter "
             "needs") in lines
     column = SOURCES[source].synced_at_column
@@ -319,18 +315,6 @@ def test_a_missing_table_fails_doctor_naming_what_creates_it_and_pages_answer_50
     assert result.exit_code == 1
     assert page.status_code == 503 and "Billing is temporarily unavailable" in page.get_data(as_text=True)
     assert api.status_code == 503 and api.get_json()["error"]["code"] == "schema_missing"
-
-
-@pytest.mark.sources("supabase-sync-engine")
-def test_a_missing_statistics_object_fails_doctor_and_db_init_puts_it_back(app_config, owner_conn, database_url,
-                                                                          stripe_api):
-    owner_conn.execute("DROP STATISTICS billing_app.mirror_prices_stats")  # as a dropped column would
-    result = invoke_cli(app_config, "billing", "doctor")
-    assert ("FAIL mirror statistics: missing billing_app.mirror_prices_stats: run `flask db init`"
-            in result.output.splitlines()), result.output
-    apply_schema(database_url, with_mirror=False)
-    assert owner_conn.execute("SELECT count(*) FROM pg_statistic_ext WHERE stxname = 'mirror_prices_stats' "
-                              "AND stxnamespace = 'billing_app'::regnamespace").fetchone()[0] == 1
 
 
 @pytest.mark.sources("sequin")

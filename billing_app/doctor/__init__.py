@@ -143,8 +143,6 @@ def check_database(max_age: timedelta) -> list[Check]:
                 return checks
             checks.extend(check_table(conn, source, table) for table in source.tables)
             checks.append(check_indexes(conn, source))
-            if required_statistics(source):
-                checks.append(check_statistics(conn, source))
             checks.append(check_grants(conn, source))
             checks.append(check_analyst_temporary_objects(conn))
             checks.append(check_schema_updates(conn))
@@ -210,27 +208,6 @@ def check_indexes(conn: psycopg.Connection, source: Source) -> Check:
         return Check(False, "mirror indexes", f"{', '.join(invalid)} invalid (a CREATE INDEX CONCURRENTLY "
                                               "that failed): DROP INDEX stripe.<name>, then `flask db init`")
     return Check(True, "mirror indexes", f"all {len(wanted)} present")
-
-
-def required_statistics(source: Source) -> list[str]:
-    """The statistics objects the source's adapter keeps on its tables (sql/sources/<name>/030_statistics.sql)."""
-    path = SQL_DIR / "sources" / source.name / "030_statistics.sql"
-    return re.findall(r"\['(mirror_\w+_stats)'", path.read_text()) if path.exists() else []
-
-
-def check_statistics(conn: psycopg.Connection, source: Source) -> Check:
-    """The planner's statistics on the adapter's expressions exist (PostgreSQL 14 and later keep them;
-    the engine's migration drops one with a column it drops, and `flask db init` puts it back)."""
-    if conn.info.server_version < 140000:
-        return Check(True, "mirror statistics", "none before PostgreSQL 14; the reports may plan worse")
-    present = {row["name"] for row in conn.execute(
-        "SELECT stxname AS name FROM pg_statistic_ext WHERE stxnamespace = 'billing_app'::regnamespace")}
-    wanted = required_statistics(source)
-    missing = [name for name in wanted if name not in present]
-    if missing:
-        return Check(False, "mirror statistics", f"missing billing_app.{', billing_app.'.join(missing)}: "
-                                                 "run `flask db init`")
-    return Check(True, "mirror statistics", f"all {len(wanted)} present")
 
 
 READ_ROLES = ("billing_service", "billing_reporting")

@@ -9,8 +9,7 @@ Order (see ``schema_files``):
 3. ``mirror/010_shape.sql``: the canonical shape (schema ``billing_mirror``,
    rebuilt from scratch each time).
 4. ``sources/<source>/*.sql``: the adapter of the source found in the database
-   (or forced by STRIPE_MIRROR): its functions, grants, lookup indexes and,
-   for the 0.48 engine, planner statistics.
+   (or forced by STRIPE_MIRROR): its functions, grants and lookup indexes.
 5. ``mirror/020_views.sql``: the canonical views over the adapter.
 6. ``reporting/*.sql``: the analysts' views and the precomputed reports' tables.
 
