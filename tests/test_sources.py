@@ -158,30 +158,6 @@ def test_our_indexes_on_the_sources_tables_are_all_there(owner_conn, source):
         assert all(name.startswith("billing_app_") for name in wanted)
 
 
-@pytest.mark.sources("supabase-sync-engine")
-def test_the_planner_knows_how_many_rows_the_reports_filters_keep(mirror, owner_conn):
-    """The 0.48 adapter casts enums to text and reads prices' jsonb: without its expression statistics
-    (030_statistics.sql) PostgreSQL guesses one row for each filter below and plans the reports as
-    nested loops of look-ups."""
-    mirror.product("prod_pro", "Pro")
-    for n in range(4):
-        mirror.price(f"price_{n}", "prod_pro", unit_amount=1000 + n)
-    for n in range(12):
-        mirror.customer(f"cus_{n}", n)
-        mirror.subscription(f"sub_{n}", f"cus_{n}", status="active" if n < 9 else "canceled",
-                            items=((f"price_{n % 4}", 1),))
-    for table in ("subscriptions", "subscription_items", "prices"):
-        owner_conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier("stripe", table)))
-
-    def estimated_rows(query):
-        return owner_conn.execute("EXPLAIN (FORMAT JSON) " + query).fetchone()[0][0]["Plan"]["Plan Rows"]
-
-    assert estimated_rows("SELECT * FROM billing_mirror.subscriptions WHERE status IN ('active', 'past_due')") == 9
-    assert estimated_rows("SELECT * FROM billing_mirror.subscription_items WHERE deleted IS NOT TRUE") == 12
-    assert estimated_rows("SELECT * FROM billing_mirror.prices WHERE type = 'recurring' "
-                          "AND recurring_usage_type IS DISTINCT FROM 'metered'") == 4
-
-
 def test_the_roles_read_exactly_the_sources_tables(owner_conn, source):
     readable = {(role, table) for role, table in owner_conn.execute(
         """SELECT r.rolname, c.relname FROM pg_class c CROSS JOIN pg_roles r
