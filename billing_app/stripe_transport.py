@@ -11,18 +11,30 @@ process, connections kept alive and shared by the threads, nothing else.
 
 Failures read as stripe-python's own transports make them read: an
 ``APIConnectionError`` that stripe-python retries for timeouts and broken
-connections and never for a certificate it cannot verify.  Imported only when
-a Stripe client is built (``flask report`` never loads it).
+connections (an answer cut off mid-body included: the retry carries the same
+idempotency key) and never for a certificate it cannot verify.  A proxy from
+the environment is taken as ``requests`` takes it: a scheme of http:// when it
+has none, its user and password sent as Proxy-Authorization (or to the SOCKS
+server), and one that cannot be used (SOCKS without PySocks, say) fails each
+call with a message that says so, never the app's start-up.  Imported only
+when a Stripe client is built (``flask report`` never loads it).
 """
 
 from __future__ import annotations
 
 import textwrap
 from typing import Any, Mapping
+from urllib.parse import unquote
 
 import stripe
 import urllib3
 from urllib3 import exceptions
+
+from billing_app.request_log import logger
+
+log = logger(__name__)
+# what requests sends unless told otherwise; stripe-python's own headers go on top
+DEFAULT_HEADERS = {"Accept": "*/*", "Accept-Encoding": "gzip, deflate"}
 
 # errors worth another try (stripe-python retries only what it is told it may)
 _RETRYABLE = (exceptions.TimeoutError, exceptions.NewConnectionError, exceptions.ProtocolError,
@@ -42,13 +54,14 @@ class Urllib3Client(stripe.HTTPClient):
             retries=False,  # stripe-python retries, with its backoff and the same idempotency key
             timeout=urllib3.Timeout(connect=timeout, read=timeout),
             cert_reqs="CERT_REQUIRED", ca_certs=stripe.ca_bundle_path)  # the CA bundle stripe-python ships
-        if proxy is None:
-            self._pool = urllib3.PoolManager(**options)
-        elif proxy.startswith("socks"):
-            from urllib3.contrib.socks import SOCKSProxyManager  # needs PySocks, as requests does
-            self._pool = SOCKSProxyManager(proxy, **options)
-        else:
-            self._pool = urllib3.ProxyManager(proxy, **options)
+        self._unusable: str | None = None
+        try:
+            self._pool = proxy_pool(proxy, options) if proxy else urllib3.PoolManager(**options)
+        except Exception as exc:  # noqa: BLE001 - said on every call instead of stopping the app
+            self._pool = None
+            why = type(exc).__name__ if "@" in proxy else f"{type(exc).__name__}: {exc}"  # never the password
+            self._unusable = f"the proxy {redacted(proxy)} cannot be used ({why})"
+            log.error("Stripe calls will fail: %s", self._unusable)
 
     def request(self, method: str, url: str, headers: Mapping[str, str] | None,
                 post_data: Any = None) -> tuple[bytes, int, Mapping[str, str]]:
@@ -61,14 +74,47 @@ class Urllib3Client(stripe.HTTPClient):
         return response, response.status, response.headers
 
     def _send(self, method, url, headers, post_data, *, preload_content: bool):
+        if self._pool is None:
+            raise stripe.APIConnectionError(f"Stripe cannot be reached: {self._unusable}", should_retry=False)
         try:
-            return self._pool.request(method.upper(), url, body=post_data, headers=dict(headers or {}),
+            return self._pool.request(method.upper(), url, body=post_data,
+                                      headers=with_defaults(headers),
                                       redirect=False, preload_content=preload_content)
         except Exception as exc:  # noqa: BLE001 - every failure becomes stripe-python's connection error
             raise connection_error(exc) from exc
 
     def close(self) -> None:
-        self._pool.clear()
+        if self._pool is not None:
+            self._pool.clear()
+
+
+def with_defaults(headers: Mapping[str, str] | None) -> urllib3.HTTPHeaderDict:
+    """stripe-python's headers over DEFAULT_HEADERS, names compared without case."""
+    merged = urllib3.HTTPHeaderDict(DEFAULT_HEADERS)
+    for name, value in (headers or {}).items():
+        merged[name] = value
+    return merged
+
+
+def proxy_pool(proxy: str, options: dict[str, Any]) -> urllib3.PoolManager:
+    """The pool that goes through ``proxy`` (http://, https:// or socks*://; http:// when it names no
+    scheme), logging in with the user and password the URL carries, percent-decoded."""
+    parts = urllib3.util.parse_url(proxy if "://" in proxy else f"http://{proxy}")
+    user, _, password = (parts.auth or "").partition(":")
+    url = parts._replace(auth=None).url
+    if parts.scheme.lower().startswith("socks"):
+        from urllib3.contrib.socks import SOCKSProxyManager  # needs PySocks, as requests does
+        return SOCKSProxyManager(url, username=unquote(user) or None, password=unquote(password) or None, **options)
+    headers = urllib3.make_headers(proxy_basic_auth=f"{unquote(user)}:{unquote(password)}") if parts.auth else None
+    return urllib3.ProxyManager(url, proxy_headers=headers, **options)
+
+
+def redacted(proxy: str | None) -> str:
+    """``proxy`` without its password, for messages."""
+    if not proxy or "@" not in proxy:
+        return str(proxy)
+    scheme, _, rest = proxy.rpartition("://")
+    return f"{scheme + '://' if scheme else ''}***@{rest.rpartition('@')[2]}"
 
 
 def connection_error(exc: Exception) -> stripe.APIConnectionError:

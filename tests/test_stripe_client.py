@@ -3,7 +3,6 @@
 import contextlib
 import socket
 import ssl
-import subprocess
 import threading
 import time
 
@@ -122,7 +121,36 @@ def counting_server(tls_certificate=None):
     try:
         yield f"{scheme}://127.0.0.1:{listener.getsockname()[1]}", accepted
     finally:
+        with contextlib.suppress(OSError):
+            listener.shutdown(socket.SHUT_RDWR)  # wakes the accept() above
         listener.close()
+
+
+def self_signed_certificate(directory):
+    """A certificate for 127.0.0.1 signed by its own key, no CA's: (cert path, key path)."""
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=5))
+            .not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                           critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_path, key_path
 
 
 def test_a_stripe_that_drops_the_connection_is_tried_again(make_app):
@@ -138,13 +166,61 @@ def test_a_stripe_that_drops_the_connection_is_tried_again(make_app):
 def test_a_certificate_that_does_not_verify_is_refused_and_never_retried(make_app, tmp_path):
     """Calls carry the secret key: a server whose certificate does not chain to Stripe's CA bundle
     (here a self-signed one) gets no request, and no second try."""
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
-                    "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out",
-                    str(cert)], check=True, capture_output=True)
-    with counting_server((cert, key)) as (base, accepted):
+    with counting_server(self_signed_certificate(tmp_path)) as (base, accepted):
         app = make_app(STRIPE_API_BASE=base, STRIPE_MAX_NETWORK_RETRIES="2")
         with app.app_context(), pytest.raises(stripe.APIConnectionError) as excinfo:
             app_stripe().client.v1.customers.retrieve("cus_123")
     assert len(accepted) == 1
     assert not excinfo.value.should_retry and "Could not verify Stripe's SSL certificate" in str(excinfo.value)
+
+
+def test_certificates_are_checked_against_the_ca_bundle_stripe_python_ships(make_app, tmp_path, monkeypatch):
+    """The same server, its certificate put in stripe-python's bundle: the TLS handshake passes (the
+    dropped connection after it is then tried again), so the bundle is the one that decides."""
+    cert, key = self_signed_certificate(tmp_path)
+    monkeypatch.setattr(stripe, "ca_bundle_path", str(cert))
+    with counting_server((cert, key)) as (base, accepted):
+        app = make_app(STRIPE_API_BASE=base, STRIPE_MAX_NETWORK_RETRIES="1")
+        with app.app_context(), pytest.raises(stripe.APIConnectionError) as excinfo:
+            app_stripe().client.v1.customers.retrieve("cus_123")
+    assert len(accepted) == 2 and excinfo.value.should_retry
+
+
+def test_a_proxy_with_no_scheme_and_a_login_is_used_as_requests_would(make_app, monkeypatch):
+    """HTTP_PROXY=user:p%40ss@host:port: http:// is assumed, and the login goes as Proxy-Authorization."""
+    import base64
+
+    from pytest_httpserver import HTTPServer
+    proxy = HTTPServer(host="127.0.0.1", port=0)
+    proxy.start()
+    try:
+        proxy.expect_request("/v1/customers/cus_123", method="GET").respond_with_json(
+            {"id": "cus_123", "object": "customer"})
+        for name in ("NO_PROXY", "no_proxy", "HTTPS_PROXY", "https_proxy", "http_proxy"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("HTTP_PROXY", f"billing:p%40ss@127.0.0.1:{proxy.port}")
+        with make_app(STRIPE_API_BASE="http://stripe.invalid").app_context():
+            assert app_stripe().client.v1.customers.retrieve("cus_123").id == "cus_123"
+        request, _ = proxy.log[0]
+        assert request.headers["Proxy-Authorization"] == "Basic " + base64.b64encode(b"billing:p@ss").decode()
+        assert request.headers["Host"] == "stripe.invalid"
+    finally:
+        proxy.clear()
+        proxy.stop()
+
+
+def test_a_proxy_that_cannot_be_used_fails_each_call_not_the_start_up(make_app, monkeypatch, caplog):
+    """A SOCKS proxy without PySocks installed: the app starts, and a Stripe call answers 502; the log
+    says why, without the proxy's password."""
+    import importlib.util
+    if importlib.util.find_spec("socks") is not None:
+        pytest.skip("PySocks is installed here, so a SOCKS proxy can be used")
+    for name in ("NO_PROXY", "no_proxy", "HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("ALL_PROXY", "socks5://billing:secret@127.0.0.1:1080")
+    app = make_app(STRIPE_API_BASE="http://stripe.invalid", STRIPE_MAX_NETWORK_RETRIES="2")
+    with app.app_context(), pytest.raises(BillingError) as excinfo:
+        app_stripe().call(lambda client: client.v1.customers.retrieve("cus_123"))
+    assert excinfo.value.status == 502 and excinfo.value.code == "stripe_unreachable"
+    assert "the proxy socks5://***@127.0.0.1:1080 cannot be used" in caplog.text
+    assert "secret" not in caplog.text
