@@ -4,8 +4,8 @@ stripe-python still builds every request (authentication, idempotency keys,
 the API version, retries with backoff) and reads every answer; this only
 carries the bytes.  Its stock transport goes through ``requests``, whose
 Session merges settings, cookies, hooks and redirects on every call: about
-0.3-0.5 ms of CPU per call, measured beside this one on the same Stripe
-stand-in (BENCHMARKS.md), which is much of what a portal click costs the app.
+0.3 ms of CPU more per call than this, measured side by side on the same
+Stripe stand-in (BENCHMARKS.md), a tenth of what a portal click costs the app.
 urllib3 is the connection pool ``requests`` itself sits on: one pool per
 process, connections kept alive and shared by the threads, nothing else.
 
