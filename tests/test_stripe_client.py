@@ -68,29 +68,40 @@ def test_no_module_level_api_key(app):
     assert stripe.api_key is None
 
 
-def test_a_proxy_in_the_environment_at_start_up_carries_every_call(make_app, monkeypatch):
-    """Stripe calls go through HTTP(S)_PROXY as the environment had it when the app started (read once,
-    not on every call): here a second local server plays the proxy for a Stripe no resolver knows."""
+PROXY_VARIABLES = ("NO_PROXY", "no_proxy", "HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY",
+                   "all_proxy")
+
+
+@pytest.fixture
+def proxy_server(monkeypatch):
+    """No proxy in the environment, and a local server ready to play one that answers
+    GET /v1/customers/cus_123 for a Stripe no resolver knows (STRIPE_API_BASE=http://stripe.invalid)."""
     from pytest_httpserver import HTTPServer
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
     proxy = HTTPServer(host="127.0.0.1", port=0)
     proxy.start()
+    proxy.expect_request("/v1/customers/cus_123", method="GET").respond_with_json(
+        {"id": "cus_123", "object": "customer"})
     try:
-        proxy.expect_request("/v1/customers/cus_123", method="GET").respond_with_json(
-            {"id": "cus_123", "object": "customer"})
-        for name in ("NO_PROXY", "no_proxy", "HTTPS_PROXY", "https_proxy", "http_proxy"):
-            monkeypatch.delenv(name, raising=False)
-        monkeypatch.setenv("HTTP_PROXY", proxy.url_for("").rstrip("/"))
-        app = make_app(STRIPE_API_BASE="http://stripe.invalid")
-        monkeypatch.delenv("HTTP_PROXY")  # read at start-up: a later change is not looked up per call
-        with app.app_context():
-            customer = app_stripe().client.v1.customers.retrieve("cus_123")
-        assert customer.id == "cus_123"
-        request, _ = proxy.log[0]
-        assert request.headers["Host"] == "stripe.invalid"
-        assert request.headers["Authorization"] == f"Bearer {TEST_STRIPE_KEY}"
+        yield proxy
     finally:
         proxy.clear()
         proxy.stop()
+
+
+def test_a_proxy_in_the_environment_at_start_up_carries_every_call(make_app, monkeypatch, proxy_server):
+    """Stripe calls go through HTTP(S)_PROXY as the environment had it when the app started (read once,
+    not on every call): here a second local server plays the proxy."""
+    monkeypatch.setenv("HTTP_PROXY", proxy_server.url_for("").rstrip("/"))
+    app = make_app(STRIPE_API_BASE="http://stripe.invalid")
+    monkeypatch.delenv("HTTP_PROXY")  # read at start-up: a later change is not looked up per call
+    with app.app_context():
+        customer = app_stripe().client.v1.customers.retrieve("cus_123")
+    assert customer.id == "cus_123"
+    request, _ = proxy_server.log[0]
+    assert request.headers["Host"] == "stripe.invalid"
+    assert request.headers["Authorization"] == f"Bearer {TEST_STRIPE_KEY}"
 
 
 @contextlib.contextmanager
@@ -186,27 +197,15 @@ def test_certificates_are_checked_against_the_ca_bundle_stripe_python_ships(make
     assert len(accepted) == 2 and excinfo.value.should_retry
 
 
-def test_a_proxy_with_no_scheme_and_a_login_is_used_as_requests_would(make_app, monkeypatch):
+def test_a_proxy_with_no_scheme_and_a_login_is_used_as_requests_would(make_app, monkeypatch, proxy_server):
     """HTTP_PROXY=user:p%40ss@host:port: http:// is assumed, and the login goes as Proxy-Authorization."""
     import base64
-
-    from pytest_httpserver import HTTPServer
-    proxy = HTTPServer(host="127.0.0.1", port=0)
-    proxy.start()
-    try:
-        proxy.expect_request("/v1/customers/cus_123", method="GET").respond_with_json(
-            {"id": "cus_123", "object": "customer"})
-        for name in ("NO_PROXY", "no_proxy", "HTTPS_PROXY", "https_proxy", "http_proxy"):
-            monkeypatch.delenv(name, raising=False)
-        monkeypatch.setenv("HTTP_PROXY", f"billing:p%40ss@127.0.0.1:{proxy.port}")
-        with make_app(STRIPE_API_BASE="http://stripe.invalid").app_context():
-            assert app_stripe().client.v1.customers.retrieve("cus_123").id == "cus_123"
-        request, _ = proxy.log[0]
-        assert request.headers["Proxy-Authorization"] == "Basic " + base64.b64encode(b"billing:p@ss").decode()
-        assert request.headers["Host"] == "stripe.invalid"
-    finally:
-        proxy.clear()
-        proxy.stop()
+    monkeypatch.setenv("HTTP_PROXY", f"billing:p%40ss@127.0.0.1:{proxy_server.port}")
+    with make_app(STRIPE_API_BASE="http://stripe.invalid").app_context():
+        assert app_stripe().client.v1.customers.retrieve("cus_123").id == "cus_123"
+    request, _ = proxy_server.log[0]
+    assert request.headers["Proxy-Authorization"] == "Basic " + base64.b64encode(b"billing:p@ss").decode()
+    assert request.headers["Host"] == "stripe.invalid"
 
 
 def test_a_proxy_that_cannot_be_used_fails_each_call_not_the_start_up(make_app, monkeypatch, caplog):
@@ -215,7 +214,7 @@ def test_a_proxy_that_cannot_be_used_fails_each_call_not_the_start_up(make_app, 
     import importlib.util
     if importlib.util.find_spec("socks") is not None:
         pytest.skip("PySocks is installed here, so a SOCKS proxy can be used")
-    for name in ("NO_PROXY", "no_proxy", "HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"):
+    for name in PROXY_VARIABLES:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("ALL_PROXY", "socks5://billing:secret@127.0.0.1:1080")
     app = make_app(STRIPE_API_BASE="http://stripe.invalid", STRIPE_MAX_NETWORK_RETRIES="2")
