@@ -1,7 +1,7 @@
 """A user's billing state, read from the mirror and put in words.
 
-``account_summary`` is the one place that decides what the account page and
-``GET /api/billing/summary`` say: which customer, which subscriptions, which
+``account_summary`` (``summary_of`` for rows already read) is the one place that
+decides what the account page and ``GET /api/billing/summary`` say: which customer, which subscriptions, which
 date matters for each, which card, which invoices.
 """
 
@@ -17,7 +17,7 @@ from itertools import groupby
 import psycopg
 from babel.dates import format_date
 
-from billing_app.mirror import account_rows
+from billing_app.mirror import AccountRows, account_rows
 from billing_app.mirror.subscription_actions import (PlanChoice, SubscriptionActions, plan_choice,
                                                      scheduled_to_end, subscription_actions)
 from billing_app.money import format_money, interval_words
@@ -248,7 +248,11 @@ def invoice_view(row: dict) -> InvoiceView:
 def account_summary(conn: psycopg.Connection, user_id: str, *, user_key: str = "user_id") -> AccountSummary:
     """Everything the account page shows for ``user_id``, from the mirror only (one statement:
     mirror.account_rows; the customer as customer_for_user finds it)."""
-    found = account_rows(conn, user_id, user_key=user_key)
+    return summary_of(account_rows(conn, user_id, user_key=user_key))
+
+
+def summary_of(found: AccountRows | None) -> AccountSummary:
+    """The account page's words for the rows mirror.account_rows read (None: no customer)."""
     if found is None:
         return AccountSummary(customer_id=None)
     customer, rows, ended = found.customer, found.items, found.ended

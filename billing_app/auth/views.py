@@ -8,18 +8,26 @@ from flask_wtf.csrf import CSRFError
 
 from billing_app.auth import bp
 from billing_app.auth.forms import LoginForm, SignupForm
-from billing_app.auth.users import SignupError, authenticate, create_user, end_sessions, user_by_session_id
+from billing_app.auth.users import (SignupError, authenticate, create_user, end_sessions, user_by_session_id,
+                                    user_with_row)
 from billing_app.billing import settings
 from billing_app.db import get_db
 from billing_app.errors import CSRF_MESSAGE, BillingError
 from billing_app.extensions import login_manager
+from billing_app.identity import keep_read_with_sign_in, read_for_sign_in
 from billing_app.rate_limits import client_address, rate_limit, rate_limits
 from billing_app.stripe_client import STRIPE_LOCALES
 
 
 @login_manager.user_loader
 def load_user(session_id: str):
-    return user_by_session_id(get_db(), session_id)
+    read = read_for_sign_in()
+    if read is None:
+        return user_by_session_id(get_db(), session_id)
+    user, row = user_with_row(get_db(), session_id, read)  # the page's data in the same round trip
+    if user is not None:
+        keep_read_with_sign_in(user.billing_user_id, row)
+    return user
 
 
 def start_session(user) -> None:

@@ -61,15 +61,26 @@ class AccountRows:
     subscription_card: dict | None  # without a default card on the customer: the newest live subscription's
 
 
-def account_rows(conn: psycopg.Connection, user_id: str, *, user_key: str = "user_id",
-                 limit: int = 10) -> AccountRows | None:
-    """Everything the account page reads for ``user_id``, in one statement; None without a customer."""
-    query = with_user_key("account_page", _ACCOUNT_PAGE, user_key)
-    row = conn.execute(query, {**customer_params(user_id), "limit": limit}).fetchone()
-    if row is None:
+def account_page(user_id: str, *, user_key: str = "user_id", limit: int = 10) -> tuple[str, dict]:
+    """The statement giving the account page's data for ``user_id`` (one row, none without a
+    customer) and its parameters: ``account_rows`` runs it; with built-in accounts it travels with
+    the user's own row (auth.users.user_with_row)."""
+    return with_user_key("account_page", _ACCOUNT_PAGE, user_key), {**customer_params(user_id), "limit": limit}
+
+
+def account_rows_from(row: dict | None, user_id: str) -> AccountRows | None:
+    """``account_page``'s row as AccountRows; None without a customer."""
+    if row is None or row["customer"] is None:
         return None
     customer = _typed(row["customer"])
     warn_if_linked_twice(customer, user_id)
     return AccountRows(customer=customer, items=[_typed(r) for r in row["items"] or []],
                        invoices=[_typed(r) for r in row["invoices"] or []], ended=_typed(row["ended"]),
                        subscription_card=row["subscription_card"])
+
+
+def account_rows(conn: psycopg.Connection, user_id: str, *, user_key: str = "user_id",
+                 limit: int = 10) -> AccountRows | None:
+    """Everything the account page reads for ``user_id``, in one statement; None without a customer."""
+    query, params = account_page(user_id, user_key=user_key, limit=limit)
+    return account_rows_from(conn.execute(query, params).fetchone(), user_id)
