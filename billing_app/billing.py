@@ -37,6 +37,7 @@ class BillingState:
     verifier: Any = None  # identity.tokens.TokenVerifier in jwt mode
     csp: str | None = None  # the Content-Security-Policy header, worked out on first use
     links: dict[str, str | None] | None = None  # the site's fixed links (blueprint.SiteLinks)
+    headers: list[tuple[str, str, str]] | None = None  # blueprint.default_headers, on first use
     _database_url: str | None = field(default=None, repr=False)
 
     @property

@@ -130,6 +130,12 @@ class SiteLinks:
                 "settings": url_for("auth.account_settings") if accounts else None,
                 "terms": billing.settings["TERMS_URL"] or (url_for("main.terms") if standalone else None),
                 "privacy": billing.settings["PRIVACY_URL"] or (url_for("main.privacy") if standalone else None),
+                # billing's own pages and files, linked from every page
+                "account": url_for("billing.account.account"),
+                "pricing": url_for("billing.plans.pricing"),
+                "portal": url_for("billing.portal.portal"),
+                "stylesheet": url_for("billing.static", filename="style.css"),
+                "icon": url_for("billing.static", filename="favicon.svg"),
             }
         self.__dict__.update(billing.links)
 
@@ -246,24 +252,31 @@ def to_stripe(url: str):
     return render_template("billing/continue.html", url=url), 200, {"Refresh": f"0; url={url}"}
 
 
+def default_headers(billing: Any) -> list[tuple[str, str, str]]:
+    """The headers every answer carries unless the view or the host set them (name, value, name in
+    lower case), worked out once per app: no framing, no sniffing, no referrer beyond this origin,
+    HSTS over https, and a strict CSP on billing_app's own site (mounted, the host's layout may need
+    its own scripts: CONTENT_SECURITY_POLICY sets one)."""
+    if billing.headers is None:
+        headers = [("X-Content-Type-Options", "nosniff"), ("X-Frame-Options", "DENY"),
+                   ("Referrer-Policy", "strict-origin-when-cross-origin")]
+        if billing.standalone and (billing.settings["SITE_URL"] or "").startswith("https://"):
+            # mounted, HSTS (a promise for the whole domain and its subdomains) is the host's to make
+            headers.append(("Strict-Transport-Security", "max-age=31536000; includeSubDomains"))
+        policy = content_security_policy(billing)
+        if policy:
+            headers.append(("Content-Security-Policy", policy))
+        billing.headers = [(name, value, name.lower()) for name, value in headers]
+    return billing.headers
+
+
 def secure_headers(response):
-    """Headers on every answer: no framing, no sniffing, no referrer beyond this origin, HSTS over
-    https, nothing stored by caches (pages show a user's billing), and a strict CSP on billing_app's
-    own site (mounted, the host's layout may need its own scripts: CONTENT_SECURITY_POLICY sets one).
-    A header the view or the host already set is kept."""
+    """``default_headers`` on every answer (a header the view or the host already set is kept), and
+    nothing stored by caches: pages show a user's billing."""
     from billing_app.billing import state
-    billing = state()
-    config = billing.settings
     headers = response.headers
-    headers.setdefault("X-Content-Type-Options", "nosniff")
-    headers.setdefault("X-Frame-Options", "DENY")
-    headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
-    if billing.standalone and (config["SITE_URL"] or "").startswith("https://"):
-        # mounted, HSTS (a promise for the whole domain and its subdomains) is the host's to make
-        headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
-    policy = content_security_policy(billing)
-    if policy:
-        headers.setdefault("Content-Security-Policy", policy)
+    present = {name.lower() for name in headers.keys()}
+    headers.extend([(name, value) for name, value, lower in default_headers(state()) if lower not in present])
     if not (request.endpoint or "").endswith("static"):  # errors (no endpoint) included
         headers["Cache-Control"] = "no-store"
     return response
