@@ -100,3 +100,24 @@ def test_a_store_that_is_down_counts_in_memory_and_logs_it(make_app, caplog):
         answers = [wrong_password(client, f"x{n}@example.com").status_code for n in range(3)]
     assert answers == [401, 401, 429]
     assert "rate limit storage failed" in caplog.text and "counting in this process's memory" in caplog.text
+
+
+def test_in_memory_counters_start_no_thread_per_hit_and_are_swept_now_and_then():
+    """memory://: limits' own storage starts a timer thread 10 ms after a hit that walks every counter
+    with the GIL held (0.4 ms per 5,000 users, up to 100 times a second); ours sweeps on the hit that
+    passes by once SWEEP_SECONDS have gone, and an expired counter is forgotten on its next read anyway."""
+    from limits import parse, strategies
+
+    from billing_app.rate_limits import MemoryCounters, counters
+    store = counters("memory://")
+    assert isinstance(store, MemoryCounters)
+    limiter, limit = strategies.FixedWindowRateLimiter(store), parse("2 per minute")
+    timer = store.timer
+    assert [limiter.hit(limit, "user", str(n % 50)) for n in range(100)] == [True] * 100
+    assert store.timer is timer  # no new timer thread
+    assert not limiter.hit(limit, "user", "7")  # counting goes on: the third hit of user 7 in the minute
+    for key in list(store.expirations):  # every window over...
+        store.expirations[key] = 0
+    store._next_sweep = 0  # ...and the sweep due: the next hit sweeps them all
+    assert limiter.hit(limit, "user", "new")
+    assert [key.split("/")[2] for key in store.storage] == ["new"]
