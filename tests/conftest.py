@@ -167,6 +167,20 @@ def owner_conn(database_url):
 
 
 @pytest.fixture
+def statements(monkeypatch) -> list[str]:
+    """Every statement sent from now on, in order (psycopg's Cursor.execute, recorded, then run)."""
+    sent: list[str] = []
+    execute = psycopg.Cursor.execute
+
+    def recording(cursor, query, *args, **kwargs):
+        sent.append(str(query))
+        return execute(cursor, query, *args, **kwargs)
+
+    monkeypatch.setattr(psycopg.Cursor, "execute", recording)
+    return sent
+
+
+@pytest.fixture
 def stripe_api(httpserver):
     """The local Stripe stand-in; tests register answers and read ``stripe_api.log``."""
     return httpserver

@@ -62,6 +62,19 @@ def test_button_redirects_303_to_a_fresh_session_with_no_store(client, customer,
     assert request.headers["Idempotency-Key"].startswith("billing_app-")
 
 
+@pytest.mark.parametrize("send", [click, api])
+def test_a_click_reads_the_user_and_the_customer_in_one_statement(client, customer, token, stripe_api, statements,
+                                                                   send):
+    """Built-in accounts: the session's check and the customer lookup go to the database as one
+    statement; then the connection is back in the pool while Stripe answers (issue 16)."""
+    answer_portal_session(stripe_api)
+    statements.clear()
+    assert send(client, token).status_code in (200, 303)
+    assert len(statements) == 1, statements
+    assert "billing_app.users" in statements[0] and "billing_mirror.customers" in statements[0]
+    assert sessions_sent(stripe_api) == [{"customer": "cus_me", "return_url": RETURN_URL}]
+
+
 def test_every_click_creates_a_new_session(client, customer, token, stripe_api):
     answer_portal_session(stripe_api)
     click(client, token)

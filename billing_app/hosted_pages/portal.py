@@ -14,7 +14,7 @@ from billing_app.billing import absolute_url
 from billing_app.db import Database
 from billing_app.errors import BillingError, contact_email, shown
 from billing_app.hosted_pages import RETURN_PARAM
-from billing_app.identity import BillingUser
+from billing_app.identity import NOT_READ, BillingUser
 from billing_app.mirror.catalogue import is_addon, subscribable_price
 from billing_app.mirror.customers import customer_for_user
 from billing_app.mirror.subscription_actions import in_good_standing, subscription_actions
@@ -110,8 +110,10 @@ def _target_price(conn, price_id: str | None) -> dict:
 
 def create_portal_session(db: Database, stripe: StripeApi, config: Mapping[str, Any], user: BillingUser,
                           flow: str | None = None, subscription_id: str | None = None,
-                          price_id: str | None = None, item_id: str | None = None) -> str:
-    """A new Customer Portal session for ``user``; returns its URL.
+                          price_id: str | None = None, item_id: str | None = None,
+                          customer: dict | None | object = NOT_READ) -> str:
+    """A new Customer Portal session for ``user``; returns its URL.  ``customer``: the user's customer
+    when it was read already (with the user's own row: identity.read_with_sign_in), else looked up.
 
     Raises BillingError: 400 unknown flow or missing field, 404 no billing
     account or not this user's subscription, and Stripe's failures (see
@@ -120,16 +122,18 @@ def create_portal_session(db: Database, stripe: StripeApi, config: Mapping[str, 
     if flow and flow not in FLOWS:
         raise BillingError(400, "unknown_flow", f"Unknown flow {shown(flow)}; valid flows: {', '.join(FLOWS)}.")
     stripe.require_key()
-    with db.connection() as conn:
-        customer = customer_for_user(conn, user.id, user_key=config["STRIPE_CUSTOMER_USER_KEY"])
-        if customer is None:
-            raise no_billing_account()
-        params: dict = {"customer": customer["id"], "return_url": return_url(config)}
-        if config["STRIPE_PORTAL_CONFIGURATION"]:
-            params["configuration"] = config["STRIPE_PORTAL_CONFIGURATION"]
-        if user.locale:
-            params["locale"] = user.locale
-        if flow:
+    if customer is NOT_READ:
+        with db.connection() as conn:
+            customer = customer_for_user(conn, user.id, user_key=config["STRIPE_CUSTOMER_USER_KEY"])
+    if customer is None:
+        raise no_billing_account()
+    params: dict = {"customer": customer["id"], "return_url": return_url(config)}
+    if config["STRIPE_PORTAL_CONFIGURATION"]:
+        params["configuration"] = config["STRIPE_PORTAL_CONFIGURATION"]
+    if user.locale:
+        params["locale"] = user.locale
+    if flow:
+        with db.connection() as conn:
             params["flow_data"] = _flow_data(conn, config, customer["id"], flow, subscription_id, price_id, item_id)
     options = {"idempotency_key": new_idempotency_key()}
     session = stripe.call(lambda client: client.v1.billing_portal.sessions.create(params=params, options=options))

@@ -122,22 +122,21 @@ NOT_READ = object()
 
 
 def read_with_sign_in(read: UserRead) -> Callable:
-    """For a view that reads one row for the signed-in user (put above ``sign_in_required``): where
+    """For a view that reads one row for the signed-in user (put right under the route): where
     signing in reads the database (built-in accounts), ``read`` goes with the user's own row, one
-    round trip instead of two, and the view takes its row from ``row_read_with_sign_in``."""
+    round trip instead of two, whenever this request signs the user in (a CSRF check before the
+    view included); the view takes its row from ``row_read_with_sign_in``."""
     def decorator(view: Callable) -> Callable:
-        @wraps(view)
-        def wrapped(*args, **kwargs):
-            g.billing_read_with_sign_in = read
-            return view(*args, **kwargs)
-        return wrapped
+        view.billing_read_with_sign_in = read
+        return view
     return decorator
 
 
 def read_for_sign_in() -> UserRead | None:
     """The statement to read with the user's row on this request, if its view asked for one (the
-    user loader's side of read_with_sign_in); asked once."""
-    return g.pop("billing_read_with_sign_in", None)
+    user loader's side of read_with_sign_in)."""
+    view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
+    return getattr(view, "billing_read_with_sign_in", None)
 
 
 def keep_read_with_sign_in(user_id: str, row: dict | None) -> None:

@@ -79,6 +79,14 @@ def account_rows_from(row: dict | None, user_id: str) -> AccountRows | None:
                        subscription_card=row["subscription_card"])
 
 
+def customer_from(row: dict | None, user_id: str) -> dict | None:
+    """customers.customer_of_user's row, read as JSON (with the signed-in user's row), as
+    customer_for_user returns it."""
+    customer = _typed(row)
+    warn_if_linked_twice(customer, user_id)
+    return customer
+
+
 def account_rows(conn: psycopg.Connection, user_id: str, *, user_key: str = "user_id",
                  limit: int = 10) -> AccountRows | None:
     """Everything the account page reads for ``user_id``, in one statement; None without a customer."""

@@ -67,11 +67,16 @@ def warn_if_linked_twice(customer: dict | None, user_id: str) -> None:
                     len(customer["linked_ids"]), ", ".join(customer["linked_ids"]), customer["id"])
 
 
+def customer_of_user(user_id: str, *, user_key: str = "user_id") -> tuple[str, dict]:
+    """CUSTOMER_OF_USER for ``user_id``: the statement and its parameters."""
+    return with_user_key("customer_of_user", CUSTOMER_OF_USER, user_key), customer_params(user_id)
+
+
 def customer_for_user(conn: psycopg.Connection, user_id: str, *, user_key: str = "user_id") -> dict | None:
     """The user's Stripe customer (see CUSTOMER_OF_USER), with its default card's columns; None
     when there is none."""
-    query = with_user_key("customer_of_user", CUSTOMER_OF_USER, user_key)
-    customer = conn.execute(query, customer_params(user_id)).fetchone()
+    query, params = customer_of_user(user_id, user_key=user_key)
+    customer = conn.execute(query, params).fetchone()
     warn_if_linked_twice(customer, user_id)
     return customer
 
