@@ -17,6 +17,7 @@ failure means for a caller is decided in one place, ``Database.translate``.
 from __future__ import annotations
 
 import os
+import re
 import select
 import threading
 import time
@@ -205,6 +206,28 @@ class Database:
         if self._pool is not None and self._pid == os.getpid():
             self._pool.close()
         self._pool = None
+
+
+_PLACEHOLDER = re.compile(r"%\((\w+)\)s|%%|%")
+
+
+def positional(statement: str) -> tuple[str, tuple[str, ...]]:
+    """``statement`` with its %(name)s placeholders as PostgreSQL's own $1, $2..., and the names in
+    that order: run it with a ``psycopg.RawCursor``, which sends it as it is.  For the long
+    statements of a page: psycopg parses a statement's placeholders on every execution once it is
+    over 4 KB (it caches shorter ones), about 50 microseconds here."""
+    names: list[str] = []
+
+    def number(match: re.Match) -> str:
+        if match.group(0) == "%%":
+            return "%"
+        if match.group(1) is None:
+            raise ValueError(f"a lone % in a statement: {statement[:80]}")
+        if match.group(1) not in names:
+            names.append(match.group(1))
+        return f"${names.index(match.group(1)) + 1}"
+
+    return _PLACEHOLDER.sub(number, statement), tuple(names)
 
 
 def get_db() -> psycopg.Connection:

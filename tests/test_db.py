@@ -116,3 +116,21 @@ def test_an_idle_connection_is_lent_without_a_round_trip_unless_the_server_spoke
                 break
         with pytest.raises(psycopg.OperationalError):
             check_idle_connection(lent)  # the pool then discards it and lends another
+
+
+def test_positional_placeholders_run_as_the_named_ones(database_url):
+    """db.positional: a page's long statement goes to a RawCursor with $1, $2... (a name used twice is
+    one number, %% is a percent sign) and gives what psycopg's own %(name)s conversion gives."""
+    import psycopg
+    import pytest
+
+    from billing_app.db import positional
+    statement = "SELECT %(a)s::int + %(b)s::int AS sum, %(a)s::int AS a, '100%%' AS percent"
+    query, names = positional(statement)
+    assert query == "SELECT $1::int + $2::int AS sum, $1::int AS a, '100%' AS percent" and names == ("a", "b")
+    values = {"a": 2, "b": 40}
+    with psycopg.connect(database_url) as conn:
+        raw = psycopg.RawCursor(conn).execute(query, [values[name] for name in names]).fetchone()
+        assert raw == conn.execute(statement, values).fetchone() == (42, 2, "100%")
+    with pytest.raises(ValueError, match="lone %"):
+        positional("SELECT 5 % 2")

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cache
 from typing import Callable
-from datetime import datetime
 
 import psycopg
 from email_validator import EmailNotValidError, validate_email
 from flask_login import UserMixin
 from psycopg.rows import class_row, dict_row
-import secrets
-
 from werkzeug.security import check_password_hash, generate_password_hash
+
+from billing_app.db import positional
 
 PASSWORD_MIN_LENGTH = 10
 PASSWORD_MAX_LENGTH = 200
@@ -119,7 +120,7 @@ def user_by_session_id(conn: psycopg.Connection, session_id: str) -> User | None
 
 
 _ROW_FIELDS = tuple(name.strip() for name in _COLUMNS.split(","))
-_with_row: dict[str, str] = {}
+_with_row: dict[str, tuple[str, tuple[str, ...]]] = {}
 
 
 def user_with_row(conn: psycopg.Connection, session_id: str,
@@ -133,12 +134,14 @@ def user_with_row(conn: psycopg.Connection, session_id: str,
         return None, None
     statement, params = read(str(claim[0]))
     if statement not in _with_row:
-        _with_row[statement] = (
+        _with_row[statement] = positional(
             f"SELECT u.*, to_json(page) AS read_with_user "  # noqa: S608 constant parts
             f"FROM (SELECT {_COLUMNS} FROM billing_app.users WHERE id = %(session_user_id)s) u "
             f"LEFT JOIN LATERAL ({statement}) page ON true")
-    with conn.cursor(row_factory=dict_row) as cur:
-        row = cur.execute(_with_row[statement], {**params, "session_user_id": claim[0]}).fetchone()
+    query, names = _with_row[statement]
+    values = {**params, "session_user_id": claim[0]}
+    with psycopg.RawCursor(conn, row_factory=dict_row) as cur:  # a page's statement: see db.positional
+        row = cur.execute(query, [values[name] for name in names]).fetchone()
     user = _current(User(**{name: row[name] for name in _ROW_FIELDS}) if row else None, claim[1])
     return (user, row["read_with_user"]) if user else (None, None)
 
