@@ -8,6 +8,7 @@ import pytest
 from psycopg.conninfo import make_conninfo
 
 from billing_app import create_app
+from billing_app.db import positional
 from tests.conftest import make_config, start_pgserver
 
 DOWN_URL = "postgresql://nobody@127.0.0.1:1/nothing"
@@ -121,10 +122,6 @@ def test_an_idle_connection_is_lent_without_a_round_trip_unless_the_server_spoke
 def test_positional_placeholders_run_as_the_named_ones(database_url):
     """db.positional: a page's long statement goes to a RawCursor with $1, $2... (a name used twice is
     one number, %% is a percent sign) and gives what psycopg's own %(name)s conversion gives."""
-    import psycopg
-    import pytest
-
-    from billing_app.db import positional
     statement = "SELECT %(a)s::int + %(b)s::int AS sum, %(a)s::int AS a, '100%%' AS percent"
     query, names = positional(statement)
     assert query == "SELECT $1::int + $2::int AS sum, $1::int AS a, '100%' AS percent" and names == ("a", "b")
