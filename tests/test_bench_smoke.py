@@ -40,7 +40,8 @@ def test_bench_smoke_writes_every_figure(wrk_available, postgres_server_url, tmp
                 "GET /account while 70 Stripe calls hang: no errors, p99 within 3x of quiet",
                 "| mrr_summary |", "| data_quality |",
                 "| active_subscriptions `--csv` |", "| `flask report refresh` < 30 s |",
-                "| GET /account CPU per request <= 4x hello's |",
+                "| GET /account CPU per request <= 4x hello's (alternating rounds) |",
+                "Flask's hello and GET /account alternating, 3 rounds",
                 "Portal overhead with Stripe at 0 ms", "Worker memory (RSS, MB)"):
         assert row in text
     table = text.split("| scenario |", 1)[1].split("\n\n", 1)[0].splitlines()[2:]
