@@ -669,7 +669,7 @@ def render(args, started_at, customers, load, loads, memory, reports, minted, co
         "waited on Stripe holding no database connection while the read above ran.",
         "",
         f"CPU per request (the app's processes' own counters), Flask's hello and GET /account alternating, "
-        f"{len(cpu['rounds'])} rounds of {cpu['seconds']:g} s each with both servers up: hello "
+        f"{len(cpu['rounds'])} rounds of {cpu['seconds']:.1f} s each with both servers up: hello "
         f"{' / '.join(f'{h:.3f}' for h, _ in cpu['rounds'])} ms, /account "
         f"{' / '.join(f'{a:.3f}' for _, a in cpu['rounds'])} ms: **{cpu['ratio']:.1f}x** "
         f"({cpu['account_ms']:.3f} / {cpu['hello_ms']:.3f} ms).",
