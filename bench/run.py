@@ -276,6 +276,7 @@ def interleaved_cpu(hello: tuple, app: tuple, sessions: Path, duration: float, r
     up (``hello`` and ``app``: (master, base URL)), so that whatever the machine does meanwhile (this
     one's CPU per request drifts by up to 2x between hours) weighs on both alike."""
     each = max(1.0, duration / (2 * rounds))
+    wrk('Flask "hello", warm-up', hello[1], duration=1)  # its workers' first requests, not counted
     measured = []
     for _ in range(rounds):
         ceiling = with_cpu(hello[0], lambda: wrk('Flask "hello", CPU round', hello[1], duration=each))

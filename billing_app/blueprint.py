@@ -117,14 +117,17 @@ def page_csrf_token() -> str:
 
 class SiteLinks:
     """Where the layout's links go, which depends on who signs people in; signing in comes back to
-    the page.  The fixed ones are worked out once per app, the sign-in ones only when a page shows
-    them (a signed-in page never does)."""
+    the page.  The fixed ones are worked out once per app and script root (a proxy's prefix), the
+    sign-in ones only when a page shows them (a signed-in page never does)."""
+
+    ROOTS_KEPT = 8  # script roots whose links are kept (a proxy may pass a client's prefix through)
 
     def __init__(self, billing: Any) -> None:
         self.billing = billing
-        if billing.links is None:
+        links = billing.links.get(request.script_root)
+        if links is None:
             standalone, accounts = billing.standalone, billing.auth_mode == "accounts"
-            billing.links = {
+            links = {
                 "home": url_for("main.home") if standalone else "/",
                 "sign_out": url_for("auth.logout") if accounts else None,
                 "settings": url_for("auth.account_settings") if accounts else None,
@@ -137,7 +140,9 @@ class SiteLinks:
                 "stylesheet": url_for("billing.static", filename="style.css"),
                 "icon": url_for("billing.static", filename="favicon.svg"),
             }
-        self.__dict__.update(billing.links)
+            if len(billing.links) < self.ROOTS_KEPT:
+                billing.links[request.script_root] = links
+        self.__dict__.update(links)
 
     @property
     def sign_in(self) -> str | None:

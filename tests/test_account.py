@@ -364,17 +364,26 @@ def test_item_with_missing_price_renders(client, customer, catalog):
     assert "Active Renews on March 5, 2031 Unknown plan — 2 × — The details of this plan are not available right now." in text
 
 
-@pytest.mark.parametrize("path", ["/account", "/api/billing/summary"])
-def test_the_signed_in_user_and_the_page_are_one_statement(client, customer, mirror, statements, path):
+def test_the_signed_in_user_and_the_page_are_one_statement(client, customer, mirror, statements):
     """Built-in accounts: the session's check (the user's row and session version) and the page's
     data, customer to invoices, go to the database as one statement (issue 16)."""
     mirror.subscription("sub_1", customer, current_period_end=RENEWAL)
     mirror.invoice("in_1", customer, subscription_id="sub_1")
     statements.clear()
-    response = client.get(path)
+    response = client.get("/account")
     assert response.status_code == 200 and "sub_1" in response.get_data(as_text=True)
     assert len(statements) == 1, statements
     assert "billing_app.users" in statements[0] and "billing_mirror.invoices" in statements[0]
+
+
+def test_links_follow_the_script_root_the_app_is_served_under(client, customer):
+    """The layout's links are worked out once per script root: an app reached both directly and
+    through a proxy's prefix links each page within the way it was reached."""
+    direct = client.get("/account").get_data(as_text=True)
+    prefixed = client.get("/account", base_url="http://localhost/shop").get_data(as_text=True)
+    assert 'href="/pricing"' in direct and 'href="/shop/pricing"' not in direct
+    assert 'href="/shop/pricing"' in prefixed and 'action="/shop/portal"' in prefixed
+    assert re.search(r'<link rel="stylesheet" href="/shop/[^"]+style\.css"', prefixed)
 
 
 def test_database_outage_gives_503_page(make_app, user, client):

@@ -93,6 +93,15 @@ def test_the_json_summary_is_limited_per_user(app_config, mirror):
     assert answers == [200, 200, 200, 429]
 
 
+def test_a_summary_poll_over_its_limit_costs_the_user_row_only(app_config, mirror, statements):
+    """The JSON summary's rate limit comes before the page's statement (it is not read with the sign-in)."""
+    with customer_app(app_config, mirror, API_RATE_LIMIT="1 per minute") as (app, client, token):
+        assert client.get("/api/billing/summary").status_code == 200
+        statements.clear()
+        assert client.get("/api/billing/summary").status_code == 429
+    assert len(statements) == 1 and "billing_app.users" in statements[0] and "billing_mirror" not in statements[0]
+
+
 def test_a_store_that_is_down_counts_in_memory_and_logs_it(make_app, caplog):
     app = make_app(RATELIMIT_STORAGE_URI="redis://127.0.0.1:1/0", SIGN_IN_IP_RATE_LIMIT="2 per minute")
     client = app.test_client()
@@ -113,6 +122,7 @@ def test_in_memory_counters_start_no_thread_per_hit_and_are_swept_now_and_then()
     assert isinstance(store, MemoryCounters)
     limiter, limit = strategies.FixedWindowRateLimiter(store), parse("2 per minute")
     timer = store.timer
+    timer.join()  # the one limits starts with the storage: over, so limits' own would start another
     assert [limiter.hit(limit, "user", str(n % 50)) for n in range(100)] == [True] * 100
     assert store.timer is timer  # no new timer thread
     assert not limiter.hit(limit, "user", "7")  # counting goes on: the third hit of user 7 in the minute

@@ -3,6 +3,10 @@ and over https the cookie is a __Host- cookie."""
 
 from __future__ import annotations
 
+import psycopg
+import pytest
+
+from billing_app.auth.users import user_with_row
 from tests.conftest import AuthActions, csrf_token_from
 
 
@@ -47,3 +51,18 @@ def test_over_https_the_session_is_a_host_cookie(make_app):
     answer = AuthActions(client).signup("me@example.com", "correct horse battery")
     cookie = next(c for c in answer.headers.getlist("Set-Cookie") if c.startswith("__Host-session="))
     assert "Secure" in cookie and "Path=/" in cookie and "Domain" not in cookie and "HttpOnly" in cookie
+
+
+def test_a_signed_out_session_never_runs_the_pages_statement(app, user, owner_conn):
+    """With built-in accounts a page's statement travels with the user's row (auth.users.user_with_row),
+    and runs only when the session's version is current: a copy of a signed-out cookie costs the
+    database the user's row, never the page.  The stand-in page statement divides by zero when run."""
+    version = owner_conn.execute("SELECT session_version FROM billing_app.users WHERE id = %s", (user,)).fetchone()[0]
+
+    def page(user_id):
+        return "SELECT 1 / (SELECT count(*)::int FROM billing_app.users WHERE id = %(nobody)s) AS boom", {"nobody": -1}
+
+    with app.extensions["billing_db"].connection() as conn:
+        assert user_with_row(conn, f"{user}:{version + 1}", page) == (None, None)
+        with pytest.raises(psycopg.errors.DivisionByZero):
+            user_with_row(conn, f"{user}:{version}", page)

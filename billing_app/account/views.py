@@ -16,7 +16,7 @@ def account_page_for(user_id: str) -> tuple[str, dict]:
 
 
 def summary_for(user):
-    row = row_read_with_sign_in(user)  # with built-in accounts, read with the user's row
+    row = row_read_with_sign_in(account_page_for, user)  # built-in accounts: read with the user's row
     if row is NOT_READ:
         return account_summary(get_db(), user.id, user_key=settings()["STRIPE_CUSTOMER_USER_KEY"])
     return summary_of(account_rows_from(row, user.id))
@@ -36,9 +36,9 @@ def account():
 
 
 @bp.route("/api/billing/summary")
-@read_with_sign_in(account_page_for)
 @sign_in_required
 @per_user_limit("API_RATE_LIMIT", "api")
 def billing_summary():
-    """The signed-in user's subscription state as JSON (the page's freshness poll uses it)."""
+    """The signed-in user's subscription state as JSON (the page's freshness poll uses it).  Not
+    read with the sign-in: the rate limit comes first, so an over-eager poll costs one user row."""
     return jsonify(summary_for(current_billing_user()).as_json())

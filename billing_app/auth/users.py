@@ -134,12 +134,15 @@ def user_with_row(conn: psycopg.Connection, session_id: str,
         return None, None
     statement, params = read(str(claim[0]))
     if statement not in _with_row:
+        # the page's part runs only for a current session (a one-time filter on the user's row):
+        # a signed-out copy of a cookie costs the database the user's row, never the page
         _with_row[statement] = positional(
             f"SELECT u.*, to_json(page) AS read_with_user "  # noqa: S608 constant parts
             f"FROM (SELECT {_COLUMNS} FROM billing_app.users WHERE id = %(session_user_id)s) u "
-            f"LEFT JOIN LATERAL ({statement}) page ON true")
+            f"LEFT JOIN LATERAL (SELECT * FROM ({statement}) p "
+            f"WHERE u.session_version = %(session_version)s OFFSET 0) page ON true")
     query, names = _with_row[statement]
-    values = {**params, "session_user_id": claim[0]}
+    values = {**params, "session_user_id": claim[0], "session_version": claim[1]}
     with psycopg.RawCursor(conn, row_factory=dict_row) as cur:  # a page's statement: see db.positional
         row = cur.execute(query, [values[name] for name in names]).fetchone()
     user = _current(User(**{name: row[name] for name in _ROW_FIELDS}) if row else None, claim[1])

@@ -26,7 +26,7 @@ def load_user(session_id: str):
         return user_by_session_id(get_db(), session_id)
     user, row = user_with_row(get_db(), session_id, read)  # the page's data in the same round trip
     if user is not None:
-        keep_read_with_sign_in(user.billing_user_id, row)
+        keep_read_with_sign_in(read, user.billing_user_id, row)
     return user
 
 

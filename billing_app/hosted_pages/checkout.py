@@ -74,7 +74,8 @@ def start_checkout(db: Database, stripe: StripeApi, config: Mapping[str, Any], u
         choice = plan_choice(live_subscription_items(conn, customer["id"])) if customer is not None else None
     if choice is not None and choice.kind == "change":  # the portal's flow checks the item and the price
         return create_portal_session(db, stripe, config, user, flow="subscription_update_confirm",
-                                     subscription_id=choice.subscription_id, price_id=price["id"])
+                                     subscription_id=choice.subscription_id, price_id=price["id"],
+                                     customer=customer)
     if choice is not None and choice.kind == "ask":
         raise plan_change_on_request()
     if choice is not None and choice.kind == "settle":

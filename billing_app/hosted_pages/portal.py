@@ -122,9 +122,13 @@ def create_portal_session(db: Database, stripe: StripeApi, config: Mapping[str, 
     if flow and flow not in FLOWS:
         raise BillingError(400, "unknown_flow", f"Unknown flow {shown(flow)}; valid flows: {', '.join(FLOWS)}.")
     stripe.require_key()
-    if customer is NOT_READ:
+    flow_data = None
+    if customer is NOT_READ or flow:  # one connection for what is left to read, none when nothing is
         with db.connection() as conn:
-            customer = customer_for_user(conn, user.id, user_key=config["STRIPE_CUSTOMER_USER_KEY"])
+            if customer is NOT_READ:
+                customer = customer_for_user(conn, user.id, user_key=config["STRIPE_CUSTOMER_USER_KEY"])
+            if customer is not None and flow:
+                flow_data = _flow_data(conn, config, customer["id"], flow, subscription_id, price_id, item_id)
     if customer is None:
         raise no_billing_account()
     params: dict = {"customer": customer["id"], "return_url": return_url(config)}
@@ -132,9 +136,8 @@ def create_portal_session(db: Database, stripe: StripeApi, config: Mapping[str, 
         params["configuration"] = config["STRIPE_PORTAL_CONFIGURATION"]
     if user.locale:
         params["locale"] = user.locale
-    if flow:
-        with db.connection() as conn:
-            params["flow_data"] = _flow_data(conn, config, customer["id"], flow, subscription_id, price_id, item_id)
+    if flow_data:
+        params["flow_data"] = flow_data
     options = {"idempotency_key": new_idempotency_key()}
     session = stripe.call(lambda client: client.v1.billing_portal.sessions.create(params=params, options=options))
     return redirect_url(session)

@@ -139,15 +139,17 @@ def read_for_sign_in() -> UserRead | None:
     return getattr(view, "billing_read_with_sign_in", None)
 
 
-def keep_read_with_sign_in(user_id: str, row: dict | None) -> None:
-    g.billing_row_read_with_sign_in = (user_id, row)
+def keep_read_with_sign_in(read: UserRead, user_id: str, row: dict | None) -> None:
+    """The user loader's row of ``read``, for the signed-in ``user_id`` only (see row_read_with_sign_in)."""
+    g.billing_row_read_with_sign_in = (read, user_id, row)
 
 
-def row_read_with_sign_in(user: BillingUser) -> dict | None | object:
-    """The row read with ``user``'s own (None: the statement gave none), or NOT_READ when signing in
-    read nothing (a host's users, tokens) or read for someone else: the view then runs the statement."""
+def row_read_with_sign_in(read: UserRead, user: BillingUser) -> dict | None | object:
+    """The row ``read`` gave with ``user``'s own (None: the statement gave none), or NOT_READ when
+    signing in read nothing (a host's users, tokens), or read something else or for someone else:
+    the view then runs the statement itself."""
     found = g.get("billing_row_read_with_sign_in")
-    return found[1] if found is not None and found[0] == user.id else NOT_READ
+    return found[2] if found is not None and found[0] is read and found[1] == user.id else NOT_READ
 
 
 def unauthorized():

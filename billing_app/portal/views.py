@@ -21,7 +21,7 @@ def customer_of_user_for(user_id: str) -> tuple[str, dict]:
 def portal_session_for(data) -> str:
     """A portal session for the signed-in user, for the flow the form or JSON body names."""
     user = current_billing_user()
-    row = row_read_with_sign_in(user)  # with built-in accounts, the customer was read with the user's row
+    row = row_read_with_sign_in(customer_of_user_for, user)  # built-in accounts: read with the user's row
     return create_portal_session(
         database(), stripe_api(), settings(), user,
         flow=text_field(data, "flow"), subscription_id=text_field(data, "subscription"),
