@@ -37,7 +37,7 @@ class BillingState:
     verifier: Any = None  # identity.tokens.TokenVerifier in jwt mode
     csp: str | None = None  # the Content-Security-Policy header, worked out on first use
     links: dict[str, dict[str, str | None]] = field(default_factory=dict)  # blueprint.SiteLinks, per script root
-    headers: list[tuple[str, str, str]] | None = None  # blueprint.default_headers, on first use
+    headers: list[tuple[str, str]] | None = None  # blueprint.default_headers, on first use
     _database_url: str | None = field(default=None, repr=False)
 
     @property

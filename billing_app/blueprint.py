@@ -257,9 +257,8 @@ def to_stripe(url: str):
     return render_template("billing/continue.html", url=url), 200, {"Refresh": f"0; url={url}"}
 
 
-def default_headers(billing: Any) -> list[tuple[str, str, str]]:
-    """The headers every answer carries unless the view or the host set them (name, value, name in
-    lower case), worked out once per app: no framing, no sniffing, no referrer beyond this origin,
+def default_headers(billing: Any) -> list[tuple[str, str]]:
+    """The headers every answer carries unless the view or the host set them, worked out once per app: no framing, no sniffing, no referrer beyond this origin,
     HSTS over https, and a strict CSP on billing_app's own site (mounted, the host's layout may need
     its own scripts: CONTENT_SECURITY_POLICY sets one)."""
     if billing.headers is None:
@@ -271,7 +270,7 @@ def default_headers(billing: Any) -> list[tuple[str, str, str]]:
         policy = content_security_policy(billing)
         if policy:
             headers.append(("Content-Security-Policy", policy))
-        billing.headers = [(name, value, name.lower()) for name, value in headers]
+        billing.headers = headers
     return billing.headers
 
 
@@ -281,7 +280,7 @@ def secure_headers(response):
     from billing_app.billing import state
     headers = response.headers
     present = {name.lower() for name in headers.keys()}
-    headers.extend([(name, value) for name, value, lower in default_headers(state()) if lower not in present])
+    headers.extend([(name, value) for name, value in default_headers(state()) if name.lower() not in present])
     if not (request.endpoint or "").endswith("static"):  # errors (no endpoint) included
         headers["Cache-Control"] = "no-store"
     return response

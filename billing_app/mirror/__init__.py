@@ -72,16 +72,14 @@ def account_rows_from(row: dict | None, user_id: str) -> AccountRows | None:
     """``account_page``'s row as AccountRows; None without a customer."""
     if row is None or row["customer"] is None:
         return None
-    customer = _typed(row["customer"])
-    warn_if_linked_twice(customer, user_id)
-    return AccountRows(customer=customer, items=[_typed(r) for r in row["items"] or []],
+    return AccountRows(customer=customer_from(row["customer"], user_id), items=[_typed(r) for r in row["items"] or []],
                        invoices=[_typed(r) for r in row["invoices"] or []], ended=_typed(row["ended"]),
                        subscription_card=row["subscription_card"])
 
 
 def customer_from(row: dict | None, user_id: str) -> dict | None:
-    """customers.customer_of_user's row, read as JSON (with the signed-in user's row), as
-    customer_for_user returns it."""
+    """customers.customer_of_user's row read as JSON (the account page's, or read with the signed-in
+    user's row), as customer_for_user returns it."""
     customer = _typed(row)
     warn_if_linked_twice(customer, user_id)
     return customer
