@@ -25,6 +25,7 @@ CSRF_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 PUBLIC_SETTINGS = ("COMPANY_NAME", "CONTACT_EMAIL")
 CSRF_HEADERS = ("X-CSRFToken", "X-CSRF-Token")
 DEFAULT_PORTS = {"http": 80, "https": 443}
+CSRF_TOKENS_KEPT = 4096  # signed CSRF tokens kept per app and process (one per recent session)
 log = logger(__name__)
 
 
@@ -108,11 +109,41 @@ def template_context() -> dict[str, Any]:
 
 
 def page_csrf_token() -> str:
-    """The session's CSRF token for this page's forms: made once per request, however many forms."""
+    """The session's CSRF token for this page's forms: made once per request, however many forms, and
+    signed once per session token in each process (``signed_csrf_token``)."""
     from flask import g
     if "billing_csrf_token" not in g:
-        g.billing_csrf_token = generate_csrf()
+        g.billing_csrf_token = signed_csrf_token()
     return g.billing_csrf_token
+
+
+def signed_csrf_token() -> str:
+    """Flask-WTF's signed form of the session's CSRF token, kept per app and session token.
+
+    generate_csrf signs the session's token anew on every page (a serializer, a
+    key derivation, two HMACs and a zlib attempt: some 70 microseconds of a page).
+    Without a time limit (WTF_CSRF_TIME_LIMIT=None, billing_app's own setting) a
+    token signed once stays valid for that session token, so it is reused; a
+    host's time limit gets a fresh signature every page, as generate_csrf gives.
+    """
+    from flask import g, session
+
+    from billing_app.billing import state
+    config = current_app.config
+    field_name = config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
+    session_token = session.get(field_name)
+    if config.get("WTF_CSRF_TIME_LIMIT", 3600) is not None or not isinstance(session_token, str):
+        return generate_csrf()
+    kept = state().csrf_tokens
+    key = (config.get("WTF_CSRF_SECRET_KEY") or current_app.secret_key, session_token)
+    token = kept.get(key)
+    if token is None:
+        if len(kept) >= CSRF_TOKENS_KEPT:
+            kept.clear()  # one new signature per session after that; atomic, where evicting one is not
+        token = kept[key] = generate_csrf()
+    else:
+        setattr(g, field_name, token)  # generate_csrf's own cache: a Flask-WTF form on the page agrees
+    return token
 
 
 class SiteLinks:

@@ -60,6 +60,15 @@ class LineItem:
     note: str | None = None
 
 
+@dataclass(frozen=True)
+class PortalButton:
+    """A button on the account page that opens the Customer Portal, on ``flow`` for its subscription."""
+    label: str
+    name: str                       # what a screen reader says: the action and the subscription
+    flow: str | None = None         # a portal deep link (portal.flows); None: the portal's home
+    style: str = "secondary"
+
+
 @dataclass
 class SubscriptionView:
     id: str
@@ -74,6 +83,20 @@ class SubscriptionView:
     actions: SubscriptionActions
     pay_url: str | None = None      # the open invoice's hosted page, when there is one to pay
     amount_owed: str | None = None
+
+    @property
+    def portal_buttons(self) -> list[PortalButton]:
+        """Its buttons to the Customer Portal, in the page's order (a property: not in the JSON summary)."""
+        actions, name = self.actions, self.name
+        buttons = [PortalButton("Resume subscription", f"Resume {name}", style="")] if actions.resume else []
+        if actions.update_payment_method:
+            buttons.append(PortalButton("Update payment method", f"Update payment method for {name}",
+                                        "payment_method_update"))
+        if actions.change_plan:
+            buttons.append(PortalButton("Change plan", f"Change plan for {name}", "subscription_update"))
+        if actions.cancel:
+            buttons.append(PortalButton("Cancel subscription", f"Cancel {name}", "subscription_cancel"))
+        return buttons
 
 
 @dataclass

@@ -44,6 +44,9 @@ def reporting_connection() -> Iterator[psycopg.Connection]:
         with conn.transaction():
             # one analyst's query at a time: room to hash and sort a million rows in memory
             conn.execute(f"SET LOCAL work_mem = '{REPORT_WORK_MEM}'")
+            # the live views are hash joins over a few columns: compiling them costs more than it
+            # saves (active_subscriptions at 1M rows, 2.7 s with JIT, 2.3 s without; the rest even)
+            conn.execute("SET LOCAL jit = off")
             if config["REPORTING_ROLE"]:
                 try:
                     conn.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(config["REPORTING_ROLE"])))
