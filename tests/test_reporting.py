@@ -272,6 +272,13 @@ def test_reporting_connection_is_read_only_and_runs_as_billing_reporting(app, da
             conn.execute("CREATE TEMP TABLE scratch (x int)")
 
 
+def test_reports_run_with_room_to_hash_and_without_jit(app, dataset):
+    """A million-row live view hashes in memory, and is not compiled first (BENCHMARKS.md)."""
+    with app.app_context(), reporting_connection() as conn:
+        assert conn.execute("SHOW work_mem").fetchone()[0] == "64MB"
+        assert conn.execute("SHOW jit").fetchone()[0] == "off"
+
+
 def test_reporting_role_cannot_read_users_nor_write_the_mirror(owner_conn, source):
     prices = SOURCES[source].table("price")
     owner_conn.execute("SET ROLE billing_reporting")
