@@ -38,7 +38,6 @@ class BillingState:
     csp: str | None = None  # the Content-Security-Policy header, worked out on first use
     links: dict[str, dict[str, str | None]] = field(default_factory=dict)  # blueprint.SiteLinks, per script root
     headers: list[tuple[str, str]] | None = None  # blueprint.default_headers, on first use
-    csrf_tokens: dict[tuple[str, str], str] = field(default_factory=dict)  # blueprint.page_csrf_token's
     _database_url: str | None = field(default=None, repr=False)
 
     @property

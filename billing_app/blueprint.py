@@ -11,12 +11,16 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError, generate_csrf, validate_csrf
 from wtforms import ValidationError
 
 from billing_app import errors
-from billing_app.request_log import assign_request_id, logger
+from billing_app.billing import settings, state
+from billing_app.config import prefixed
+from billing_app.errors import BillingError
+from billing_app.identity import current_billing_user, current_page, login_url_for
+from billing_app.request_log import assign_request_id, echo_request_id, logger
 
 billing_bp = Blueprint("billing", __name__, template_folder="templates", static_folder="static",
                        static_url_path="/static/billing")
@@ -25,7 +29,6 @@ CSRF_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 PUBLIC_SETTINGS = ("COMPANY_NAME", "CONTACT_EMAIL")
 CSRF_HEADERS = ("X-CSRFToken", "X-CSRF-Token")
 DEFAULT_PORTS = {"http": 80, "https": 443}
-CSRF_TOKENS_KEPT = 4096  # signed CSRF tokens kept per app and process (one per recent session)
 log = logger(__name__)
 
 
@@ -40,7 +43,6 @@ def check_csrf() -> None:
     """
     if request.method not in CSRF_METHODS:
         return
-    from billing_app.identity import current_billing_user
     user = current_billing_user()
     if user is None or user.by_bearer_token:
         return
@@ -67,7 +69,6 @@ FIELD_MAX_LENGTH = 255  # Stripe ids and flow names are far shorter
 
 def request_data(*, json_allowed: bool = False) -> Any:
     """The posted fields: the form, or with ``json_allowed`` a JSON object; BillingError 400 otherwise."""
-    from billing_app.errors import BillingError
     if not (json_allowed and request.is_json):
         return request.form
     try:
@@ -83,7 +84,6 @@ def request_data(*, json_allowed: bool = False) -> Any:
 
 def text_field(data: Any, name: str) -> str | None:
     """Field ``name`` as text, None when absent or empty; BillingError 400 when it cannot be one."""
-    from billing_app.errors import BillingError
     value = data.get(name)
     if value is None or value == "":
         return None
@@ -96,9 +96,6 @@ def text_field(data: Any, name: str) -> str | None:
 
 def template_context() -> dict[str, Any]:
     """Names the billing templates use: the user, the links of the site around them, the settings."""
-    from billing_app.billing import settings, state
-    from billing_app.identity import current_billing_user
-    from flask import g
     if "billing_template_context" not in g:  # once per request (the site's pages and billing's share it)
         config = settings()
         # only what pages show: never the settings themselves (keys, secrets, database URLs)
@@ -109,41 +106,15 @@ def template_context() -> dict[str, Any]:
 
 
 def page_csrf_token() -> str:
-    """The session's CSRF token for this page's forms: made once per request, however many forms, and
-    signed once per session token in each process (``signed_csrf_token``)."""
-    from flask import g
-    if "billing_csrf_token" not in g:
-        g.billing_csrf_token = signed_csrf_token()
-    return g.billing_csrf_token
+    """The session's CSRF token for this page's forms: made once per request, however many forms.
 
-
-def signed_csrf_token() -> str:
-    """Flask-WTF's signed form of the session's CSRF token, kept per app and session token.
-
-    generate_csrf signs the session's token anew on every page (a serializer, a
-    key derivation, two HMACs and a zlib attempt: some 70 microseconds of a page).
-    Without a time limit (WTF_CSRF_TIME_LIMIT=None, billing_app's own setting) a
-    token signed once stays valid for that session token, so it is reused; a
-    host's time limit gets a fresh signature every page, as generate_csrf gives.
+    Signed anew on every page, as Flask-WTF does (about 70 microseconds of a page here): a signature
+    kept for the session's life would be the same secret in every answer, which compression side
+    channels (BREACH) can read out of a page that also echoes a visitor's input.
     """
-    from flask import g, session
-
-    from billing_app.billing import state
-    config = current_app.config
-    field_name = config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
-    session_token = session.get(field_name)
-    if config.get("WTF_CSRF_TIME_LIMIT", 3600) is not None or not isinstance(session_token, str):
-        return generate_csrf()
-    kept = state().csrf_tokens
-    key = (config.get("WTF_CSRF_SECRET_KEY") or current_app.secret_key, session_token)
-    token = kept.get(key)
-    if token is None:
-        if len(kept) >= CSRF_TOKENS_KEPT:
-            kept.clear()  # one new signature per session after that; atomic, where evicting one is not
-        token = kept[key] = generate_csrf()
-    else:
-        setattr(g, field_name, token)  # generate_csrf's own cache: a Flask-WTF form on the page agrees
-    return token
+    if "billing_csrf_token" not in g:
+        g.billing_csrf_token = generate_csrf()
+    return g.billing_csrf_token
 
 
 class SiteLinks:
@@ -177,12 +148,10 @@ class SiteLinks:
 
     @property
     def sign_in(self) -> str | None:
-        from billing_app.identity import current_page, login_url_for
         return login_url_for(current_page())
 
     @property
     def sign_up(self) -> str | None:
-        from billing_app.identity import current_page
         return url_for("auth.signup", next=current_page()) if self.billing.auth_mode == "accounts" else None
 
 
@@ -205,7 +174,6 @@ def sentence_end(text: str) -> str:
 
 def limit_request_size() -> None:
     """Billing's requests are small (a few form fields): a larger body answers 413 before it is read."""
-    from billing_app.billing import settings
     limit = settings()["MAX_CONTENT_LENGTH"]
     host_limit = current_app.config.get("MAX_CONTENT_LENGTH")
     request.max_content_length = min(limit, host_limit) if host_limit else limit
@@ -273,8 +241,6 @@ def to_stripe(url: str):
     """The answer that sends a form's user to a Stripe page: a 303, unless this site's CSP would stop
     the browser there (a Stripe custom domain missing from STRIPE_CUSTOM_DOMAINS); then a page that
     goes on by itself with a link, which form-action does not govern, and a line in the log."""
-    from billing_app.billing import state
-    from billing_app.config import prefixed
     billing = state()
     if form_may_go_to(content_security_policy(billing), url):
         return redirect(url, 303)
@@ -308,7 +274,6 @@ def default_headers(billing: Any) -> list[tuple[str, str]]:
 def secure_headers(response):
     """``default_headers`` on every answer (a header the view or the host already set is kept), and
     nothing stored by caches: pages show a user's billing."""
-    from billing_app.billing import state
     headers = response.headers
     present = {name.lower() for name in headers.keys()}
     headers.extend([(name, value) for name, value in default_headers(state()) if name.lower() not in present])
@@ -320,9 +285,6 @@ def secure_headers(response):
 def request_id_and_headers(response):
     """Once per answer: billing_app's own site registers this for every route, and the blueprint for its
     own (which is all of them when mounted)."""
-    from flask import g
-
-    from billing_app.request_log import echo_request_id
     if g.get("billing_headers_done"):
         return response
     g.billing_headers_done = True

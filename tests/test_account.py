@@ -455,6 +455,18 @@ def test_buttons_are_post_forms_with_csrf_tokens(client, customer, mirror):
     assert all('name="subscription" value="sub_1"' in f for f in forms[1:])
 
 
+@pytest.mark.parametrize("status", ["incomplete", "incomplete_expired", "trialing", "active", "past_due",
+                                    "canceled", "unpaid", "paused"])
+@pytest.mark.parametrize("set_to_end", [False, True])
+def test_a_subscription_never_offers_both_resume_and_subscribe_again(status, set_to_end):
+    """The page draws a subscription's links (pay, subscribe again) before its portal buttons (resume,
+    payment method, plan, cancel): one order for every state, because these two never show together."""
+    from billing_app.mirror.subscription_actions import subscription_actions
+    actions = subscription_actions({"status": status, "cancel_at_period_end": set_to_end, "cancel_at": None,
+                                    "item_count": 1, "pay_url": "https://invoice.stripe.test/pay"})
+    assert not (actions.resume and actions.subscribe_again)
+
+
 def test_terms_and_privacy_name_the_company(make_app):
     client = make_app(COMPANY_NAME="Acme Widgets Ltd", CONTACT_EMAIL="help@acme.test").test_client()
     for path, heading in (("/terms", "Terms of service"), ("/privacy", "Privacy policy")):

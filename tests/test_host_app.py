@@ -112,19 +112,6 @@ def test_a_host_user_without_an_id_is_signed_out(host, ada, email):
     assert answer.status_code == 401
 
 
-def test_billing_pages_sign_the_csrf_token_afresh_under_the_hosts_time_limit(host, ada, monkeypatch):
-    """Kept signatures are for billing_app's own site (no time limit); a host's WTF_CSRF_TIME_LIMIT
-    gets a new signature on every page, as Flask-WTF gives."""
-    from billing_app import blueprint
-    signatures = []
-    sign = blueprint.generate_csrf
-    monkeypatch.setattr(blueprint, "generate_csrf", lambda: signatures.append(1) or sign())
-    client = signed_in(host)
-    for _ in range(3):
-        assert client.get("/billing/account").status_code == 200
-    assert len(signatures) == 3
-
-
 def test_host_csrf_protect_set_up_after_billing_still_lets_billing_check_its_own(host_config, ada, stripe_api):
     from flask import Flask
     from flask_wtf.csrf import CSRFProtect

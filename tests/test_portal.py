@@ -140,23 +140,6 @@ def test_button_without_billing_account_goes_back_to_account_with_message(client
     assert stripe_api.log == []
 
 
-def test_a_sessions_pages_share_one_signed_csrf_token_that_still_posts(client, customer, stripe_api, monkeypatch):
-    """The session's CSRF token is signed once per process (blueprint.signed_csrf_token), not on
-    every page; the kept token is as good as a fresh one."""
-    from billing_app import blueprint
-    from billing_app.billing import state
-    signatures = []
-    sign = blueprint.generate_csrf
-    monkeypatch.setattr(blueprint, "generate_csrf", lambda: signatures.append(1) or sign())
-    client.get("/account")  # the session gets its token
-    state(client.application).csrf_tokens.clear()
-    signatures.clear()
-    tokens = {csrf_token_from(client.get("/account").get_data(as_text=True)) for _ in range(3)}
-    assert len(tokens) == 1 and len(signatures) == 1
-    answer_portal_session(stripe_api)
-    assert click(client, tokens.pop()).status_code == 303
-
-
 def test_button_without_csrf_token_is_refused(client, customer, stripe_api):
     response = client.post("/portal")
     assert response.status_code == 400

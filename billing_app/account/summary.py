@@ -66,7 +66,7 @@ class PortalButton:
     label: str
     name: str                       # what a screen reader says: the action and the subscription
     flow: str | None = None         # a portal deep link (portal.flows); None: the portal's home
-    style: str = "secondary"
+    primary: bool = False           # the one thing to do now (resume), drawn as a full button
 
 
 @dataclass
@@ -86,9 +86,10 @@ class SubscriptionView:
 
     @property
     def portal_buttons(self) -> list[PortalButton]:
-        """Its buttons to the Customer Portal, in the page's order (a property: not in the JSON summary)."""
+        """Its buttons to the Customer Portal, in the page's order, after its links (pay, subscribe
+        again).  A property, so the JSON summary (as_json: asdict) leaves it out."""
         actions, name = self.actions, self.name
-        buttons = [PortalButton("Resume subscription", f"Resume {name}", style="")] if actions.resume else []
+        buttons = [PortalButton("Resume subscription", f"Resume {name}", primary=True)] if actions.resume else []
         if actions.update_payment_method:
             buttons.append(PortalButton("Update payment method", f"Update payment method for {name}",
                                         "payment_method_update"))
