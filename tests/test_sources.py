@@ -174,6 +174,19 @@ def test_our_indexes_on_the_sources_tables_are_all_there(owner_conn, source):
         assert all(name.startswith("billing_app_") for name in wanted)
 
 
+def test_postgresql_may_read_the_mirror_in_parallel(owner_conn, source):
+    """The adapters' functions only read, and say so (PARALLEL SAFE): one unsafe function anywhere in
+    a query keeps all of it on one core, a live report's million-row join included."""
+    owner_conn.execute("SET parallel_setup_cost = 0")
+    owner_conn.execute("SET parallel_tuple_cost = 0")
+    owner_conn.execute("SET min_parallel_table_scan_size = 0")
+    owner_conn.execute("SET max_parallel_workers_per_gather = 2")
+    plan = "\n".join(row[0] for row in owner_conn.execute(
+        "EXPLAIN SELECT s.status, count(*) FROM billing_mirror.subscriptions s "
+        "JOIN billing_mirror.customers c ON c.id = s.customer_id GROUP BY s.status"))
+    assert "Gather" in plan, plan
+
+
 def test_the_roles_read_exactly_the_sources_tables(owner_conn, source):
     readable = {(role, table) for role, table in owner_conn.execute(
         """SELECT r.rolname, c.relname FROM pg_class c CROSS JOIN pg_roles r

@@ -53,9 +53,9 @@ def show_command(name: str, as_csv: bool, filters: tuple[str, ...], limit: int |
             query = report_query(conn, name, parsed, live=live, limit=limit or None)
             stream_csv(copy_csv(conn, query, ordered=False))
         else:
-            # one row more than shown, and the total in the same statement
-            query = report_query(conn, name, parsed, live=live, limit=limit + 1 if limit else None)
-            write_table(copy_csv(conn, query, counted=bool(limit)), query.columns, sys.stdout, limit=limit)
+            query = report_query(conn, name, parsed, live=live, limit=limit or None)
+            total = conn.execute(query.count, query.params).fetchone()[0] if limit else None
+            write_table(copy_csv(conn, query), query.columns, sys.stdout, total=total)
     if freshness is not None:
         # after a table; on stderr beside CSV, so that stdout stays CSV
         click.echo(f"{name}: precomputed, {freshness.words()}; --live computes it now", err=as_csv)

@@ -47,6 +47,9 @@ def reporting_connection() -> Iterator[psycopg.Connection]:
             # the live views are hash joins over a few columns: compiling them costs more than it
             # saves (active_subscriptions at 1M rows, 2.7 s with JIT, 2.3 s without; the rest even)
             conn.execute("SET LOCAL jit = off")
+            # a live view hands hundreds of thousands of rows up from its parallel workers: at the
+            # planner's default price per row (0.1) it stays on one core, 28% slower at 1M (BENCHMARKS.md)
+            conn.execute("SET LOCAL parallel_tuple_cost = 0.01")
             if config["REPORTING_ROLE"]:
                 try:
                     conn.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(config["REPORTING_ROLE"])))
@@ -101,7 +104,6 @@ def view_columns(conn: psycopg.Connection, schema: str, view: str) -> dict[str, 
               AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum""", (schema, view)).fetchall())
 
 
-TOTAL_COLUMN = "rows in report"
 REPORT_WORK_MEM = "64MB"  # per report connection (PostgreSQL's default, 4MB, spills a 1M-row join to disk)
 
 
@@ -119,14 +121,18 @@ class ReportQuery:
     def select(self) -> sql.Composable:
         return self.statement()
 
-    def statement(self, *, ordered: bool = True, counted: bool = False) -> sql.Composable:
+    @property
+    def count(self) -> sql.Composable:
+        """How many rows the report has, whatever the limit: a statement of its own, so that PostgreSQL
+        reads only what counting needs (no output columns, no lookups a LEFT JOIN adds) and the page
+        sorts only its first rows.  active_subscriptions at 1M: 0.5 s and 0.8 s, where one statement
+        with count(*) OVER () took 3.2 s.  Run in the same snapshot as the page (reporting_connection)."""
+        return sql.SQL("SELECT count(*) FROM ({}) AS report").format(self.source)
+
+    def statement(self, *, ordered: bool = True) -> sql.Composable:
         """The SELECT: ``ordered`` sorts by the first three columns (unordered, an export of every row
-        starts at once); ``counted`` adds a last column, how many rows the report has whatever the limit
-        (counted in the same statement: the sort reads every row anyway)."""
+        starts at once)."""
         query = self.source
-        if counted:
-            query = sql.SQL("SELECT *, count(*) OVER () AS {} FROM ({}) AS report").format(
-                sql.Identifier(TOTAL_COLUMN), self.source)
         if ordered:
             query += self.order
         if self.limit:
@@ -174,29 +180,24 @@ def run_report(conn: psycopg.Connection, view: str, filters: list[tuple[str, str
     return [d.name for d in cursor.description], cursor.fetchall()
 
 
-def copy_csv(conn: psycopg.Connection, query: ReportQuery, *, counted: bool = False,
-             ordered: bool = True) -> Iterator[bytes]:
+def copy_csv(conn: psycopg.Connection, query: ReportQuery, *, ordered: bool = True) -> Iterator[bytes]:
     """The report as CSV with a header, formatted by PostgreSQL and streamed (COPY)."""
-    select = query.statement(ordered=ordered, counted=counted)
+    select = query.statement(ordered=ordered)
     statement = sql.SQL("COPY ({}) TO STDOUT WITH (FORMAT csv, HEADER true)").format(select)
     with conn.cursor().copy(statement, query.params) as copy:
         for data in copy:
             yield bytes(data)
 
 
-def write_table(chunks: Iterator[bytes], types: dict[str, str], out, *, limit: int | None = None) -> None:
+def write_table(chunks: Iterator[bytes], types: dict[str, str], out, *, total: int | None = None) -> None:
     """An aligned table: numbers right-aligned, booleans as true/false, NULL as empty.
 
-    With ``limit``, ``chunks`` is the counted select (ReportQuery.statement) of at
-    most one row more than ``limit``: only ``limit`` rows are shown, and the
-    footer says how many there are and how to see them all.
+    ``total``: how many rows the report has (ReportQuery.count), when ``chunks``
+    holds only its first ones; the footer then says how to see them all.
     """
     header, *rows = csv.reader(io.StringIO(b"".join(chunks).decode()))
-    total = len(rows)
-    if limit:
-        header = header[:-1]
-        total = int(rows[0][-1]) if rows else 0
-        rows = [row[:-1] for row in rows[:limit]]
+    if total is None:
+        total = len(rows)
     kinds = list(types.values())
     for i, kind in enumerate(kinds):
         if kind == "bool":

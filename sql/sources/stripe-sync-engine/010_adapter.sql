@@ -15,10 +15,10 @@
 -- from the status. A deleted price, product or invoice is removed from its
 -- table; a deleted customer keeps its row with "deleted": true.
 
-CREATE FUNCTION billing_mirror.source() RETURNS text LANGUAGE sql IMMUTABLE AS $$ SELECT 'stripe-sync-engine' $$;
+CREATE FUNCTION billing_mirror.source() RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT 'stripe-sync-engine' $$;
 
 CREATE FUNCTION billing_mirror.source_customers() RETURNS SETOF billing_mirror.customer
-LANGUAGE sql STABLE AS $$
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
     SELECT id, _raw_data ->> 'email', _raw_data ->> 'name', _raw_data ->> 'currency', _raw_data -> 'metadata',
            _raw_data #>> '{invoice_settings,default_payment_method}', (_raw_data ->> 'livemode')::boolean,
            coalesce((_raw_data ->> 'deleted')::boolean, false), billing_mirror.utc(_raw_data -> 'created'),
@@ -27,7 +27,7 @@ LANGUAGE sql STABLE AS $$
 $$;
 
 CREATE FUNCTION billing_mirror.source_products() RETURNS SETOF billing_mirror.product
-LANGUAGE sql STABLE AS $$
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
     SELECT id, _raw_data ->> 'name', _raw_data ->> 'description', (_raw_data ->> 'active')::boolean,
            coalesce((_raw_data ->> 'deleted')::boolean, false), _raw_data -> 'metadata',
            _raw_data ->> 'default_price', (_raw_data ->> 'livemode')::boolean,
@@ -36,7 +36,7 @@ LANGUAGE sql STABLE AS $$
 $$;
 
 CREATE FUNCTION billing_mirror.source_prices() RETURNS SETOF billing_mirror.price
-LANGUAGE sql STABLE AS $$
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
     SELECT id, _raw_data ->> 'product', (_raw_data ->> 'active')::boolean,
            coalesce((_raw_data ->> 'deleted')::boolean, false), _raw_data ->> 'currency',
            (_raw_data ->> 'unit_amount')::bigint, (_raw_data ->> 'unit_amount_decimal')::numeric,
@@ -48,7 +48,7 @@ LANGUAGE sql STABLE AS $$
 $$;
 
 CREATE FUNCTION billing_mirror.source_subscriptions() RETURNS SETOF billing_mirror.subscription
-LANGUAGE sql STABLE AS $$
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
     SELECT s.id, s._raw_data ->> 'customer', s._raw_data ->> 'status', billing_mirror.utc(s._raw_data -> 'created'),
            billing_mirror.utc(s._raw_data -> 'start_date'),
            coalesce(billing_mirror.utc(s._raw_data -> 'current_period_start'),
@@ -72,7 +72,7 @@ LANGUAGE sql STABLE AS $$
 $$;
 
 CREATE FUNCTION billing_mirror.source_subscription_items() RETURNS SETOF billing_mirror.subscription_item
-LANGUAGE sql STABLE AS $$
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
     SELECT id, _raw_data ->> 'subscription', coalesce(_raw_data #>> '{price,id}', _raw_data ->> 'price'),
            (_raw_data ->> 'quantity')::bigint, coalesce((_raw_data ->> 'deleted')::boolean, false),
            billing_mirror.utc(_raw_data -> 'current_period_start'), billing_mirror.utc(_raw_data -> 'current_period_end'),
@@ -81,7 +81,7 @@ LANGUAGE sql STABLE AS $$
 $$;
 
 CREATE FUNCTION billing_mirror.source_invoices() RETURNS SETOF billing_mirror.invoice
-LANGUAGE sql STABLE AS $$
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
     SELECT id, _raw_data ->> 'customer',
            coalesce(_raw_data #>> '{parent,subscription_details,subscription}', _raw_data ->> 'subscription'),
            _raw_data ->> 'status', _raw_data ->> 'status' = 'paid', _raw_data ->> 'currency',
@@ -96,7 +96,7 @@ LANGUAGE sql STABLE AS $$
 $$;
 
 CREATE FUNCTION billing_mirror.source_payment_methods() RETURNS SETOF billing_mirror.payment_method
-LANGUAGE sql STABLE AS $$
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
     SELECT id, _raw_data ->> 'customer', _raw_data ->> 'type', _raw_data #>> '{card,brand}',
            _raw_data #>> '{card,last4}', (_raw_data #>> '{card,exp_month}')::bigint,
            (_raw_data #>> '{card,exp_year}')::bigint, (_raw_data ->> 'livemode')::boolean,

@@ -18,24 +18,24 @@
 -- The functions below are never a dependency of the engine's columns (see
 -- sql/mirror/010_shape.sql), so its next migration can change them freely.
 
-CREATE FUNCTION billing_mirror.source() RETURNS text LANGUAGE sql IMMUTABLE AS $$ SELECT 'supabase-sync-engine' $$;
+CREATE FUNCTION billing_mirror.source() RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT 'supabase-sync-engine' $$;
 
 CREATE FUNCTION billing_mirror.source_customers() RETURNS SETOF billing_mirror.customer
-LANGUAGE sql STABLE AS $$
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
     SELECT id, email, name, currency, metadata, invoice_settings ->> 'default_payment_method', livemode,
            coalesce(deleted, false), billing_mirror.utc(created), last_synced_at
       FROM stripe.customers
 $$;
 
 CREATE FUNCTION billing_mirror.source_products() RETURNS SETOF billing_mirror.product
-LANGUAGE sql STABLE AS $$
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
     SELECT id, name, description, active, false, metadata, default_price, livemode, billing_mirror.utc(created),
            last_synced_at
       FROM stripe.products
 $$;
 
 CREATE FUNCTION billing_mirror.source_prices() RETURNS SETOF billing_mirror.price
-LANGUAGE sql STABLE AS $$
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
     SELECT id, product, active, false, currency, unit_amount, unit_amount_decimal::numeric, type::text,
            recurring ->> 'interval', (recurring ->> 'interval_count')::bigint, recurring ->> 'usage_type',
            nickname, lookup_key, metadata, livemode, billing_mirror.utc(created), last_synced_at
@@ -43,7 +43,7 @@ LANGUAGE sql STABLE AS $$
 $$;
 
 CREATE FUNCTION billing_mirror.source_subscriptions() RETURNS SETOF billing_mirror.subscription
-LANGUAGE sql STABLE AS $$
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
     SELECT s.id, s.customer, s.status::text, billing_mirror.utc(s.created), billing_mirror.utc(s.start_date),
            coalesce(billing_mirror.utc(s.current_period_start),
                     (SELECT billing_mirror.utc(min(i.current_period_start)) FROM stripe.subscription_items i
@@ -59,14 +59,14 @@ LANGUAGE sql STABLE AS $$
 $$;
 
 CREATE FUNCTION billing_mirror.source_subscription_items() RETURNS SETOF billing_mirror.subscription_item
-LANGUAGE sql STABLE AS $$
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
     SELECT id, subscription, price, quantity, coalesce(deleted, false), billing_mirror.utc(current_period_start),
            billing_mirror.utc(current_period_end), billing_mirror.utc(created), last_synced_at
       FROM stripe.subscription_items
 $$;
 
 CREATE FUNCTION billing_mirror.source_invoices() RETURNS SETOF billing_mirror.invoice
-LANGUAGE sql STABLE AS $$
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
     SELECT id, customer,
            coalesce(subscription,
                     jsonb_path_query_first(lines, '$.data[*].parent.*.subscription ? (@ != null)') #>> '{}',
@@ -79,7 +79,7 @@ LANGUAGE sql STABLE AS $$
 $$;
 
 CREATE FUNCTION billing_mirror.source_payment_methods() RETURNS SETOF billing_mirror.payment_method
-LANGUAGE sql STABLE AS $$
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
     SELECT id, customer, type, card ->> 'brand', card ->> 'last4', (card ->> 'exp_month')::bigint,
            (card ->> 'exp_year')::bigint, NULL::boolean, billing_mirror.utc(created), last_synced_at
       FROM stripe.payment_methods
