@@ -12,6 +12,8 @@
 -- ALTER COLUMN ... TYPE or DROP COLUMN on those columns. A LANGUAGE sql
 -- function records none, and being STABLE and a single SELECT it is inlined
 -- by the planner, so a lookup through the view still uses the table's indexes.
+-- An adapter's functions only read and say so (PARALLEL SAFE): one function
+-- without it keeps every query that reads through it on one core.
 --
 -- Conventions: times are UTC timestamps (without time zone); money is bigint
 -- in the currency's minor unit; ids are Stripe ids; references end in _id;
