@@ -32,7 +32,7 @@ def test_bench_smoke_writes_every_figure(wrk_available, postgres_server_url, tmp
                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     text = output.read_text()
-    for row in ('| Flask "hello" (ceiling) |', "| GET /healthz |", "| GET /account (signed in) |",
+    for row in ('| Flask "hello" (ceiling) |', "| The stack's floor (bench/floor.py), GET /account |", "| GET /healthz |", "| GET /account (signed in) |",
                 "| POST /api/customer_portal, Stripe 0 ms |", "| POST /api/customer_portal, Stripe 300 ms |",
                 "| GET /account during the slow portal load |", "| GET /account, no portal load |",
                 "| POST /api/customer_portal, 60/s on schedule, Stripe 300 ms |",
@@ -41,11 +41,12 @@ def test_bench_smoke_writes_every_figure(wrk_available, postgres_server_url, tmp
                 "| mrr_summary |", "| data_quality |",
                 "| active_subscriptions `--csv` |", "| `flask report refresh` < 30 s |",
                 "| GET /account CPU per request <= 4x hello's (alternating rounds) |",
-                "Flask's hello and GET /account alternating, 3 rounds",
+                "Flask's hello, the stack's floor and GET /account alternating, 3 rounds",
+                "own code costs",
                 "Portal overhead with Stripe at 0 ms", "Worker memory (RSS, MB)"):
         assert row in text
     table = text.split("| scenario |", 1)[1].split("\n\n", 1)[0].splitlines()[2:]
-    assert len(table) == 12
+    assert len(table) == 13
     assert all(line.endswith("| 0 |") for line in table), "every load ran without errors"
     assert "(smoke run: not a measurement)" in text
     # the same load in each stripe-sync-engine shape, beside Sequin's
