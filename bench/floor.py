@@ -1,14 +1,16 @@
-"""The stack's floor: the least a signed-in account page can cost on billing_app's stack.
+"""The stack's floor: what billing_app's libraries alone cost for a signed-in account page.
 
 Served by the same gunicorn settings as the app and driven with the same
-cookies, it does only what any such page must, with the libraries billing_app
-is built on and none of billing_app's own request code: Flask opens the signed
-session cookie, Flask-Login loads the user, one psycopg statement from a pool
-reads the user's row and the page's data together (billing_app's own
-statement, from its read layer), Flask-WTF signs the page's CSRF token, Jinja
-renders a page showing the same data, and the response gets the app's security
-headers.  The bench reports its CPU per request and throughput beside hello's
-and GET /account's: what the page costs above this floor is billing_app's own.
+cookies, it does what any such page does, with the libraries billing_app is
+built on: Flask opens the signed session cookie, Flask-Login loads the user,
+one psycopg statement from a pool reads the user's row and the page's data
+together (billing_app's own statement, from its read layer), Flask-WTF signs
+the page's CSRF token, Jinja renders a page with a layout showing the same
+rows, and the response gets the app's security headers.  It puts nothing in
+words (dates, money, statuses and next steps are shown as the mirror holds
+them) and runs none of billing_app's request handling.  The bench reports its
+CPU per request and throughput beside hello's and GET /account's: what the
+page costs above this floor is billing_app's own work.
 """
 
 from __future__ import annotations
@@ -46,39 +48,104 @@ def load_user(session_id: str) -> User | None:
     return User(user, page) if user else None
 
 
-PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="csrf-token" content="{{ token }}"><title>Account &amp; billing · {{ company }}</title>
-<link rel="stylesheet" href="/static/billing.css"><link rel="icon" href="/static/icon.svg" type="image/svg+xml"></head>
-<body><header class="topbar"><a class="brand" href="/">{{ company }}</a><nav><a href="/account">Account</a>
-<a href="/settings" class="who">{{ user.email }}</a>
-<form method="post" action="/logout" class="inline"><input type="hidden" name="csrf_token" value="{{ token }}">
-<button type="submit" class="link">Sign out</button></form></nav></header>
-<main><h1>Account &amp; billing</h1>
-<section class="card"><div class="card-head"><h2>Your plan</h2>
-<form method="post" action="/portal" class="inline"><input type="hidden" name="csrf_token" value="{{ token }}">
-<button type="submit">Manage subscription</button></form></div>
-{% for item in page["items"] or [] %}<article class="subscription" id="{{ item["subscription_id"] }}">
-<header><span class="badge">{{ item["status"] }}</span><span class="date-line">Renews {{ item["period_end"] }}</span></header>
-<ul class="items"><li><strong>{{ item["product_name"] }}</strong> · {{ item["nickname"] }}
-<span class="price">{{ item["unit_amount"] }} {{ item["currency"] }} {{ item["recurring_interval"] }}</span></li></ul>
-<div class="actions">{% for flow, label in (("subscription_update", "Change plan"), ("subscription_cancel", "Cancel")) %}
-<form method="post" action="/portal" class="inline"><input type="hidden" name="csrf_token" value="{{ token }}">
-<input type="hidden" name="flow" value="{{ flow }}"><input type="hidden" name="subscription" value="{{ item["subscription_id"] }}">
-<button type="submit" aria-label="{{ label }}">{{ label }}</button></form>{% endfor %}</div></article>{% endfor %}
+LAYOUT = """<!doctype html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <meta name="viewport" content="width=device-width, initial-scale=1">
+  <meta name="csrf-token" content="{{ token }}">
+  <title>{% block title %}{% endblock %} · {{ company }}</title>
+  <link rel="stylesheet" href="/static/billing/billing.css">
+  <link rel="icon" href="/static/billing/icon.svg" type="image/svg+xml">
+</head>
+<body>
+  <header class="topbar">
+    <a class="brand" href="/">{{ company }}</a>
+    <nav>
+      <a href="/account">Account</a>
+      <a href="/settings" class="who">{{ user.email }}</a>
+      <form method="post" action="/logout" class="inline">
+        <input type="hidden" name="csrf_token" value="{{ token }}">
+        <button type="submit" class="link">Sign out</button>
+      </form>
+    </nav>
+  </header>
+  <main>
+    {% for category, message in get_flashed_messages(with_categories=true) %}
+      <p class="flash {{ category }}" role="status">{{ message }}</p>
+    {% endfor %}
+    {% block content %}{% endblock %}
+  </main>
+  <footer class="footer">
+    <span>&copy; {{ company }}</span> · <a href="/pricing">Pricing</a> · <a href="/terms">Terms</a>
+    · <a href="/privacy">Privacy</a>
+  </footer>
+</body>
+</html>"""
+
+PAGE = """{% extends "layout.html" %}
+{% block title %}Account &amp; billing{% endblock %}
+{% block content %}
+<h1>Account &amp; billing</h1>
+<section class="card" aria-labelledby="plan-heading">
+  <div class="card-head">
+    <h2 id="plan-heading">Your plan</h2>
+    <form method="post" action="/api/customer_portal" class="inline">
+      <input type="hidden" name="csrf_token" value="{{ token }}">
+      <button type="submit" class="">Manage subscription</button>
+    </form>
+  </div>
+  {% for item in page["items"] or [] %}
+    <article class="subscription" id="{{ item["subscription_id"] }}">
+      <header>
+        <span class="badge">{{ item["status"] }}</span>
+        <span class="date-line">Renews {{ item["period_end"] }}</span>
+      </header>
+      <ul class="items">
+        <li>
+          <strong>{{ item["product_name"] }}</strong> · {{ item["nickname"] }}
+          <span class="price">{{ item["unit_amount"] }} {{ item["currency"] }} {{ item["recurring_interval"] }}</span>
+          <span class="muted">{{ item["quantity"] }}</span>
+        </li>
+      </ul>
+      <div class="actions">
+        {% for flow, label in (("subscription_update", "Change plan"), ("subscription_cancel", "Cancel")) %}
+          <form method="post" action="/api/customer_portal" class="inline">
+            <input type="hidden" name="csrf_token" value="{{ token }}">
+            <input type="hidden" name="flow" value="{{ flow }}">
+            <input type="hidden" name="subscription" value="{{ item["subscription_id"] }}">
+            <button type="submit" class="secondary" aria-label="{{ label }} {{ item["product_name"] }}">{{ label }}</button>
+          </form>
+        {% endfor %}
+      </div>
+    </article>
+  {% endfor %}
 </section>
-<section class="card"><h2>Payment method</h2>{% set customer = page["customer"] or {} %}
-<p class="card-line">{{ customer["card_brand"] }} ending {{ customer["card_last4"] }}
-<span class="muted">expires {{ customer["card_exp_month"] }}/{{ customer["card_exp_year"] }}</span></p></section>
-<section class="card"><h2>Invoices</h2><table>
-<thead><tr><th>Number</th><th>Date</th><th>Amount</th><th>Status</th><th class="optional"></th></tr></thead><tbody>
-{% for invoice in page["invoices"] or [] %}<tr><td><a href="{{ invoice["hosted_invoice_url"] }}" rel="noopener">{{ invoice["number"] }}</a></td>
-<td>{{ invoice["created"] }}</td><td>{{ invoice["total"] }} {{ invoice["currency"] }}</td><td>{{ invoice["status"] }}</td>
-<td class="optional"><a href="{{ invoice["invoice_pdf"] }}" rel="noopener">PDF</a></td></tr>{% endfor %}
-</tbody></table></section></main>
-<footer class="footer"><span>&copy; {{ company }}</span> · <a href="/pricing">Pricing</a> · <a href="/terms">Terms</a>
-· <a href="/privacy">Privacy</a></footer></body></html>"""
-app.jinja_loader = DictLoader({"account.html": PAGE})
+<section class="card" aria-labelledby="card-heading">
+  <h2 id="card-heading">Payment method</h2>
+  {% set customer = page["customer"] or {} %}
+  <p class="card-line">{{ customer["card_brand"] }} ending {{ customer["card_last4"] }}
+    <span class="muted">expires {{ customer["card_exp_month"] }}/{{ customer["card_exp_year"] }}</span></p>
+</section>
+<section class="card" aria-labelledby="invoices-heading">
+  <h2 id="invoices-heading">Invoices</h2>
+  <table>
+    <thead><tr><th>Number</th><th>Date</th><th>Amount</th><th>Status</th><th class="optional"></th></tr></thead>
+    <tbody>
+    {% for invoice in page["invoices"] or [] %}
+      <tr>
+        <td><a href="{{ invoice["hosted_invoice_url"] }}" rel="noopener">{{ invoice["number"] }}</a></td>
+        <td>{{ invoice["created"] }}</td>
+        <td>{{ invoice["total"] }} {{ invoice["currency"] }}</td>
+        <td>{{ invoice["status"] }}</td>
+        <td class="optional"><a href="{{ invoice["invoice_pdf"] }}" rel="noopener">PDF</a></td>
+      </tr>
+    {% endfor %}
+    </tbody>
+  </table>
+</section>
+{% endblock %}"""
+app.jinja_loader = DictLoader({"layout.html": LAYOUT, "account.html": PAGE})
 
 
 @app.route("/account")

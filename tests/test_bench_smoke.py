@@ -6,6 +6,7 @@ speed is shown by the full run in BENCHMARKS.md, never by timed assertions.
 """
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -38,13 +39,17 @@ def test_bench_smoke_writes_every_figure(wrk_available, postgres_server_url, tmp
                 "| POST /api/customer_portal, 60/s on schedule, Stripe 300 ms |",
                 "| GET /account during 60 portal sessions/s |", "| GET /account while 70 Stripe calls hang |",
                 "GET /account while 70 Stripe calls hang: no errors, p99 within 3x of quiet",
-                "| mrr_summary |", "| data_quality |",
+                "| mrr_summary |", "| data_quality |", "| query s (in the server) | fetched into Python s |",
                 "| active_subscriptions `--csv` |", "| `flask report refresh` < 30 s |",
                 "| GET /account CPU per request <= 4x hello's (alternating rounds) |",
                 "Flask's hello, the stack's floor and GET /account alternating, 3 rounds",
-                "own code costs",
+                "own work costs", "It puts nothing in words",
                 "Portal overhead with Stripe at 0 ms", "Worker memory (RSS, MB)"):
         assert row in text
+    # the floor shows the same rows on a page of about the same size as the real one
+    floor_bytes, account_bytes = (int(n.replace(",", "")) for n in re.search(
+        r"same rows \(([\d,]+) bytes; /account ([\d,]+)\)", text).groups())
+    assert 0.7 <= floor_bytes / account_bytes <= 1.3
     table = text.split("| scenario |", 1)[1].split("\n\n", 1)[0].splitlines()[2:]
     assert len(table) == 13
     assert all(line.endswith("| 0 |") for line in table), "every load ran without errors"
