@@ -44,7 +44,7 @@ class User(UserMixin):
 @login_manager.user_loader
 def load_user(session_id: str) -> User | None:
     with pool.connection() as conn:
-        user, page = user_with_row(conn, session_id, lambda user_id: account_page(user_id))
+        user, page = user_with_row(conn, session_id, account_page)
     return User(user, page) if user else None
 
 

@@ -33,7 +33,8 @@ def test_bench_smoke_writes_every_figure(wrk_available, postgres_server_url, tmp
                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     text = output.read_text()
-    for row in ('| Flask "hello" (ceiling) |', "| The stack's floor (bench/floor.py), GET /account |", "| GET /healthz |", "| GET /account (signed in) |",
+    for row in ('| Flask "hello" (ceiling) |', "| The stack's floor (bench/floor.py), GET /account |",
+                "| GET /healthz |", "| GET /account (signed in) |",
                 "| POST /api/customer_portal, Stripe 0 ms |", "| POST /api/customer_portal, Stripe 300 ms |",
                 "| GET /account during the slow portal load |", "| GET /account, no portal load |",
                 "| POST /api/customer_portal, 60/s on schedule, Stripe 300 ms |",
