@@ -103,28 +103,46 @@ class MirrorDatabases:
         self.tmp_path_factory = tmp_path_factory
         self.urls: dict[str, str] = {}
         self.feeders: dict[str, object] = {}
+        self.unavailable: dict[str, BaseException] = {}  # why a source's database could not be made
 
     def url(self, source: str) -> str:
+        """The source's database, made on first use. A database is kept only once its schema is
+        whole; when making it fails, every later test on that source fails (or skips) with the
+        same reason instead of running on a half-made database."""
+        if source in self.unavailable:
+            reason = self.unavailable[source]
+            if isinstance(reason, pytest.skip.Exception):
+                pytest.skip(reason.msg)
+            pytest.fail(f"the {source} test database could not be made: {reason!r}")
         if source not in self.urls:
             name = f"billing_app_test_{source.replace('-', '_')}_{uuid.uuid4().hex[:6]}"
             with psycopg.connect(self.server_url, autocommit=True) as conn:
                 conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
             url = make_conninfo(self.server_url, dbname=name)
+            try:
+                if source != "sequin":
+                    from tests import engines
+                    self.feeders[source] = engines.start_feeder(source, url, self.tmp_path_factory.mktemp(source))
+                    self.feeders[source].call({"cmd": "migrate"})
+                apply_schema(url, with_mirror=source == "sequin")
+            except BaseException as exc:
+                self.unavailable[source] = exc
+                self._drop(source, url)
+                raise
             self.urls[source] = url
-            if source != "sequin":
-                from tests import engines
-                self.feeders[source] = engines.start_feeder(source, url, self.tmp_path_factory.mktemp(source))
-                self.feeders[source].call({"cmd": "migrate"})
-            apply_schema(url, with_mirror=source == "sequin")
         return self.urls[source]
 
-    def close(self) -> None:
-        for feeder in self.feeders.values():
+    def _drop(self, source: str, url: str) -> None:
+        feeder = self.feeders.pop(source, None)
+        if feeder is not None:
             feeder.close()
         with psycopg.connect(self.server_url, autocommit=True) as conn:
-            for url in self.urls.values():
-                conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(
-                    sql.Identifier(conninfo_to_dict(url)["dbname"])))
+            conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(
+                sql.Identifier(conninfo_to_dict(url)["dbname"])))
+
+    def close(self) -> None:
+        for source, url in list(self.urls.items()):
+            self._drop(source, url)
 
 
 @pytest.fixture(scope="session")

@@ -22,6 +22,7 @@ import json
 import subprocess
 import time
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -188,15 +189,30 @@ class Feeder:
         self.events = 0
 
     def call(self, message: dict[str, Any]) -> dict[str, Any]:
-        self.process.stdin.write(json.dumps(message) + "\n")
-        self.process.stdin.flush()
-        line = self.process.stdout.readline()
+        try:
+            self.process.stdin.write(json.dumps(message) + "\n")
+            self.process.stdin.flush()
+            line = self.process.stdout.readline()
+        except BrokenPipeError:
+            line = ""
         if not line:
-            raise RuntimeError(f"the {self.source} feeder stopped (exit {self.process.poll()})")
+            try:
+                code = self.process.wait(5)
+            except subprocess.TimeoutExpired:
+                code = "none yet"
+            raise RuntimeError(f"the {self.source} feeder stopped (exit {code}); its log ends:\n"
+                               f"{self.log_tail()}")
         answer = json.loads(line)
         if not answer.get("ok"):
             raise RuntimeError(f"{self.source} refused {message.get('cmd')}: {answer.get('error')}")
         return answer
+
+    def log_tail(self, lines: int = 20) -> str:
+        """The end of what the engine wrote to its log, to say why it stopped."""
+        if self.log is None:
+            return "(no log)"
+        self.log.flush()
+        return "\n".join(Path(self.log.name).read_text(errors="replace").splitlines()[-lines:])
 
     def close(self) -> None:
         if self.process.poll() is None:

