@@ -6,6 +6,8 @@ in the way of the engines' own next migration.
 """
 
 import json
+import threading
+import time
 
 import psycopg
 import psycopg.rows
@@ -157,6 +159,45 @@ def test_the_engines_own_migrations_still_run_after_db_init(mirror_databases, da
                                   "'reporting'::regnamespace) AND d.refobjid IN "
                                   "(SELECT oid FROM pg_class WHERE relnamespace = 'stripe'::regnamespace)"
                                   ).fetchone()[0] == 0
+
+
+def test_db_init_beside_an_analyze_of_the_mirror_is_no_deadlock(database_url, source, owner_conn):
+    """An ANALYZE (autovacuum's, or the sync service's) holds its lock on a table and, at its end,
+    writes the table's row in pg_class. `flask db init` rewrites those rows (privileges) and then
+    indexes some of the tables: taken in that order the two wait for each other (CI's failure of
+    2026-12-05, 'deadlock detected' in 020_indexes.sql). Here the ANALYZE's two steps are played by
+    hand: its lock first, its pg_class write once db init waits."""
+    invoices = sql.Identifier("stripe", SOURCES[source].table("invoice"))
+    outcome: dict[str, object] = {}
+    with psycopg.connect(database_url) as analyze:
+        analyze.execute(sql.SQL("LOCK TABLE {} IN SHARE UPDATE EXCLUSIVE MODE").format(invoices))  # ANALYZE's lock
+        pid = analyze.info.backend_pid
+        db_init = threading.Thread(target=lambda: outcome.update(result=run_or_error(apply_schema, database_url,
+                                                                                     with_mirror=False)))
+        db_init.start()
+        for _ in range(500):  # until db init waits for a lock the "ANALYZE" holds
+            if owner_conn.execute("SELECT count(*) FROM pg_locks w JOIN pg_locks h ON h.relation = w.relation "
+                                  "WHERE NOT w.granted AND h.granted AND h.pid = %s", (pid,)).fetchone()[0]:
+                break
+            time.sleep(0.01)
+        else:
+            pytest.fail("db init never waited for the ANALYZE's lock")
+        # ANALYZE's end: the table's statistics, in its pg_class row
+        outcome["analyze"] = run_or_error(analyze.execute, "UPDATE pg_class SET reltuples = reltuples WHERE oid = %s::regclass",
+                                          (invoices.as_string(analyze),))
+        analyze.commit()
+    db_init.join(60)
+    assert not isinstance(outcome["analyze"], Exception), outcome["analyze"]
+    assert not isinstance(outcome["result"], Exception), outcome["result"]
+    assert outcome["result"].source == source
+
+
+def run_or_error(function, *args, **kwargs):
+    """What ``function`` returns, or the exception it raised (for a thread's outcome)."""
+    try:
+        return function(*args, **kwargs)
+    except Exception as exc:  # noqa: BLE001 - the caller asserts on it
+        return exc
 
 
 def engine_columns(conn, table):

@@ -32,7 +32,7 @@ from psycopg import sql
 from psycopg.rows import tuple_row
 
 from billing_app.billing import BillingState, StartupError
-from billing_app.mirror.source import (DEFAULT_USER_KEY, MIRROR_VIEWS, SourceError, detect_source,
+from billing_app.mirror.source import (DEFAULT_USER_KEY, MIRROR_VIEWS, Source, SourceError, detect_source,
                                        installed_source, sources_present, user_key_index)
 from billing_app.reporting.reports import first_line
 from billing_app.reporting.rollups import REFRESH_LOCK, Refreshed, RefreshError, refresh_rollups
@@ -89,6 +89,7 @@ def apply_schema(conninfo: str, *, with_mirror: bool, source: str | None = None,
                 found = detect_source(conn, source)
             except SourceError as exc:
                 raise SchemaError(str(exc)) from None
+            _lock_mirror_tables(conn, found)
             applied = [MIRROR_FILE] if create_mirror else []
             for path in schema_files(found.name):
                 _apply(conn, path)
@@ -108,6 +109,26 @@ def apply_schema(conninfo: str, *, with_mirror: bool, source: str | None = None,
         raise SchemaError(f"the schema is up to date, but refreshing the precomputed reports failed: "
                           f"{first_line(exc)}; run `flask report refresh`") from None
     return SchemaResult(found.name, applied, refreshed, notes)
+
+
+def _lock_mirror_tables(conn: psycopg.Connection, source: Source) -> None:
+    """Take the lock CREATE INDEX takes on the source's tables before the files change anything.
+
+    The files change the privileges of every table in schema stripe (030_roles.sql), which
+    rewrites each table's row in pg_class, then index some of them (020_indexes.sql). An
+    ANALYZE of one of those tables in between (autovacuum's, or the sync service's) holds a
+    lock that CREATE INDEX waits for, while it waits for this transaction to record its
+    statistics in that pg_class row: PostgreSQL ends one of the two as a deadlock. Taken first,
+    the lock lets an ANALYZE under way finish (or autovacuum's be cancelled) and holds a later
+    one back until the commit. The sync service's writes wait for the commit, as they would for
+    CREATE INDEX anyway.
+    """
+    present = [name for (name,) in conn.cursor(row_factory=tuple_row).execute(
+        "SELECT name FROM unnest(%s::text[]) WITH ORDINALITY AS t(name, n) "
+        "WHERE to_regclass(format('stripe.%%I', name)) IS NOT NULL ORDER BY n", (list(source.tables),))]
+    if present:  # a missing table is the adapter's to report (sources/<source>/010_adapter.sql)
+        conn.execute(sql.SQL("LOCK TABLE {} IN SHARE MODE").format(
+            sql.SQL(", ").join(sql.Identifier("stripe", name) for name in present)))
 
 
 def _keep_note(notes: list[str], notice: psycopg.errors.Diagnostic) -> None:
