@@ -113,7 +113,7 @@ class MirrorDatabases:
             reason = self.unavailable[source]
             if isinstance(reason, pytest.skip.Exception):
                 pytest.skip(reason.msg)
-            pytest.fail(f"the {source} test database could not be made: {reason!r}")
+            pytest.fail(f"the {source} test database could not be made: {type(reason).__name__}: {reason}")
         if source not in self.urls:
             name = f"billing_app_test_{source.replace('-', '_')}_{uuid.uuid4().hex[:6]}"
             with psycopg.connect(self.server_url, autocommit=True) as conn:
@@ -127,7 +127,10 @@ class MirrorDatabases:
                 apply_schema(url, with_mirror=source == "sequin")
             except BaseException as exc:
                 self.unavailable[source] = exc
-                self._drop(source, url)
+                try:
+                    self._drop(source, url)
+                except Exception as drop_error:  # noqa: BLE001 - the reason above is the one to see
+                    warnings.warn(f"could not drop the half-made {source} test database: {drop_error}")
                 raise
             self.urls[source] = url
         return self.urls[source]

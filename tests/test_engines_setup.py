@@ -23,14 +23,25 @@ def fresh_engines_folder(tmp_path):
     return tmp_path
 
 
-def test_workers_setting_up_at_once_install_the_engines_once(fresh_engines_folder):
-    # pytest -n starts one setup per worker; a second `npm ci` empties node_modules
-    # under an engine the first worker already runs (CI's failure of 2026-12-05).
-    runs = [subprocess.Popen(["bash", str(fresh_engines_folder / "setup.sh")], stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True) for _ in range(2)]
-    outputs = [run.communicate(timeout=600) for run in runs]
-    assert [run.returncode for run in runs] == [0, 0], outputs
-    first, second = sorted(out for out, _ in outputs)  # "(installed, ..." sorts before "(node ..."
-    assert "ready (installed, fetched, node" in first, outputs
-    assert "ready (node" in second, outputs  # it waited, then found everything done
+def test_workers_setting_up_at_once_install_the_engines_once(fresh_engines_folder, tmp_path):
+    # pytest -n starts one setup per worker: two `npm ci` at once in one folder both fail
+    # (CI's failure of 2026-12-05)
+    outputs = [tmp_path / f"setup-{n}.out" for n in range(2)]
+    runs = []
+    try:
+        for output in outputs:
+            with output.open("w") as sink:
+                runs.append(subprocess.Popen(["bash", str(fresh_engines_folder / "setup.sh")], stdout=sink,
+                                             stderr=subprocess.STDOUT))
+        codes = [run.wait(timeout=600) for run in runs]
+    finally:
+        for run in runs:
+            if run.poll() is None:
+                run.kill()
+                run.wait()
+    said = [output.read_text() for output in outputs]
+    assert codes == [0, 0], said
+    first, second = sorted(said)  # "ready (installed, ..." sorts before "ready (node ..."
+    assert "ready (installed, fetched, node" in first, said
+    assert "ready (node" in second, said  # it waited, then found everything done
     assert (fresh_engines_folder / "node_modules" / "@stripe" / "sync-engine").is_dir()

@@ -6,13 +6,14 @@ in the way of the engines' own next migration.
 """
 
 import json
-import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import psycopg
 import psycopg.rows
 import pytest
 from psycopg import sql
+from psycopg.conninfo import make_conninfo
 
 from billing_app import create_app
 from billing_app.account.summary import account_summary
@@ -168,36 +169,36 @@ def test_db_init_beside_an_analyze_of_the_mirror_is_no_deadlock(database_url, so
     2026-12-05, 'deadlock detected' in 020_indexes.sql). Here the ANALYZE's two steps are played by
     hand: its lock first, its pg_class write once db init waits."""
     invoices = sql.Identifier("stripe", SOURCES[source].table("invoice"))
-    outcome: dict[str, object] = {}
-    with psycopg.connect(database_url) as analyze:
-        analyze.execute(sql.SQL("LOCK TABLE {} IN SHARE UPDATE EXCLUSIVE MODE").format(invoices))  # ANALYZE's lock
-        pid = analyze.info.backend_pid
-        db_init = threading.Thread(target=lambda: outcome.update(result=run_or_error(apply_schema, database_url,
-                                                                                     with_mirror=False)))
-        db_init.start()
-        for _ in range(500):  # until db init waits for a lock the "ANALYZE" holds
-            if owner_conn.execute("SELECT count(*) FROM pg_locks w JOIN pg_locks h ON h.relation = w.relation "
-                                  "WHERE NOT w.granted AND h.granted AND h.pid = %s", (pid,)).fetchone()[0]:
-                break
-            time.sleep(0.01)
-        else:
-            pytest.fail("db init never waited for the ANALYZE's lock")
-        # ANALYZE's end: the table's statistics, in its pg_class row
-        outcome["analyze"] = run_or_error(analyze.execute, "UPDATE pg_class SET reltuples = reltuples "
-                                          "WHERE oid = %s::regclass", (invoices.as_string(analyze),))
-        analyze.commit()
-    db_init.join(60)
-    assert not isinstance(outcome["analyze"], Exception), outcome["analyze"]
-    assert not isinstance(outcome["result"], Exception), outcome["result"]
-    assert outcome["result"].source == source
+    with ThreadPoolExecutor(1) as pool:
+        with psycopg.connect(database_url) as analyze:
+            analyze.execute(sql.SQL("LOCK TABLE {} IN SHARE UPDATE EXCLUSIVE MODE").format(invoices))
+            db_init = pool.submit(apply_schema, database_url, with_mirror=False)
+            wait_until_blocked_by(owner_conn, analyze.info.backend_pid)
+            analyze.execute("UPDATE pg_class SET reltuples = reltuples WHERE oid = %s::regclass",
+                            (invoices.as_string(analyze),))  # deadlock detected here, or in db init
+        assert db_init.result(timeout=60).source == source
 
 
-def run_or_error(function, *args, **kwargs):
-    """What ``function`` returns, or the exception it raised (for a thread's outcome)."""
-    try:
-        return function(*args, **kwargs)
-    except Exception as exc:  # noqa: BLE001 - the caller asserts on it
-        return exc
+def test_db_init_stops_when_a_mirror_table_stays_busy(database_url, source, owner_conn, monkeypatch):
+    monkeypatch.setattr("billing_app.schema.MIRROR_LOCK_TIMEOUT", "100ms")
+    invoices = sql.Identifier("stripe", SOURCES[source].table("invoice"))
+    with psycopg.connect(database_url) as sync_service:
+        sync_service.execute(sql.SQL("LOCK TABLE {} IN ROW EXCLUSIVE MODE").format(invoices))  # a long write
+        with pytest.raises(SchemaError) as stopped:  # (a statement timeout: a run that waits fails, not hangs)
+            apply_schema(make_conninfo(database_url, options="-c statement_timeout=20s"), with_mirror=False)
+    assert str(stopped.value) == ("the mirror's tables stayed busy for 100ms (a long write by the sync service, "
+                                  "or a VACUUM): nothing was changed; run `flask db init` again")
+    assert apply_schema(database_url, with_mirror=False).source == source  # once the write is done
+
+
+def wait_until_blocked_by(conn, pid: int) -> None:
+    """Until another session of the database waits for a lock on a table the session ``pid`` holds."""
+    for _ in range(500):
+        if conn.execute("SELECT count(*) FROM pg_locks w JOIN pg_locks h USING (database, relation) "
+                        "WHERE NOT w.granted AND h.granted AND h.pid = %s AND w.pid <> h.pid", (pid,)).fetchone()[0]:
+            return
+        time.sleep(0.01)
+    pytest.fail(f"nothing waited for a lock of session {pid}")
 
 
 def engine_columns(conn, table):
@@ -222,7 +223,7 @@ def test_postgresql_may_read_the_mirror_in_parallel(owner_conn, source):
     owner_conn.execute("SET parallel_tuple_cost = 0")
     owner_conn.execute("SET min_parallel_table_scan_size = 0")
     owner_conn.execute("SET max_parallel_workers_per_gather = 2")
-    # the plan must not hang on the statistics of the emptied tables (a table analysed since its
+    # the plan must not depend on the statistics of the emptied tables (a table analysed since its
     # TRUNCATE costs nothing to scan, and a parallel plan is then no cheaper): this mode puts a
     # Gather on top of any plan that may run in parallel
     mode = "debug_parallel_query" if owner_conn.info.server_version >= 160000 else "force_parallel_mode"

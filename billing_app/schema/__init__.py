@@ -42,6 +42,7 @@ MIRROR_FILE = "010_stripe_mirror.sql"
 APP_SCHEMA_FILE = "020_app_schema.sql"
 UPDATES_DIR = SQL_DIR / "updates"
 _LOCK_KEY = 727_115_001  # any constant: serialises concurrent schema runs
+MIRROR_LOCK_TIMEOUT = "10s"  # how long db init waits for the sync service's writes to the mirror's tables
 NOTE_PREFIX = "billing_app: "  # a NOTICE from sql/ meant for the operator
 
 
@@ -115,20 +116,31 @@ def _lock_mirror_tables(conn: psycopg.Connection, source: Source) -> None:
     """Take the lock CREATE INDEX takes on the source's tables before the files change anything.
 
     The files change the privileges of every table in schema stripe (030_roles.sql), which
-    rewrites each table's row in pg_class, then index some of them (020_indexes.sql). An
-    ANALYZE of one of those tables in between (autovacuum's, or the sync service's) holds a
+    rewrites each table's row in pg_class, then index some of them (020_indexes.sql). A VACUUM
+    or ANALYZE of one of those tables in between (autovacuum's, or the sync service's) holds a
     lock that CREATE INDEX waits for, while it waits for this transaction to record its
     statistics in that pg_class row: PostgreSQL ends one of the two as a deadlock. Taken first,
-    the lock lets an ANALYZE under way finish (or autovacuum's be cancelled) and holds a later
-    one back until the commit. The sync service's writes wait for the commit, as they would for
-    CREATE INDEX anyway.
+    the lock lets one under way finish (autovacuum's is cancelled) and holds a later one back
+    until the commit. The sync service's writes to these tables wait for the commit, as they
+    would for CREATE INDEX. A table that stays busy (a long write, or a VACUUM against
+    wraparound, which is never cancelled) ends the run after MIRROR_LOCK_TIMEOUT rather than
+    holding the other tables' writes back for as long.
     """
     present = [name for (name,) in conn.cursor(row_factory=tuple_row).execute(
         "SELECT name FROM unnest(%s::text[]) WITH ORDINALITY AS t(name, n) "
         "WHERE to_regclass(format('stripe.%%I', name)) IS NOT NULL ORDER BY n", (list(source.tables),))]
-    if present:  # a missing table is the adapter's to report (sources/<source>/010_adapter.sql)
+    if not present:  # a missing table is the adapter's to report (sources/<source>/010_adapter.sql)
+        return
+    try:
+        conn.execute("SELECT set_config('lock_timeout', %s, true)", (MIRROR_LOCK_TIMEOUT,))
         conn.execute(sql.SQL("LOCK TABLE {} IN SHARE MODE").format(
             sql.SQL(", ").join(sql.Identifier("stripe", name) for name in present)))
+        conn.execute("SET LOCAL lock_timeout TO DEFAULT")
+    except psycopg.errors.LockNotAvailable:
+        raise SchemaError(f"the mirror's tables stayed busy for {MIRROR_LOCK_TIMEOUT} (a long write by the sync "
+                          "service, or a VACUUM): nothing was changed; run `flask db init` again") from None
+    except psycopg.Error as exc:
+        raise SchemaError(f"locking the mirror's tables failed: {first_line(exc)}; nothing was changed") from None
 
 
 def _keep_note(notes: list[str], notice: psycopg.errors.Diagnostic) -> None:

