@@ -21,7 +21,6 @@ import smtplib
 import ssl
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import formataddr, make_msgid
 from typing import Any, Mapping
@@ -43,6 +42,7 @@ def sender(settings) -> str:
 
 
 def compose(settings, to: str, subject: str, body: str) -> EmailMessage:
+    from email.headerregistry import Address  # its header parser takes a few hundredths of a second to import
     message = EmailMessage()
     message["From"] = sender(settings)
     message["To"] = Address(addr_spec=to)

@@ -9,7 +9,6 @@ from functools import cache
 from typing import Callable
 
 import psycopg
-from email_validator import EmailNotValidError, validate_email
 from flask_login import UserMixin
 from psycopg.rows import class_row, dict_row
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -71,6 +70,7 @@ _COLUMNS = "id, email, password_hash, locale, created_at, session_version, email
 
 def normalize_email(email: str) -> str:
     """The address lower-cased, or SignupError when it is not a valid email address."""
+    from email_validator import EmailNotValidError, validate_email  # on first use: its import compiles its rules
     try:
         # mail goes through any SMTP server: no non-ASCII local part (SMTPUTF8), an IDN domain as punycode
         result = validate_email(email.strip(), check_deliverability=False, allow_smtputf8=False)
