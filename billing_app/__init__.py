@@ -10,7 +10,7 @@ from dotenv import find_dotenv, load_dotenv
 from flask import Flask
 from flask.helpers import get_debug_flag
 
-from billing_app.billing import Billing, StartupError
+from billing_app.billing import Billing, StartupError, in_command
 from billing_app.commands import register_commands
 from billing_app.config import SETTINGS, ConfigError, load_settings, require
 
@@ -34,8 +34,8 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, cli: bool = Fals
     try:
         settings = configure(app, source, from_tests=test_config is not None)
         billing = Billing().init_app(app, settings=settings, standalone=True)
-        if not cli and not app.testing:
-            require_server_settings(settings, relaxed=app.debug)
+        if not app.testing and not (cli and in_command()):  # a server: wsgi.py, or `flask run`
+            require_server_settings(settings, relaxed=app.debug or get_debug_flag())
             from billing_app.schema import check_database_ready
             check_database_ready(billing)
     except (ConfigError, StartupError) as exc:

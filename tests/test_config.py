@@ -100,6 +100,17 @@ def test_flask_help_works_with_nothing_set_and_starts_no_database(tmp_path):
     assert not (tmp_path / "instance").exists()  # no embedded PostgreSQL was started for --help
 
 
+def test_flask_run_without_debug_refuses_to_serve_without_the_server_settings(tmp_path, database_url):
+    """`flask run` serves pages like wsgi.py does: without SECRET_KEY, SITE_URL and the Stripe key it
+    stops in one line instead of answering every page with a 500 (and /healthz with 200)."""
+    result = run_flask(tmp_path, {"DATABASE_URL": database_url}, "run", "--port", "0")
+    assert result.returncode != 0
+    assert "billing_app: 3 settings need attention:" in result.stderr, result.stderr[-2000:]
+    for name in ("SECRET_KEY", "SITE_URL", "STRIPE_SECRET_KEY"):
+        assert f"- {name} is not set" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_report_command_needs_only_the_reporting_database(tmp_path, database_url):
     """No SECRET_KEY, SITE_URL or Stripe key: `flask report list` still runs on the reporting database."""
     result = run_flask(tmp_path, {"REPORTING_DATABASE_URL": database_url, "DATABASE_URL": database_url},
