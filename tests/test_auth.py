@@ -72,6 +72,16 @@ def test_login_with_unknown_email_says_the_same(auth):
     assert "The email or password is not right." in response.get_data(as_text=True)
 
 
+@pytest.mark.parametrize("typed", ["Up@ÉXAMPLE.com", "idn@exämple.com", "full@ｅxample.com"])
+def test_login_takes_the_address_as_it_was_typed_at_sign_up(auth, client, owner_conn, typed):
+    """Sign-up stores the address's standard form (lower case, punycode, plain width): sign-in finds it
+    from the same spelling."""
+    assert auth.signup(email=typed).status_code == 302
+    auth.logout()
+    assert auth.login(email=typed).status_code == 302
+    assert client.get("/account").status_code == 200
+
+
 def test_login_follows_next_on_this_site(auth):
     auth.signup()
     auth.logout()

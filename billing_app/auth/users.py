@@ -79,6 +79,15 @@ def normalize_email(email: str) -> str:
     return (result.ascii_email or result.normalized).lower()
 
 
+def stored_address(email: str) -> str | None:
+    """``email`` in the form sign-up stores it (see normalize_email), or None when it is no address: a
+    user signs in with the address as they typed it at sign-up, in any case or width."""
+    try:
+        return normalize_email(email)
+    except SignupError:
+        return None
+
+
 def check_password_rules(password: str, email: str | None = None) -> None:
     """The one home of what a password must be: long enough, not too long, not easy to guess."""
     if len(password) < PASSWORD_MIN_LENGTH:
@@ -180,7 +189,8 @@ def create_user(conn: psycopg.Connection, email: str, password: str, *, locale: 
 
 def authenticate(conn: psycopg.Connection, email: str, password: str) -> User | None:
     """The user with this email and password, or None."""
-    user = user_by_email(conn, email)
+    address = stored_address(email)
+    user = user_by_email(conn, address) if address else None
     if user is None:
         check_password_hash(_dummy_hash(), password)
         return None

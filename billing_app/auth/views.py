@@ -8,8 +8,8 @@ from flask_wtf.csrf import CSRFError
 
 from billing_app.auth import bp
 from billing_app.auth.forms import LoginForm, SignupForm
-from billing_app.auth.users import (SignupError, authenticate, create_user, end_sessions, user_by_session_id,
-                                    user_with_row)
+from billing_app.auth.users import (SignupError, authenticate, create_user, end_sessions, stored_address,
+                                    user_by_session_id, user_with_row)
 from billing_app.billing import settings
 from billing_app.db import get_db
 from billing_app.errors import CSRF_MESSAGE, BillingError
@@ -108,8 +108,9 @@ def login():
     if current_user.is_authenticated:
         return _after_sign_in()
     form = LoginForm()
-    failures = (settings()["SIGN_IN_RATE_LIMIT"], "sign_in_failures",
-                f"{(form.email.data or '').strip().lower()[:320]}|{client_address()}")
+    typed = (form.email.data or "")[:320]
+    failures = (settings()["SIGN_IN_RATE_LIMIT"], "sign_in_failures",  # every spelling of an address alike
+                f"{stored_address(typed) or typed.strip().lower()}|{client_address()}")
     if request.method == "POST":  # before the password hash is computed: guessing costs the guesser
         rate_limit(settings()["SIGN_IN_IP_RATE_LIMIT"], "sign_in_address", client_address())
         rate_limits().check(*failures)
