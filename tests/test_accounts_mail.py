@@ -172,6 +172,29 @@ def test_an_address_no_mail_server_takes_is_refused_at_sign_up(auth, owner_conn)
 
 # --- a forgotten password --------------------------------------------------------------------------
 
+def test_asking_for_resets_is_limited_alike_whether_or_not_an_account_uses_the_address(auth, client, mailbox):
+    """MAIL_RATE_LIMIT (5 an hour) counts every address asked about: were only an account's address
+    refused, the sixth ask would tell whether an account uses it."""
+    auth.signup("me@example.com", PASSWORD, confirmed=False)
+    auth.logout()
+    answers = {email: [post_form(client, "/forgot-password", "/forgot-password", email=email).status_code
+                       for _ in range(6)] for email in ("me@example.com", "nobody@example.com")}
+    assert answers == {"me@example.com": [303] * 5 + [429], "nobody@example.com": [303] * 5 + [429]}
+
+
+def test_a_reset_link_posted_twice_at_once_sets_one_password(app, auth, owner_conn):
+    """Two posts of one link both read the account before either writes: the second sets nothing."""
+    from billing_app.auth.users import set_password, user_by_email
+    auth.signup("me@example.com", PASSWORD)
+    with app.app_context():
+        db = app.extensions["billing_db"]
+        with db.connection() as conn:
+            read_by_first, read_by_second = user_by_email(conn, "me@example.com"), user_by_email(conn, "me@example.com")
+            assert set_password(conn, read_by_first, NEW_PASSWORD) is not None
+            assert set_password(conn, read_by_second, "another fine passphrase") is None
+    assert auth.login("me@example.com", NEW_PASSWORD).status_code == 302  # (the first signed everyone out)
+
+
 def test_a_forgotten_password_is_reset_through_the_mailed_link_once(app, client, auth, mailbox, owner_conn):
     auth.signup("me@example.com", PASSWORD, confirmed=False)
     other_device = app.test_client()

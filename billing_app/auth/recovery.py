@@ -34,6 +34,7 @@ from billing_app.stripe_client import new_idempotency_key, stripe_api
 log = logger(__name__)
 RESET_SENT = "If an account uses that address, a link to choose a new password is on its way. It works for an hour."
 LINK_EXPIRED = "This link has expired or no longer applies."
+RESET_LINK_USED = "This link has expired or was already used. Ask for a new one on the sign-in page."
 
 
 def _age(seconds: int) -> str:
@@ -41,10 +42,16 @@ def _age(seconds: int) -> str:
     return f"{hours // 24} days" if hours >= 48 else f"{hours} hour{'s' if hours != 1 else ''}"
 
 
-def _mail(to: str, subject: str, body: str, *, counted_as: str) -> None:
-    """One mail, counted against MAIL_RATE_LIMIT for ``counted_as`` (who asked, and for which address)."""
-    rate_limit(settings()["MAIL_RATE_LIMIT"], "mail", counted_as)
+def _mail(to: str, subject: str, body: str, *, counted_as: str | None) -> None:
+    """One mail, counted against MAIL_RATE_LIMIT for ``counted_as`` (who asked, and for which address;
+    None: the caller has counted it)."""
+    if counted_as is not None:
+        _count_mail(counted_as)
     send_mail(settings(), to, subject, f"Hello,\n\n{body}\n\n{settings()['COMPANY_NAME']}\n")
+
+
+def _count_mail(counted_as: str) -> None:
+    rate_limit(settings()["MAIL_RATE_LIMIT"], "mail", counted_as)
 
 
 def send_address_confirmation(user: User, address: str) -> None:
@@ -67,6 +74,9 @@ def forgot_password():
         except SignupError as exc:
             form.email.errors.append(str(exc))
             return render_template("auth/forgot_password.html", form=form), 400
+        # counted whether or not an account uses the address: a 429 that came only for addresses with
+        # accounts would tell which have one
+        _count_mail(f"{email}|{client_address()}")
         user = user_by_email(get_db(), email)
         if user is not None:  # the outbox answers at once: no timing tells whether the address has an account
             link = absolute_url(settings(), "auth.reset_password", token=password_reset_token(user))
@@ -74,7 +84,7 @@ def forgot_password():
                   f"someone (we hope you) asked to choose a new password for {user.email}. Open this link to "
                   f"choose it:\n\n{link}\n\nIt works once, for {_age(RESET_MAX_AGE)}. If you did not ask for "
                   "this, ignore this mail: your password stays as it is.",
-                  counted_as=f"{email}|{client_address()}")
+                  counted_as=None)
         flash(RESET_SENT, "info")
         return redirect(url_for("auth.login"), 303)
     status = 400 if request.method == "POST" else 200
@@ -85,15 +95,17 @@ def forgot_password():
 def reset_password(token: str):
     user = user_for_password_reset(get_db(), token)
     if user is None:
-        raise BillingError(400, "link_expired", "This link has expired or was already used. "
-                                                "Ask for a new one on the sign-in page.")
+        raise BillingError(400, "link_expired", RESET_LINK_USED)
     form = NewPasswordForm()
     if form.validate_on_submit():
         try:
-            user = set_password(get_db(), user, form.password.data)
+            changed = set_password(get_db(), user, form.password.data)
         except SignupError as exc:
             form.password.errors.append(str(exc))
             return render_template("auth/reset_password.html", form=form, email=user.email), 400
+        if changed is None:
+            raise BillingError(400, "link_expired", RESET_LINK_USED)
+        user = changed
         user = confirm_email(get_db(), user.id, user.email) or user  # the mail reached them
         start_session(user)
         flash("Your new password is set; every other device was signed out.", "success")
@@ -237,6 +249,8 @@ def change_password():
     except SignupError as exc:
         form.password.errors.append(str(exc))
         return _settings_page(EmailChangeForm(formdata=None), form)
+    if user is None:  # another request changed it first, and signed this device out
+        raise BillingError(409, "password_changed", "Your password was changed meanwhile: sign in with the new one.")
     start_session(user)  # this device stays signed in, on the new session version
     flash("Your password is changed; every other device was signed out.", "success")
     return redirect(url_for("auth.account_settings"), 303)

@@ -197,12 +197,16 @@ def authenticate(conn: psycopg.Connection, email: str, password: str) -> User | 
     return user if check_password_hash(user.password_hash, password) else None
 
 
-def set_password(conn: psycopg.Connection, user: User, password: str) -> User:
-    """A new password (the rules checked) that ends every session made before; returns the user as now."""
+def set_password(conn: psycopg.Connection, user: User, password: str) -> User | None:
+    """A new password (the rules checked) that ends every session made before; returns the user as now,
+    or None when their password changed since ``user`` was read (a reset link posted twice at once
+    works once)."""
     check_password_rules(password, user.email)
     with conn.transaction():
-        conn.execute("UPDATE billing_app.users SET password_hash = %s WHERE id = %s",
-                     (generate_password_hash(password), user.id))
+        changed = conn.execute("UPDATE billing_app.users SET password_hash = %s WHERE id = %s AND password_hash = %s",
+                               (generate_password_hash(password), user.id, user.password_hash)).rowcount
+        if not changed:
+            return None
         end_sessions(conn, user.id)
     return user_by_id(conn, user.id)
 
