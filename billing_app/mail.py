@@ -135,6 +135,8 @@ def send_mail(settings: Mapping[str, Any], to: str, subject: str, body: str) -> 
         if key_mode(settings["STRIPE_SECRET_KEY"] or "") == "live":
             log.error("MAIL_URL is not set and the Stripe key is live: the mail to %s is not sent", to)
             raise unavailable()
-        log.warning("MAIL_URL is not set: the mail to %s is written here instead of sent\n%s", to, message)
+        # as read, not as sent: a sent body is quoted-printable, which breaks a long link over lines
+        log.warning("MAIL_URL is not set: the mail to %s is written here instead of sent\nSubject: %s\n\n%s", to,
+                    message["Subject"], message.get_content())
         return
     current_app.extensions["billing_mail"].put(url, message)

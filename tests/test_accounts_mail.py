@@ -154,6 +154,18 @@ def test_a_mail_server_that_is_down_loses_no_account_and_the_log_says_why(make_a
     assert post_form(client, "/settings/confirm-address", "/settings").status_code == 303  # ask again later
 
 
+def test_without_a_mail_server_the_log_shows_the_mail_with_a_link_that_opens(make_app, owner_conn, caplog):
+    """Local runs (no MAIL_URL): the mail goes to the log as it reads, its link on one line that works
+    when copied (not quoted-printable, which breaks a long link over lines ending in '=')."""
+    client = make_app(MAIL_URL="").test_client()
+    AuthActions(client).signup("me@example.com", PASSWORD, confirmed=False)
+    logged = next(r.getMessage() for r in caplog.records if "written here instead of sent" in r.getMessage())
+    assert "Subject: Confirm your email address for " in logged
+    link = re.search(r"http://billing\.test(/confirm-address/\S+)", logged).group(1)
+    assert open_link(client, link).status_code == 303
+    assert users(owner_conn) == [("me@example.com", True)]
+
+
 def test_with_a_live_key_and_no_mail_server_nothing_is_written_to_the_log(make_app, owner_conn, caplog):
     client = make_app(MAIL_URL="", STRIPE_SECRET_KEY="sk_live_abc123").test_client()
     AuthActions(client).signup("me@example.com", PASSWORD, confirmed=False)
