@@ -48,6 +48,13 @@ SCHEMA_ERRORS = (psycopg.errors.UndefinedTable, psycopg.errors.InvalidSchemaName
 DATABASE_ERRORS = (psycopg.OperationalError, *SCHEMA_ERRORS)
 
 
+def connection_failure(exc: psycopg.OperationalError) -> str:
+    """Why a connection could not be made, in one line: the last line of psycopg's message that is not
+    a hint (one attempt ends with "\tIs the server running...?", several with the last one's reason)."""
+    lines = [line for line in str(exc).strip().splitlines() if line.strip() and not line[0].isspace()]
+    return lines[-1] if lines else type(exc).__name__
+
+
 def connection_lost(exc: psycopg.OperationalError) -> bool:
     """Did the server go (or the way to it), as opposed to a statement being cancelled or timing out?"""
     state = exc.sqlstate

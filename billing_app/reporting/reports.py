@@ -18,6 +18,7 @@ from typing import Iterator
 import click
 import psycopg
 from billing_app.billing import settings, state
+from billing_app.db import connection_failure
 from psycopg import sql
 
 
@@ -37,7 +38,8 @@ def reporting_connection() -> Iterator[psycopg.Connection]:
     try:
         conn = psycopg.connect(state().reporting_database_url(), connect_timeout=10)
     except psycopg.OperationalError as exc:
-        raise ReportError(f"cannot connect to REPORTING_DATABASE_URL: {str(exc).strip().splitlines()[-1]}") from None
+        setting = "REPORTING_DATABASE_URL" if config["REPORTING_DATABASE_URL"] else "DATABASE_URL"
+        raise ReportError(f"cannot connect to {setting}: {connection_failure(exc)}") from None
     with conn:
         conn.read_only = True
         conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ

@@ -32,6 +32,7 @@ from psycopg import sql
 from psycopg.rows import tuple_row
 
 from billing_app.billing import BillingState, StartupError
+from billing_app.db import connection_failure
 from billing_app.mirror.source import (DEFAULT_USER_KEY, MIRROR_VIEWS, Source, SourceError, detect_source,
                                        installed_source, sources_present, user_key_index)
 from billing_app.reporting.reports import first_line
@@ -208,7 +209,7 @@ def check_database_ready(billing: BillingState) -> None:
                     + (f" and GRANT {role} TO the login in DATABASE_URL" if role else "")) from None
     except psycopg.OperationalError as exc:
         raise StartupError(
-            f"cannot connect to DATABASE_URL ({str(exc).strip().splitlines()[-1]}): "
+            f"cannot connect to DATABASE_URL ({connection_failure(exc)}): "
             "check that PostgreSQL is running and that DATABASE_URL names its host, port, user and database"
         ) from None
     except psycopg.Error as exc:
