@@ -297,6 +297,21 @@ def test_the_old_address_takes_the_account_back_from_a_change_it_did_not_ask_for
     assert owner.get("/account").status_code == 200
 
 
+def test_whoever_changes_the_address_cannot_spend_the_old_addresss_notice(app, auth, mailbox, owner_conn):
+    """The intruder asks for changes until MAIL_RATE_LIMIT answers 429 (their budget), then confirms one:
+    the notice to the old address, with its take-back link, still goes."""
+    auth.signup("me@example.com", PASSWORD)
+    mailbox.to("me@example.com", 1)
+    intruder = app.test_client()
+    AuthActions(intruder).login("me@example.com", PASSWORD)
+    asked = [post_form(intruder, "/settings/email", "/settings", email="intruder@example.com",
+                       current_password=PASSWORD).status_code for _ in range(5)]
+    assert asked[-1] == 429
+    open_link(intruder, mailbox.link_to("intruder@example.com", asked.count(303)))
+    assert users(owner_conn) == [("intruder@example.com", True)]
+    assert mailbox.link_to("me@example.com", 2).startswith("/take-back/")
+
+
 def test_a_password_reset_ends_an_address_change_someone_else_asked_for(app, client, auth, mailbox, owner_conn):
     """The sign-up-first attack: someone signs up with the owner's address and asks to move the account to
     their own.  The owner's password reset ends that pending change."""

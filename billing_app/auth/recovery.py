@@ -144,7 +144,8 @@ def _tell_old_address(account: User, address: str) -> None:
               f"the address of your account changed from {account.email} to {address}. If that was not you, "
               f"open this link within {_age(UNDO_MAX_AGE)}: it puts your address back, signs everyone out "
               f"and lets you choose a new password.\n\n{undo}",
-              counted_as=f"user:{account.id}")
+              # a budget of the old address's own: whoever made the change cannot spend it first
+              counted_as=f"old-address:{account.email}")
     except BillingError:  # the change stands; the log says why the notice did not go
         log.error("the old address of user %s was not told of the change", account.id)
 
