@@ -312,6 +312,18 @@ def test_whoever_changes_the_address_cannot_spend_the_old_addresss_notice(app, a
     assert mailbox.link_to("me@example.com", 2).startswith("/take-back/")
 
 
+def test_several_accounts_cannot_flood_one_address_with_confirmations(app, mailbox):
+    """MAIL_RATE_LIMIT (5 an hour) holds for the address mailed, not only for each account asking."""
+    answers = []
+    for n in range(3):
+        account = AuthActions(app.test_client())
+        account.signup(f"user{n}@example.com", PASSWORD)
+        answers += [post_form(account.client, "/settings/email", "/settings", email="victim@example.net",
+                              current_password=PASSWORD).status_code for _ in range(3)]
+    assert answers == [303] * 5 + [429] * 4
+    assert len(mailbox.to("victim@example.net", 5)) == 5
+
+
 def test_a_password_reset_ends_an_address_change_someone_else_asked_for(app, client, auth, mailbox, owner_conn):
     """The sign-up-first attack: someone signs up with the owner's address and asks to move the account to
     their own.  The owner's password reset ends that pending change."""

@@ -56,11 +56,13 @@ def _count_mail(counted_as: str) -> None:
 
 def send_address_confirmation(user: User, address: str) -> None:
     """Mail ``address`` the link that confirms it for ``user``."""
+    _count_mail(f"user:{user.id}")
+    _count_mail(f"to:{address}")  # and per address mailed: several accounts cannot flood one mailbox
     link = absolute_url(settings(), "auth.confirm_address", token=address_token(user, address))
     _mail(address, f"Confirm your email address for {settings()['COMPANY_NAME']}",
           f"open this link to confirm that {address} is your address at {settings()['COMPANY_NAME']}:\n\n"
           f"{link}\n\nIt works for {_age(ADDRESS_MAX_AGE)}. If you did not ask for this, ignore this mail.",
-          counted_as=f"user:{user.id}")
+          counted_as=None)
 
 
 @bp.route("/forgot-password", methods=["GET", "POST"])
