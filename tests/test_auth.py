@@ -82,6 +82,12 @@ def test_login_takes_the_address_as_it_was_typed_at_sign_up(auth, client, owner_
     assert client.get("/account").status_code == 200
 
 
+@pytest.mark.parametrize("path", ["/settings", "/account"])
+def test_a_signed_out_visitor_is_sent_to_sign_in_and_back(client, path):
+    response = client.get(path)
+    assert response.status_code == 302 and response.headers["Location"] == f"/login?next={path}"
+
+
 def test_login_follows_next_on_this_site(auth):
     auth.signup()
     auth.logout()
