@@ -121,7 +121,8 @@ def _billing_error(exc: BillingError):
 CSRF_MESSAGE = "This form has expired or did not come from this site. Please try again."
 
 
-def _csrf_error(exc: CSRFError):
+def csrf_failed_response(exc: CSRFError):
+    """400 with the page (or JSON) that says a form's token was missing, stale or foreign."""
     return error_response(400, "csrf_failed", f"{CSRF_MESSAGE} Reload the page first.",
                           title="The form could not be accepted")
 
@@ -148,7 +149,7 @@ def register(app: Flask | Blueprint) -> None:
     # raised by a query on the request's connection (get_db): read as Database.connection() reads it
     for error in DATABASE_ERRORS:
         app.register_error_handler(error, _database_error)
-    app.register_error_handler(CSRFError, _csrf_error)
+    app.register_error_handler(CSRFError, csrf_failed_response)
     app.register_error_handler(BillingError, _billing_error)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected_error)

@@ -109,11 +109,20 @@ def test_login_ignores_next_pointing_elsewhere(auth, target):
 def test_logout_needs_post_with_token(auth, client):
     auth.signup()
     assert client.get("/logout").status_code == 405
-    assert client.post("/logout").status_code == 303  # no token: refused, still signed in
+    assert client.post("/logout").status_code == 400  # no token: refused, still signed in
     assert "Hello, user@example.com" in client.get("/").get_data(as_text=True)
     response = auth.logout()
     assert response.status_code == 302
     assert "Hello," not in client.get("/").get_data(as_text=True)
+
+
+@pytest.mark.parametrize("path", ["/logout", "/settings/email", "/settings/password", "/forgot-password",
+                                  "/reset-password/x", "/confirm-address/x", "/take-back/x"])
+def test_an_account_form_without_its_token_is_400_saying_why(auth, client, path):
+    auth.signup()
+    response = client.post(path, data={"email": "other@example.com"})
+    assert response.status_code == 400
+    assert "This form has expired or did not come from this site." in response.get_data(as_text=True)
 
 
 def test_session_cookie_is_httponly_and_lax(auth, client):

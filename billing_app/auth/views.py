@@ -12,7 +12,7 @@ from billing_app.auth.users import (SignupError, authenticate, create_user, end_
                                     user_by_session_id, user_with_row)
 from billing_app.billing import settings
 from billing_app.db import get_db
-from billing_app.errors import CSRF_MESSAGE, BillingError
+from billing_app.errors import CSRF_MESSAGE, BillingError, csrf_failed_response
 from billing_app.extensions import login_manager
 from billing_app.identity import keep_read_with_sign_in, read_for_sign_in
 from billing_app.rate_limits import client_address, rate_limit, rate_limits
@@ -145,8 +145,7 @@ def csrf_failed(exc: CSRFError):
     templates = {"auth.signup": ("auth/signup.html", SignupForm),
                  "auth.login": ("auth/login.html", LoginForm)}
     if request.endpoint not in templates:
-        flash(CSRF_MESSAGE, "error")
-        return redirect(url_for("main.home")), 303
+        return csrf_failed_response(exc)
     template, form_class = templates[request.endpoint]
     form = form_class(formdata=None)
     form.email.data = request.form.get("email", "")
