@@ -302,7 +302,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("API_RATE_LIMIT", _rate_limit, "120 per minute (JSON summary calls per user)",
             default="120 per minute"),
     Setting("MAIL_RATE_LIMIT", _rate_limit,
-            "5 per hour (mails to one address, and confirmations per account; resets also per asking address)", default="5 per hour"),
+            "5 per hour (mails: confirmations per account and per new address, resets per address and asking "
+            "address)", default="5 per hour"),
     Setting("SIGN_IN_RATE_LIMIT", _rate_limit,
             "10 per minute;50 per hour (failed sign-in tries per email and address; a success clears them)",
             default="10 per minute;50 per hour"),

@@ -324,6 +324,19 @@ def test_several_accounts_cannot_flood_one_address_with_confirmations(app, mailb
     assert len(mailbox.to("victim@example.net", 5)) == 5
 
 
+def test_changes_asked_towards_an_address_do_not_stop_its_owner_confirming_it(app, client, auth, mailbox):
+    """Another account spends the budget of victim@ by asking to move to it; victim@'s own sign-up and
+    "send again" still mail it (else one account could keep anyone from confirming, and so from paying)."""
+    other = AuthActions(app.test_client())
+    other.signup("other@example.com", PASSWORD)
+    for _ in range(4):
+        post_form(other.client, "/settings/email", "/settings", email="victim@example.net", current_password=PASSWORD)
+    assert len(mailbox.to("victim@example.net", 4)) == 4
+    auth.signup("victim@example.net", PASSWORD, confirmed=False)
+    assert post_form(client, "/settings/confirm-address", "/settings").status_code == 303
+    assert len(mailbox.to("victim@example.net", 6)) == 6  # its sign-up mail and the one sent again
+
+
 def test_a_password_reset_ends_an_address_change_someone_else_asked_for(app, client, auth, mailbox, owner_conn):
     """The sign-up-first attack: someone signs up with the owner's address and asks to move the account to
     their own.  The owner's password reset ends that pending change."""

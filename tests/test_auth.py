@@ -3,7 +3,7 @@
 import pytest
 
 from billing_app.auth.users import user_by_email
-from tests.conftest import csrf_token_from
+from tests.conftest import AuthActions, csrf_token_from
 
 
 def count_users(owner_conn):
@@ -86,6 +86,23 @@ def test_login_takes_the_address_as_it_was_typed_at_sign_up(auth, client, owner_
 def test_a_signed_out_visitor_is_sent_to_sign_in_and_back(client, path):
     response = client.get(path)
     assert response.status_code == 302 and response.headers["Location"] == f"/login?next={path}"
+
+
+def test_every_spelling_of_an_address_shares_one_failure_budget(make_app):
+    client = make_app(SIGN_IN_RATE_LIMIT="2 per minute").test_client()
+    auth = AuthActions(client)
+    auth.signup("me@example.com")
+    auth.logout()
+    answers = [auth.login(email=typed, password="not the password").status_code
+               for typed in ("me@example.com", "ME@Example.COM", "me@ｅxample.com")]
+    assert answers == [401, 401, 429]
+
+
+def test_an_account_stored_before_addresses_were_normalised_still_signs_in(auth, client, owner_conn):
+    auth.signup("me@example.com")
+    auth.logout()
+    owner_conn.execute("UPDATE billing_app.users SET email = 'me@exämple.com'")  # as sign-up once stored it
+    assert auth.login(email="me@exämple.com").status_code == 302
 
 
 def test_login_follows_next_on_this_site(auth):

@@ -56,8 +56,13 @@ def _count_mail(counted_as: str) -> None:
 
 def send_address_confirmation(user: User, address: str) -> None:
     """Mail ``address`` the link that confirms it for ``user``."""
-    _count_mail(f"user:{user.id}")
-    _count_mail(f"to:{address}")  # and per address mailed: several accounts cannot flood one mailbox
+    budgets = [f"user:{user.id}"]
+    if address != user.email:  # a new address is also counted for itself: accounts cannot flood one mailbox
+        budgets.append(f"to:{address}")  # (an account's own address is its alone: its budget is the account's)
+    for counted_as in budgets:  # none spent unless all have room
+        rate_limits().check(settings()["MAIL_RATE_LIMIT"], "mail", counted_as)
+    for counted_as in budgets:
+        _count_mail(counted_as)
     link = absolute_url(settings(), "auth.confirm_address", token=address_token(user, address))
     _mail(address, f"Confirm your email address for {settings()['COMPANY_NAME']}",
           f"open this link to confirm that {address} is your address at {settings()['COMPANY_NAME']}:\n\n"
@@ -82,11 +87,14 @@ def forgot_password():
         user = user_by_email(get_db(), email)
         if user is not None:  # the outbox answers at once: no timing tells whether the address has an account
             link = absolute_url(settings(), "auth.reset_password", token=password_reset_token(user))
-            _mail(user.email, f"Choose a new password for {settings()['COMPANY_NAME']}",
-                  f"someone (we hope you) asked to choose a new password for {user.email}. Open this link to "
-                  f"choose it:\n\n{link}\n\nIt works once, for {_age(RESET_MAX_AGE)}. If you did not ask for "
-                  "this, ignore this mail: your password stays as it is.",
-                  counted_as=None)
+            try:
+                _mail(user.email, f"Choose a new password for {settings()['COMPANY_NAME']}",
+                      f"someone (we hope you) asked to choose a new password for {user.email}. Open this link "
+                      f"to choose it:\n\n{link}\n\nIt works once, for {_age(RESET_MAX_AGE)}. If you did not ask "
+                      "for this, ignore this mail: your password stays as it is.",
+                      counted_as=None)
+            except BillingError:  # (a full outbox): answered like any address, or the 503 would tell (logged)
+                log.error("the password reset mail for user %s could not be queued", user.id)
         flash(RESET_SENT, "info")
         return redirect(url_for("auth.login"), 303)
     status = 400 if request.method == "POST" else 200

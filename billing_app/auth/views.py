@@ -37,7 +37,6 @@ def start_session(user) -> None:
     login_user(user)
 
 
-@login_manager.unauthorized_handler  # the settings pages (flask_login's login_required) too
 def unauthorized():
     """A page for signed-in users, without one: the sign-in page, coming back here after.
 

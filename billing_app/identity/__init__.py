@@ -212,3 +212,4 @@ def init_identity(app: Flask, billing: Any) -> None:
     elif billing.auth_mode == "accounts":
         from billing_app.extensions import login_manager
         login_manager.init_app(app)
+        login_manager.unauthorized_handler(unauthorized)  # flask_login's login_required (settings) the same way

@@ -39,7 +39,7 @@ def reporting_connection() -> Iterator[psycopg.Connection]:
         conn = psycopg.connect(state().reporting_database_url(), connect_timeout=10)
     except psycopg.OperationalError as exc:
         setting = "REPORTING_DATABASE_URL" if config["REPORTING_DATABASE_URL"] else "DATABASE_URL"
-        raise ReportError(f"cannot connect to {setting}: {connection_failure(exc)}") from None
+        raise ReportError(f"cannot connect to {state().setting_prefix}{setting}: {connection_failure(exc)}") from None
     with conn:
         conn.read_only = True
         conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
