@@ -115,8 +115,7 @@ def reset_password(token: str):
             return render_template("auth/reset_password.html", form=form, email=user.email), 400
         if changed is None:
             raise BillingError(400, "link_expired", RESET_LINK_USED)
-        user = changed
-        user = confirm_email(get_db(), user.id, user.email) or user  # the mail reached them
+        user = confirm_email(get_db(), changed.id, changed.email) or changed  # the mail reached them
         start_session(user)
         flash("Your new password is set; every other device was signed out.", "success")
         return redirect(url_for("billing.account.account"), 303)

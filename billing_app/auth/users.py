@@ -191,8 +191,8 @@ def authenticate(conn: psycopg.Connection, email: str, password: str) -> User | 
     """The user with this email and password, or None."""
     address = stored_address(email)
     user = user_by_email(conn, address) if address else None
-    if user is None:  # an account stored before addresses were normalised (a Unicode domain, as typed)
-        user = user_by_email(conn, email)
+    if user is None and address != email.strip().lower():  # stored before addresses were normalised
+        user = user_by_email(conn, email)  # (a Unicode domain, as typed)
     if user is None:
         check_password_hash(_dummy_hash(), password)
         return None
