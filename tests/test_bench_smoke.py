@@ -53,7 +53,7 @@ def test_bench_smoke_writes_every_figure(wrk_available, postgres_server_url, tmp
     assert 0.7 <= floor_bytes / account_bytes <= 1.3
     table = text.split("| scenario |", 1)[1].split("\n\n", 1)[0].splitlines()[2:]
     assert len(table) == 13
-    assert all(line.endswith("| 0 |") for line in table), "every load ran without errors"
+    assert all(line.endswith("| 0 |") for line in table), "every load ran without errors:\n" + "\n".join(table)
     assert "(smoke run: not a measurement)" in text
     # the same load in each stripe-sync-engine shape, beside Sequin's
     assert "| measure | sequin | supabase-sync-engine | vs sequin | stripe-sync-engine | vs sequin |" in text
