@@ -521,6 +521,8 @@ def test_show_pages_a_table_and_says_how_to_get_every_row(runner, dataset):
     assert total > 2
     assert lines[-1] == (f"(the first 2 rows of {total}: --limit N shows N, --limit 0 all of them, "
                          "--csv streams them all)")
+    one = runner.invoke(args=["report", "show", "mrr", "--limit", "1"]).stdout.splitlines()
+    assert one[-1].startswith(f"(the first row of {total}: ")
     csv_lines = runner.invoke(args=["report", "show", "mrr", "--csv", "--limit", "3"]).stdout.splitlines()
     assert len(csv_lines) == 1 + 3
 

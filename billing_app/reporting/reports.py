@@ -212,7 +212,7 @@ def write_table(chunks: Iterator[bytes], types: dict[str, str], out, *, total: i
     out.write("  ".join("-" * w for w in widths) + "\n")
     out.writelines(template.format(*row).rstrip() + "\n" for row in rows)
     if total > len(rows):
-        out.write(f"(the first {len(rows):,} rows of {total:,}: --limit N shows N, --limit 0 all of them, "
-                  f"--csv streams them all)\n")
+        shown = "the first row" if len(rows) == 1 else f"the first {len(rows):,} rows"
+        out.write(f"({shown} of {total:,}: --limit N shows N, --limit 0 all of them, --csv streams them all)\n")
     else:
         out.write(f"({total:,} row{'s' if total != 1 else ''})\n")

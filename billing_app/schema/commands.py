@@ -24,10 +24,10 @@ def init_command(mirror: bool) -> None:
 def upgrade_command() -> None:
     """After installing a new version: apply the updates in sql/updates/ this database has not had (each
     once, in date order), make every view again, refresh the reports; all in one transaction."""
-    _bring_up_to_date(mirror=False)
+    _bring_up_to_date(mirror=False, upgrade=True)
 
 
-def _bring_up_to_date(mirror: bool) -> None:
+def _bring_up_to_date(mirror: bool, *, upgrade: bool = False) -> None:
     try:
         result = apply_schema(state().database_url(), with_mirror=mirror, source=settings()["STRIPE_MIRROR"],
                               user_key=settings()["STRIPE_CUSTOMER_USER_KEY"])
@@ -36,6 +36,8 @@ def _bring_up_to_date(mirror: bool) -> None:
     click.echo(f"mirror source: {result.source}")
     for name in result.applied:
         click.echo(f"applied {name}")
+    if upgrade and not any(name.startswith("updates/") for name in result.applied):
+        click.echo("no schema updates were pending: every file of sql/updates/ had been applied before")
     for note in result.notes:
         click.echo(f"note: {note}")
     click.echo("database schema is up to date")
