@@ -42,15 +42,13 @@ def _age(seconds: int) -> str:
     return f"{hours // 24} days" if hours >= 48 else f"{hours} hour{'s' if hours != 1 else ''}"
 
 
-def _mail(to: str, subject: str, body: str, *, counted_as: str | None) -> None:
-    """One mail, counted against MAIL_RATE_LIMIT for ``counted_as`` (who asked, and for which address;
-    None: the caller has counted it)."""
-    if counted_as is not None:
-        _count_mail(counted_as)
+def _mail(to: str, subject: str, body: str) -> None:
+    """One mail, already counted by the caller (``_count_mail``)."""
     send_mail(settings(), to, subject, f"Hello,\n\n{body}\n\n{settings()['COMPANY_NAME']}\n")
 
 
 def _count_mail(counted_as: str) -> None:
+    """One mail against MAIL_RATE_LIMIT for ``counted_as`` (who asked, and for which address)."""
     rate_limit(settings()["MAIL_RATE_LIMIT"], "mail", counted_as)
 
 
@@ -66,8 +64,7 @@ def send_address_confirmation(user: User, address: str) -> None:
     link = absolute_url(settings(), "auth.confirm_address", token=address_token(user, address))
     _mail(address, f"Confirm your email address for {settings()['COMPANY_NAME']}",
           f"open this link to confirm that {address} is your address at {settings()['COMPANY_NAME']}:\n\n"
-          f"{link}\n\nIt works for {_age(ADDRESS_MAX_AGE)}. If you did not ask for this, ignore this mail.",
-          counted_as=None)
+          f"{link}\n\nIt works for {_age(ADDRESS_MAX_AGE)}. If you did not ask for this, ignore this mail.")
 
 
 @bp.route("/forgot-password", methods=["GET", "POST"])
@@ -91,8 +88,7 @@ def forgot_password():
                 _mail(user.email, f"Choose a new password for {settings()['COMPANY_NAME']}",
                       f"someone (we hope you) asked to choose a new password for {user.email}. Open this link "
                       f"to choose it:\n\n{link}\n\nIt works once, for {_age(RESET_MAX_AGE)}. If you did not ask "
-                      "for this, ignore this mail: your password stays as it is.",
-                      counted_as=None)
+                      "for this, ignore this mail: your password stays as it is.")
             except BillingError:  # (a full outbox): answered like any address, or the 503 would tell (logged)
                 log.error("the password reset mail for user %s could not be queued", user.id)
         flash(RESET_SENT, "info")
@@ -149,12 +145,11 @@ def _tell_old_address(account: User, address: str) -> None:
     """The old address learns of the change, with a link that takes the account back."""
     undo = absolute_url(settings(), "auth.take_back_account", token=undo_token(account, address))
     try:
+        _count_mail(f"old-address:{account.email}")  # its own budget: whoever made the change cannot spend it
         _mail(account.email, f"Your email address at {settings()['COMPANY_NAME']} changed",
               f"the address of your account changed from {account.email} to {address}. If that was not you, "
               f"open this link within {_age(UNDO_MAX_AGE)}: it puts your address back, signs everyone out "
-              f"and lets you choose a new password.\n\n{undo}",
-              # a budget of the old address's own: whoever made the change cannot spend it first
-              counted_as=f"old-address:{account.email}")
+              f"and lets you choose a new password.\n\n{undo}")
     except BillingError:  # the change stands; the log says why the notice did not go
         log.error("the old address of user %s was not told of the change", account.id)
 

@@ -108,10 +108,10 @@ def login():
     if current_user.is_authenticated:
         return _after_sign_in()
     form = LoginForm()
-    typed = (form.email.data or "")[:320]
-    failures = (settings()["SIGN_IN_RATE_LIMIT"], "sign_in_failures",  # every spelling of an address alike
-                f"{stored_address(typed) or typed.strip().lower()}|{client_address()}")
     if request.method == "POST":  # before the password hash is computed: guessing costs the guesser
+        typed = (form.email.data or "")[:320]
+        failures = (settings()["SIGN_IN_RATE_LIMIT"], "sign_in_failures",  # every spelling of an address alike
+                    f"{stored_address(typed) or typed.strip().lower()}|{client_address()}")
         rate_limit(settings()["SIGN_IN_IP_RATE_LIMIT"], "sign_in_address", client_address())
         rate_limits().check(*failures)
     if form.validate_on_submit():
