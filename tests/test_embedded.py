@@ -1,6 +1,7 @@
 """The embedded PostgreSQL default and the demo data loader."""
 
 import os
+import signal
 import shutil
 import subprocess
 import sys
@@ -80,3 +81,70 @@ def test_instance_path_is_read_from_dotenv(tmp_path, monkeypatch):
         monkeypatch.delenv(name)
     from billing_app import settings_source
     assert settings_source(None)["INSTANCE_PATH"] == str(tmp_path / "from-dotenv")
+
+
+HOLD_THE_SERVER = """
+import sys, time
+from billing_app.embedded import start_embedded_postgres
+start_embedded_postgres(sys.argv[1])
+print("ready", flush=True)
+if sys.argv[2] == "hold":
+    time.sleep(120)
+"""
+
+
+def embedded_process(instance: Path, mode: str) -> subprocess.Popen:
+    """A process using the embedded server in ``instance``: it holds it (``hold``) or exits at once."""
+    process = subprocess.Popen([sys.executable, "-c", HOLD_THE_SERVER, str(instance), mode], cwd=ROOT,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert process.stdout.readline() == "ready\n", process.communicate(timeout=60)[1]
+    return process
+
+
+def finish(process: subprocess.Popen) -> str:
+    """Wait for ``process`` to end; its stderr (its pipes closed)."""
+    return process.communicate(timeout=60)[1]
+
+
+def server_pid(instance: Path) -> int | None:
+    """The embedded server's pid while it runs, else None."""
+    try:
+        pid = int((instance / "pgdata" / "postmaster.pid").read_text().split()[0])
+        os.kill(pid, 0)
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    return pid
+
+
+@pytest.fixture
+def instance(tmp_path):
+    folder = tmp_path / "instance"
+    yield folder
+    pid = server_pid(folder)
+    if pid:  # a test that failed leaves no server behind
+        os.kill(pid, signal.SIGINT)
+
+
+def test_sigterm_stops_the_embedded_server_even_after_a_process_was_killed(instance):
+    """`kill` (systemd, docker stop) to the last process stops the server, though another died without a word."""
+    killed, last = embedded_process(instance, "hold"), embedded_process(instance, "hold")
+    killed.kill()  # SIGKILL: no exit handler runs; pgserver still counts it
+    finish(killed)
+    assert server_pid(instance)
+    last.send_signal(signal.SIGTERM)
+    errors = finish(last)
+    assert last.returncode == 128 + signal.SIGTERM, errors
+    assert server_pid(instance) is None
+
+
+def test_a_new_process_forgets_one_that_was_killed(instance):
+    """After a SIGKILL left the server running, the next process to use it stops it when it exits."""
+    killed = embedded_process(instance, "hold")
+    killed.kill()
+    finish(killed)
+    assert server_pid(instance)
+    next_one = embedded_process(instance, "exit")
+    errors = finish(next_one)
+    assert next_one.returncode == 0, errors
+    assert server_pid(instance) is None
