@@ -3,7 +3,7 @@
 import click
 from flask.cli import AppGroup
 
-from billing_app.auth.users import SignupError, create_user
+from billing_app.auth.users import SignupError, create_user, normalize_email
 from billing_app.billing import state
 from billing_app.db import DatabaseUnavailable, database
 
@@ -24,6 +24,9 @@ def create_command(email: str, password: str | None) -> None:
         with database().connection() as conn:
             user = create_user(conn, email, password)
     except SignupError as exc:
+        if exc.status == 409:  # the form's "Sign in instead" is for the account's owner, not the operator
+            raise click.ClickException(f"an account with {normalize_email(email)} already exists; "
+                                       "nothing was changed") from None
         raise click.ClickException(str(exc)) from None
     except DatabaseUnavailable as exc:
         raise click.ClickException(f"the database is not available ({exc}); check DATABASE_URL "
