@@ -67,9 +67,19 @@ def require_csrf_token() -> None:
 FIELD_MAX_LENGTH = 255  # Stripe ids and flow names are far shorter
 
 
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
 def request_data(*, json_allowed: bool = False) -> Any:
-    """The posted fields: the form, or with ``json_allowed`` a JSON object; BillingError 400 otherwise."""
+    """The posted fields: the form, or with ``json_allowed`` a JSON object; BillingError 400 otherwise.
+
+    With ``json_allowed``, a body of any other type (JSON sent as text/plain, as fetch() does without a
+    Content-Type header) is a 415: read as an empty form, its fields would be dropped without a word.
+    """
     if not (json_allowed and request.is_json):
+        if json_allowed and request.mimetype not in FORM_TYPES and request.get_data():
+            raise BillingError(415, "unsupported_media_type",
+                               "Send the fields as JSON (Content-Type: application/json) or as a form.")
         return request.form
     try:
         data = request.get_json(silent=True)

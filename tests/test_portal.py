@@ -468,6 +468,27 @@ def test_a_command_opens_a_session_without_a_request(app, customer, user, stripe
         "flow_data[subscription_cancel][subscription]": "sub_mine"}]
 
 
+@pytest.mark.parametrize("body, content_type", [
+    ('{"flow": "subscription_cancel", "subscription": "sub_mine"}', "text/plain;charset=UTF-8"),
+    ("<flow>subscription_cancel</flow>", "application/xml"),
+    ("flow=subscription_cancel", None),
+])
+def test_portal_api_body_of_another_type_is_415_not_a_plain_session(app_config, mirror, stripe_api, body,
+                                                                     content_type):
+    """JSON sent as text/plain (fetch() without a Content-Type) would lose its flow without a word."""
+    with customer_app(app_config, mirror) as (app, client, token):
+        answer = client.post("/api/customer_portal", data=body, content_type=content_type,
+                             headers={"X-CSRFToken": token})
+        assert answer.status_code == 415, answer.get_data(as_text=True)
+        assert answer.get_json()["error"] == {
+            "code": "unsupported_media_type",
+            "message": "Send the fields as JSON (Content-Type: application/json) or as a form."}
+        answer_portal_session(stripe_api)
+        empty = client.post("/api/customer_portal", content_type="text/plain", headers={"X-CSRFToken": token})
+        assert empty.status_code == 200, empty.get_data(as_text=True)  # no body, no fields lost
+    assert len(requests_to(stripe_api, "/v1/billing_portal/sessions")) == 1
+
+
 @pytest.mark.parametrize("body, content_type, code", [
     ("[1, 2]", "application/json", "invalid_json"),
     ('"portal"', "application/json", "invalid_json"),
