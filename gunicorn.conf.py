@@ -45,3 +45,13 @@ from billing_app.stripe_client import check_worker_timeout  # noqa: E402 after t
 _problem = check_worker_timeout(_settings)
 if _problem:
     raise SystemExit(f"billing_app: {_problem}")
+
+
+def when_ready(server) -> None:
+    """Said once at start: counters in memory are each worker's own, so several workers multiply every limit."""
+    workers_running = server.cfg.workers
+    if workers_running > 1 and _settings["RATELIMIT_STORAGE_URI"].partition("://")[0] == "memory":
+        server.log.warning(
+            "billing_app: RATELIMIT_STORAGE_URI is memory://, counted in each of the %d workers apart: every rate "
+            "limit (sign-in failures, password resets, portal sessions) allows up to %d times its count; set "
+            "RATELIMIT_STORAGE_URI=redis://host:6379/0 to share one count", workers_running, workers_running)
