@@ -4,6 +4,10 @@ polling; 429 with Retry-After, and a limiter store that is down counts in memory
 from __future__ import annotations
 
 import logging
+import types
+from pathlib import Path
+
+import pytest
 
 from tests.conftest import AuthActions, csrf_token_from, customer_app
 from tests.stripe_stand_in import answer_portal_session, requests_to
@@ -131,3 +135,27 @@ def test_in_memory_counters_start_no_thread_per_hit_and_are_swept_now_and_then()
     store._next_sweep = 0  # ...and the sweep due: the next hit sweeps them all
     assert limiter.hit(limit, "user", "new")
     assert [key.split("/")[2] for key in store.storage] == ["new"]
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.parametrize("storage, workers, warned", [
+    ("memory://", 3, True), ("memory://", 1, False), ("redis://127.0.0.1:6379/0", 3, False)])
+def test_gunicorn_says_at_start_when_rate_limits_are_counted_per_worker(monkeypatch, storage, workers, warned):
+    """memory:// under several workers lets every limit through that many times: one warning at start."""
+    monkeypatch.setenv("RATELIMIT_STORAGE_URI", storage)
+    monkeypatch.setenv("FLASK_SKIP_DOTENV", "1")
+    settings = {}
+    exec((ROOT / "gunicorn.conf.py").read_text(), settings)
+    warnings = []
+    arbiter = types.SimpleNamespace(cfg=types.SimpleNamespace(workers=workers),  # what gunicorn hands the hook
+                                    log=types.SimpleNamespace(warning=lambda text, *args: warnings.append(text % args)))
+    settings["when_ready"](arbiter)
+    if warned:
+        assert warnings == [
+            "billing_app: RATELIMIT_STORAGE_URI is memory://, counted in each of the 3 workers apart: every rate "
+            "limit (sign-in failures, password resets, portal sessions) allows up to 3 times its count; set "
+            "RATELIMIT_STORAGE_URI=redis://host:6379/0 to share one count"]
+    else:
+        assert warnings == []

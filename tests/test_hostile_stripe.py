@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import types
 import threading
 from contextlib import contextmanager
 from pathlib import Path
@@ -103,27 +102,6 @@ def test_gunicorn_refuses_to_start_when_a_stripe_call_outlasts_its_timeout():
         "billing_app: WORKER_TIMEOUT='soon' is invalid: it is not a number; expected 30 (seconds the server gives "
         "one request, gunicorn's timeout; 0: no limit): one Stripe call at its worst must fit, and a call that "
         "could not end in time is not started"]
-
-
-@pytest.mark.parametrize("storage, workers, warned", [
-    ("memory://", 3, True), ("memory://", 1, False), ("redis://127.0.0.1:6379/0", 3, False)])
-def test_gunicorn_says_at_start_when_rate_limits_are_counted_per_worker(monkeypatch, storage, workers, warned):
-    """memory:// under several workers lets every limit through that many times: one warning at start."""
-    monkeypatch.setenv("RATELIMIT_STORAGE_URI", storage)
-    monkeypatch.setenv("FLASK_SKIP_DOTENV", "1")
-    settings = {}
-    exec((ROOT / "gunicorn.conf.py").read_text(), settings)
-    warnings = []
-    arbiter = types.SimpleNamespace(cfg=types.SimpleNamespace(workers=workers),  # what gunicorn hands the hook
-                                    log=types.SimpleNamespace(warning=lambda text, *args: warnings.append(text % args)))
-    settings["when_ready"](arbiter)
-    if warned:
-        assert warnings == [
-            "billing_app: RATELIMIT_STORAGE_URI is memory://, counted in each of the 3 workers apart: every rate "
-            "limit (sign-in failures, password resets, portal sessions) allows up to 3 times its count; set "
-            "RATELIMIT_STORAGE_URI=redis://host:6379/0 to share one count"]
-    else:
-        assert warnings == []
 
 
 def test_flask_run_refuses_a_stripe_call_that_outlasts_the_worker_timeout_and_commands_do_not_care(
