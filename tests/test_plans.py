@@ -113,6 +113,26 @@ def test_a_subscriber_sees_their_currency_their_plan_and_change_plan(client, cat
     assert 'aria-label="Change plan to Pro per year">Change plan</button>' in page
 
 
+def test_with_two_subscriptions_both_plans_are_current_and_neither_is_offered_again(client, catalog, user,
+                                                                                    token, stripe_api):
+    """Grace's case: the plan of the subscription a change would not touch is hers too, not a plan to change to."""
+    catalog.customer("cus_me", user)
+    catalog.subscription("sub_team", "cus_me", items=[("price_team_q", 1)], current_period_end=RENEWAL,
+                         created=datetime(2030, 1, 1))
+    catalog.subscription("sub_pro", "cus_me", items=[("price_pro_m", 1)], current_period_end=RENEWAL,
+                         created=datetime(2030, 6, 1))
+    catalog.subscription("sub_over", "cus_me", status="canceled", items=[("price_starter_m", 1)],
+                         current_period_end=datetime(2020, 1, 1), ended_at=datetime(2020, 1, 1))
+    assert cards(client.get("/pricing"))[:3] == [
+        "Starter $10.00 per month Change plan $100.00 per year Change plan",  # ended: not hers any more
+        "Pro $29.00 per month Your current plan $290.00 per year Change plan",
+        "Team $79.00 every 3 months Your current plan",
+    ]
+    response = choose(client, token, "price_team_q")  # a forged choice: Pro changed to the plan Team has
+    assert response.status_code == 409 and "You are already on this plan." in text_of(response)
+    assert stripe_api.log == []
+
+
 # --- choosing a plan -----------------------------------------------------------
 
 def test_change_plan_opens_the_portal_confirmation_of_that_exact_price(client, catalog, user, token, stripe_api,

@@ -21,9 +21,9 @@ from billing_app.errors import BillingError
 from billing_app.identity import BillingUser
 from billing_app.mirror.catalogue import is_addon, subscribable_price
 from billing_app.mirror.customers import customer_for_user, remember_customer
-from billing_app.mirror.subscription_actions import plan_choice
+from billing_app.mirror.subscription_actions import plan_choice, prices_held
 from billing_app.mirror.subscriptions import live_subscription_items
-from billing_app.hosted_pages.portal import create_portal_session, plan_change_on_request
+from billing_app.hosted_pages.portal import already_on_this_plan, create_portal_session, plan_change_on_request
 from billing_app.stripe_client import StripeApi, new_idempotency_key, redirect_url
 
 CLIENT_REFERENCE_MAX_LENGTH = 200  # Stripe's limit for checkout.sessions client_reference_id
@@ -52,7 +52,8 @@ def start_checkout(db: Database, stripe: StripeApi, config: Mapping[str, Any], u
     """The URL to send ``user`` to for subscribing to ``price_id``.
 
     What choosing a plan does is mirror.subscription_actions.plan_choice's: a
-    customer with a subscription whose plan can change goes to the portal's
+    price the customer is on already, in any of their subscriptions, gets a 409
+    (prices_held); a customer with a subscription whose plan can change goes to the portal's
     confirmation of that exact change; one whose subscription has several
     items (the portal cannot change them) or needs them first (an invoice to
     pay, a subscription to resume) gets a 409 saying what to do; anyone else
@@ -71,7 +72,10 @@ def start_checkout(db: Database, stripe: StripeApi, config: Mapping[str, Any], u
             raise BillingError(400, "price_not_available", "That plan is not available. Choose one on the plans page.")
         stripe.require_key()
         customer = customer_for_user(conn, user.id, user_key=user_key)
-        choice = plan_choice(live_subscription_items(conn, customer["id"])) if customer is not None else None
+        rows = live_subscription_items(conn, customer["id"]) if customer is not None else []
+        choice = plan_choice(rows) if customer is not None else None
+    if price["id"] in prices_held(rows):  # in any of their subscriptions, as the pricing page shows
+        raise already_on_this_plan()
     if choice is not None and choice.kind == "change":  # the portal's flow checks the item and the price
         return create_portal_session(db, stripe, config, user, flow="subscription_update_confirm",
                                      subscription_id=choice.subscription_id, price_id=price["id"],

@@ -95,8 +95,12 @@ def item_to_change(items: list[dict], price: dict, item_id: str | None = None) -
     if item_id and item_id != ids[0]:
         raise BillingError(404, "subscription_item_not_found", "That item is not part of this subscription.")
     if items[0]["price_id"] == price["id"]:
-        raise BillingError(409, "already_on_this_plan", "You are already on this plan.")
+        raise already_on_this_plan()
     return ids[0]
+
+
+def already_on_this_plan() -> BillingError:
+    return BillingError(409, "already_on_this_plan", "You are already on this plan.")
 
 
 def _target_price(conn, price_id: str | None) -> dict:

@@ -62,6 +62,13 @@ def subscription_actions(row: dict) -> SubscriptionActions:
     )
 
 
+def prices_held(rows: list[dict]) -> set[str]:
+    """The prices the customer is on: those of every subscription that is not over, not only the one a
+    plan change would change.  Choosing one again changes nothing a customer wants (with two
+    subscriptions, the other's plan is theirs too): it is their current plan."""
+    return {row["price_id"] for row in rows if row["price_id"] and row["status"] not in ENDED_STATUSES}
+
+
 @dataclass(frozen=True)
 class PlanChoice:
     """What choosing a plan does for this customer.

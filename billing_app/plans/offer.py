@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from billing_app.mirror.catalogue import SORT_KEY, is_addon
-from billing_app.mirror.subscription_actions import PlanChoice
+from billing_app.mirror.subscription_actions import PlanChoice, prices_held
 from billing_app.money import format_money, interval_words
 
 INTERVAL_ORDER = {"day": 0, "week": 1, "month": 2, "year": 3}
@@ -95,7 +95,7 @@ def build_offer(prices: list[dict], *, choice: PlanChoice | None, subscription_r
     catalogue.active_recurring_prices and the rows of their live subscriptions."""
     subscription = [row for row in subscription_rows
                     if choice is not None and row["subscription_id"] == choice.subscription_id]
-    current_prices = {row["price_id"] for row in subscription if row["price_id"]}
+    current_prices = prices_held(subscription_rows) if choice is not None else set()
     locked = next((row["currency"] for row in subscription if row["currency"]), None)
     if locked:
         prices = [row for row in prices if row["currency"] == locked]
