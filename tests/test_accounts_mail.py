@@ -296,6 +296,21 @@ def test_the_old_address_takes_the_account_back_from_a_change_it_did_not_ask_for
     assert post_form(owner, reset, reset, password=NEW_PASSWORD).status_code == 303
     assert owner.get("/account").status_code == 200
 
+    # the link works once: kept in the mailbox, it must not end the new password and lead to another
+    undo = mailbox.link_to("me@example.com", 2)
+    assert owner.get(undo).status_code == 400
+    again = app.test_client()
+    page = again.get(undo)
+    assert page.status_code == 400 and "This link has expired or no longer applies." in text_of(page)
+    assert owner.get("/account").status_code == 200  # still signed in
+    assert AuthActions(again).login("me@example.com", NEW_PASSWORD).status_code == 302
+    # a later change mails a new link, which works: only the links made before the take-back ended
+    post_form(owner, "/settings/email", "/settings", email="elsewhere@example.com", current_password=NEW_PASSWORD)
+    open_link(owner, mailbox.link_to("elsewhere@example.com"))
+    assert users(owner_conn) == [("elsewhere@example.com", True)]
+    later = mailbox.link_to("me@example.com", 3)
+    assert later != undo and app.test_client().get(later).status_code == 200
+
 
 def test_whoever_changes_the_address_cannot_spend_the_old_addresss_notice(app, auth, mailbox, owner_conn):
     """The intruder asks for changes until MAIL_RATE_LIMIT answers 429 (their budget), then confirms one:

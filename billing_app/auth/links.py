@@ -7,16 +7,20 @@ address ends every link made before (a reset link works once; an address change
 someone else asked for dies when the owner resets the password).  An address
 link carries the address it was sent to.  The undo link, mailed to the old
 address when it changes, is bound to nothing but the two addresses: it must
-work even after whoever changed the address also changed the password.
+work even after whoever changed the address also changed the password.  It
+works once: a take-back ends every undo link made before it (it leads to a new
+password, so a link kept in a mailbox must not do that twice).
 """
 
 from __future__ import annotations
 
 import hashlib
+from datetime import datetime, timezone
 from typing import Any
 
 import psycopg
 from flask import current_app
+from psycopg.rows import tuple_row
 from itsdangerous import BadData, URLSafeTimedSerializer
 
 from billing_app.auth.users import User, user_by_id
@@ -79,13 +83,31 @@ def read_address_token(conn: psycopg.Connection, token: str) -> tuple[User, str]
 
 def undo_token(user: User, new_address: str) -> str:
     """For the old address: take the account back from a change to ``new_address``."""
-    return _signer("address-undo").dumps({"user": user.id, "from": new_address, "to": user.email})
+    made = datetime.now(timezone.utc).timestamp()  # to the microsecond: a take-back ends the links made before
+    return _signer("address-undo").dumps({"user": user.id, "from": new_address, "to": user.email, "made": made})
 
 
 def read_undo_token(conn: psycopg.Connection, token: str) -> tuple[User, str, str] | None:
-    """(the user, the address it was changed to, the old address), or None."""
-    data = _read("address-undo", token, UNDO_MAX_AGE)
-    if _user_id(data) is None or not isinstance(data.get("from"), str) or not isinstance(data.get("to"), str):
+    """(the user, the address it was changed to, the old address), or None; None too for a link made
+    before the account was last taken back."""
+    try:
+        data, signed_at = _signer("address-undo").loads(token, max_age=UNDO_MAX_AGE, return_timestamp=True)
+    except BadData:
         return None
+    if not isinstance(data, dict) or _user_id(data) is None or not isinstance(data.get("from"), str) \
+            or not isinstance(data.get("to"), str):
+        return None
+    made = data.get("made")
+    if not isinstance(made, float):  # a link mailed before links said when they were made: when it was signed
+        made = signed_at.timestamp()
     user = user_by_id(conn, data["user"])
-    return (user, data["from"], data["to"]) if user is not None else None
+    if user is None or _taken_back_since(conn, user.id, made):
+        return None
+    return user, data["from"], data["to"]
+
+
+def _taken_back_since(conn: psycopg.Connection, user_id: int, made: float) -> bool:
+    with conn.cursor(row_factory=tuple_row) as cur:
+        row = cur.execute("SELECT taken_back_at > to_timestamp(%s) FROM billing_app.users WHERE id = %s",
+                          (made, user_id)).fetchone()
+    return row is not None and row[0] is True

@@ -235,14 +235,14 @@ def confirm_email(conn: psycopg.Connection, user_id: int, email: str, new_email:
 def take_back(conn: psycopg.Connection, user_id: int, email: str) -> User | None:
     """The owner of ``email`` takes the account back after someone changed its address: the address
     restored (confirmed: its owner opened the link), the password made unusable and every session
-    ended, so that only a new password (chosen next) signs in.  SignupError (409) when another
-    account uses ``email`` now."""
+    ended, so that only a new password (chosen next) signs in; every take-back link made before
+    stops working (taken_back_at).  SignupError (409) when another account uses ``email`` now."""
     unusable = "!" + secrets.token_hex(16)  # no password hashes to this: check_password_hash is always False
     try:
         with conn.transaction(), conn.cursor(row_factory=class_row(User)) as cur:
             return cur.execute(
                 f"""UPDATE billing_app.users SET email = %s, email_verified_at = now(), password_hash = %s,
-                           session_version = session_version + 1
+                           session_version = session_version + 1, taken_back_at = now()
                      WHERE id = %s RETURNING {_COLUMNS}""",  # noqa: S608 constant
                 (email, unusable, user_id)).fetchone()
     except psycopg.errors.UniqueViolation:
