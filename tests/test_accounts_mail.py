@@ -149,7 +149,7 @@ def test_a_mail_server_that_is_down_loses_no_account_and_the_log_says_why(make_a
     deadline = time.monotonic() + 10
     while "did not take the mail to me@example.com" not in caplog.text and time.monotonic() < deadline:
         time.sleep(0.02)
-    assert f"the mail server at 127.0.0.1:" in caplog.text and "did not take the mail to me@example.com" in caplog.text
+    assert "the mail server at 127.0.0.1:" in caplog.text and "did not take the mail to me@example.com" in caplog.text
     assert users(owner_conn) == [("me@example.com", False)]
     assert post_form(client, "/settings/confirm-address", "/settings").status_code == 303  # ask again later
 
@@ -310,6 +310,72 @@ def test_the_old_address_takes_the_account_back_from_a_change_it_did_not_ask_for
     assert users(owner_conn) == [("elsewhere@example.com", True)]
     later = mailbox.link_to("me@example.com", 3)
     assert later != undo and app.test_client().get(later).status_code == 200
+
+
+def test_whoever_changes_the_address_twice_cannot_end_the_owners_take_back_link(app, auth, mailbox, owner_conn):
+    """me@ -> evil1@ -> evil2@, then evil1@'s own link takes the account back to evil1@: the owner's
+    link, made before it, still works, and spends the intruder's."""
+    auth.signup("me@example.com", PASSWORD)
+    mailbox.to("me@example.com", 1)
+    intruder = app.test_client()
+    AuthActions(intruder).login("me@example.com", PASSWORD)
+    post_form(intruder, "/settings/email", "/settings", email="evil1@example.com", current_password=PASSWORD)
+    open_link(intruder, mailbox.link_to("evil1@example.com"))
+    owners_link = mailbox.link_to("me@example.com", 2)
+    post_form(intruder, "/settings/email", "/settings", email="evil2@example.com", current_password=PASSWORD)
+    open_link(intruder, mailbox.link_to("evil2@example.com"))
+    intruders_link = mailbox.link_to("evil1@example.com", 2)
+    assert open_link(app.test_client(), intruders_link).status_code == 303
+    assert users(owner_conn) == [("evil1@example.com", True)]
+
+    taken_back = open_link(app.test_client(), owners_link)
+    assert taken_back.status_code == 303 and taken_back.headers["Location"].startswith("/reset-password/")
+    assert users(owner_conn) == [("me@example.com", True)]
+    assert app.test_client().get(intruders_link).status_code == 400  # undone with the change that made it
+
+
+def test_one_take_back_link_used_twice_at_once_takes_the_account_back_once(app, auth, mailbox, owner_conn):
+    """The second use waits for the first (the account's row is locked) and then finds the link spent."""
+    import threading
+    from billing_app.auth.links import read_undo_token
+    from billing_app.auth.users import take_back
+    auth.signup("me@example.com", PASSWORD)
+    post_form(auth.client, "/settings/email", "/settings", email="new@example.com", current_password=PASSWORD)
+    open_link(auth.client, mailbox.link_to("new@example.com"))
+    token = mailbox.link_to("me@example.com", 2).rsplit("/", 1)[1]
+    second = []
+    with app.app_context():
+        db = app.extensions["billing_db"]
+        with db.connection() as first_conn, db.connection() as second_conn:
+            link = read_undo_token(first_conn, token)
+            assert read_undo_token(second_conn, token) == link  # both read it before either used it
+            with first_conn.transaction():
+                assert take_back(first_conn, link.user.id, link.address, link.made) is not None
+                waiting = threading.Thread(target=lambda: second.append(
+                    take_back(second_conn, link.user.id, link.address, link.made)))
+                waiting.start()
+                blocked = (first_conn.info.backend_pid, second_conn.info.backend_pid)
+                for _ in range(500):  # until the second waits for the first's lock on the account's row
+                    if owner_conn.execute("SELECT %s = ANY(pg_blocking_pids(%s))", blocked).fetchone()[0]:
+                        break
+                    time.sleep(0.01)
+                else:
+                    pytest.fail("the second take-back did not wait for the first")
+            waiting.join(timeout=30)
+            assert second == [None]
+            assert read_undo_token(first_conn, token) is None
+    assert owner_conn.execute("SELECT count(*) FROM billing_app.take_backs").fetchone()[0] == 1
+
+
+def test_a_take_back_link_mailed_before_links_said_when_they_were_made_works_once(app, auth, owner_conn):
+    """Links mailed by the release before carry no "made": the second they were signed stands for it."""
+    from billing_app.auth.links import _signer
+    auth.signup("me@example.com", PASSWORD)
+    (user_id,) = owner_conn.execute("SELECT id FROM billing_app.users").fetchone()
+    with app.app_context():
+        legacy = _signer("address-undo").dumps({"user": user_id, "from": "new@example.com", "to": "me@example.com"})
+    assert open_link(app.test_client(), f"/take-back/{legacy}").status_code == 303
+    assert app.test_client().get(f"/take-back/{legacy}").status_code == 400
 
 
 def test_whoever_changes_the_address_cannot_spend_the_old_addresss_notice(app, auth, mailbox, owner_conn):

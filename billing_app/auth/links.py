@@ -8,22 +8,24 @@ someone else asked for dies when the owner resets the password).  An address
 link carries the address it was sent to.  The undo link, mailed to the old
 address when it changes, is bound to nothing but the two addresses: it must
 work even after whoever changed the address also changed the password.  It
-works once: a take-back ends every undo link made before it (it leads to a new
-password, so a link kept in a mailbox must not do that twice).
+works once: a take-back spends the link it used and those of the changes it
+undid, made after it (it leads to a new password: a link kept in a mailbox must
+not do that twice), never one made before it (the owner's, when whoever took
+the account changed the address twice and took it back to their first one).
 """
 
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
 import psycopg
 from flask import current_app
-from psycopg.rows import tuple_row
 from itsdangerous import BadData, URLSafeTimedSerializer
 
-from billing_app.auth.users import User, user_by_id
+from billing_app.auth.users import User, undo_link_spent, user_by_id
 
 RESET_MAX_AGE = 60 * 60           # an hour to choose a new password
 ADDRESS_MAX_AGE = 3 * 24 * 60 * 60  # three days to open the confirmation
@@ -83,13 +85,20 @@ def read_address_token(conn: psycopg.Connection, token: str) -> tuple[User, str]
 
 def undo_token(user: User, new_address: str) -> str:
     """For the old address: take the account back from a change to ``new_address``."""
-    made = datetime.now(timezone.utc).timestamp()  # to the microsecond: a take-back ends the links made before
+    made = datetime.now(timezone.utc).timestamp()  # to the microsecond: take_backs spans are that precise
     return _signer("address-undo").dumps({"user": user.id, "from": new_address, "to": user.email, "made": made})
 
 
-def read_undo_token(conn: psycopg.Connection, token: str) -> tuple[User, str, str] | None:
-    """(the user, the address it was changed to, the old address), or None; None too for a link made
-    before the account was last taken back."""
+@dataclass(frozen=True)
+class UndoLink:
+    user: User
+    changed_to: str   # the address the account was moved to
+    address: str      # the old address, which the link puts back
+    made: float       # when the link was made (a Unix time)
+
+
+def read_undo_token(conn: psycopg.Connection, token: str) -> UndoLink | None:
+    """The take-back link in ``token`` while it is fresh and not spent (users.undo_link_spent), or None."""
     try:
         data, signed_at = _signer("address-undo").loads(token, max_age=UNDO_MAX_AGE, return_timestamp=True)
     except BadData:
@@ -98,16 +107,9 @@ def read_undo_token(conn: psycopg.Connection, token: str) -> tuple[User, str, st
             or not isinstance(data.get("to"), str):
         return None
     made = data.get("made")
-    if not isinstance(made, float):  # a link mailed before links said when they were made: when it was signed
-        made = signed_at.timestamp()
+    if not isinstance(made, float):  # mailed before links said when they were made: the second it was signed
+        made = float(signed_at.timestamp())
     user = user_by_id(conn, data["user"])
-    if user is None or _taken_back_since(conn, user.id, made):
+    if user is None or undo_link_spent(conn, user.id, made):
         return None
-    return user, data["from"], data["to"]
-
-
-def _taken_back_since(conn: psycopg.Connection, user_id: int, made: float) -> bool:
-    with conn.cursor(row_factory=tuple_row) as cur:
-        row = cur.execute("SELECT taken_back_at > to_timestamp(%s) FROM billing_app.users WHERE id = %s",
-                          (made, user_id)).fetchone()
-    return row is not None and row[0] is True
+    return UndoLink(user, data["from"], data["to"], made)

@@ -171,17 +171,17 @@ def _update_billing_email(account: User, address: str) -> None:
 
 @bp.route("/take-back/<token>", methods=["GET", "POST"])
 def take_back_account(token: str):
-    read = read_undo_token(get_db(), token)
-    if read is None:
+    link = read_undo_token(get_db(), token)
+    if link is None:
         raise BillingError(400, "link_expired", f"{LINK_EXPIRED} Write to {settings()['CONTACT_EMAIL']}.")
-    account, changed_to, address = read
+    account, changed_to, address = link.user, link.changed_to, link.address
     if request.method == "GET":
         return render_template("auth/confirm.html", heading="Take your account back",
                                text=f"Put {address} back as the address of your account (it was changed to "
                                     f"{changed_to}), sign everyone out and choose a new password.",
                                button="Take my account back")
     try:
-        account = take_back(get_db(), account.id, address)
+        account = take_back(get_db(), account.id, address, link.made)
     except SignupError as exc:
         raise BillingError(409, "email_taken", str(exc)) from None
     if account is None:

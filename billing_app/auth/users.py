@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -10,7 +11,7 @@ from typing import Callable
 
 import psycopg
 from flask_login import UserMixin
-from psycopg.rows import class_row, dict_row
+from psycopg.rows import class_row, dict_row, tuple_row
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from billing_app.db import positional
@@ -232,17 +233,33 @@ def confirm_email(conn: psycopg.Connection, user_id: int, email: str, new_email:
         raise address_taken() from None
 
 
-def take_back(conn: psycopg.Connection, user_id: int, email: str) -> User | None:
-    """The owner of ``email`` takes the account back after someone changed its address: the address
-    restored (confirmed: its owner opened the link), the password made unusable and every session
-    ended, so that only a new password (chosen next) signs in; every take-back link made before
-    stops working (taken_back_at).  SignupError (409) when another account uses ``email`` now."""
+def undo_link_spent(conn: psycopg.Connection, user_id: int, link_made: float) -> bool:
+    """Whether a take-back link made at ``link_made`` (a Unix time) was used, or made by a change that a
+    take-back with an earlier link undid."""
+    with conn.cursor(row_factory=tuple_row) as cur:
+        return cur.execute("""SELECT EXISTS (SELECT FROM billing_app.take_backs WHERE user_id = %s
+                                 AND to_timestamp(%s) BETWEEN link_made AND taken_back_at)""",
+                           (user_id, link_made)).fetchone()[0]
+
+
+def take_back(conn: psycopg.Connection, user_id: int, email: str, link_made: float) -> User | None:
+    """The owner of ``email`` takes the account back with the link made at ``link_made`` (a Unix time)
+    after someone changed its address: the address restored (confirmed: its owner opened the link),
+    the password made unusable and every session ended, so that only a new password (chosen next)
+    signs in.  The link and those made after it are spent (take_backs).  None when the link was spent
+    already, or the account is gone; SignupError (409) when another account uses ``email`` now."""
     unusable = "!" + secrets.token_hex(16)  # no password hashes to this: check_password_hash is always False
     try:
         with conn.transaction(), conn.cursor(row_factory=class_row(User)) as cur:
+            # one take-back of an account at a time: a second one waits here, then finds its link spent
+            locked = conn.execute("SELECT FROM billing_app.users WHERE id = %s FOR UPDATE", (user_id,)).fetchone()
+            if locked is None or undo_link_spent(conn, user_id, link_made):
+                return None
+            conn.execute("""INSERT INTO billing_app.take_backs (user_id, link_made, taken_back_at)
+                            VALUES (%s, to_timestamp(%s), to_timestamp(%s))""", (user_id, link_made, time.time()))
             return cur.execute(
                 f"""UPDATE billing_app.users SET email = %s, email_verified_at = now(), password_hash = %s,
-                           session_version = session_version + 1, taken_back_at = now()
+                           session_version = session_version + 1
                      WHERE id = %s RETURNING {_COLUMNS}""",  # noqa: S608 constant
                 (email, unusable, user_id)).fetchone()
     except psycopg.errors.UniqueViolation:
