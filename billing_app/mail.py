@@ -114,6 +114,10 @@ class Outbox:
         future = self._pool.submit(deliver, url, message)
         future.add_done_callback(lambda _: self._room.release())
 
+    def close(self) -> None:
+        """Send the mails taken already, then stop taking any (an app being closed: tests, a host's teardown)."""
+        self._pool.shutdown(wait=True)
+
 
 def unavailable() -> BillingError:
     return BillingError(503, "mail_unavailable", "We could not send the mail right now. "

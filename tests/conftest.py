@@ -233,11 +233,13 @@ def app_config(database_url, stripe_api) -> dict:
 
 @contextmanager
 def closing_app(config: dict):
-    """``create_app(config)``, its database pool closed when the block ends (whatever happens in it)."""
+    """``create_app(config)``, its database pool closed when the block ends (whatever happens in it), after
+    its outbox sent what it took (a test's mail server stops after the app: none is cut off mid-mail)."""
     app = create_app(config)
     try:
         yield app
     finally:
+        app.extensions["billing_mail"].close()
         app.extensions["billing_db"].close()
 
 
