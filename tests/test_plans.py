@@ -230,6 +230,8 @@ def test_a_subscription_that_needs_the_customer_first_blocks_a_second_one(client
     response = choose(client, token, "price_pro_y")
     assert response.status_code == 409
     assert "Your current subscription needs you first" in text_of(response)
+    own = choose(client, token, "price_pro_m")  # its own price too: what to do first, not "already on it"
+    assert own.status_code == 409 and "Your current subscription needs you first" in text_of(own)
     assert 'href="/account"' in response.get_data(as_text=True)
     update = client.post("/api/customer_portal", json={"flow": "subscription_update", "subscription": "sub_me"},
                          headers={"X-CSRFToken": token})

@@ -52,12 +52,13 @@ def start_checkout(db: Database, stripe: StripeApi, config: Mapping[str, Any], u
     """The URL to send ``user`` to for subscribing to ``price_id``.
 
     What choosing a plan does is mirror.subscription_actions.plan_choice's: a
-    price the customer is on already, in any of their subscriptions, gets a 409
-    (prices_held); a customer with a subscription whose plan can change goes to the portal's
-    confirmation of that exact change; one whose subscription has several
-    items (the portal cannot change them) or needs them first (an invoice to
-    pay, a subscription to resume) gets a 409 saying what to do; anyone else
-    (no subscription, or all of them over) a new one through Checkout, for a
+    customer whose subscription needs them first (an invoice to pay, a
+    subscription to resume) gets a 409 saying what to do; a price they are on
+    already, in any of their subscriptions, a 409 too (prices_held); a customer
+    with a subscription whose plan can change goes to the portal's confirmation
+    of that exact change; one whose subscription has several items (the portal
+    cannot change them) a 409 saying to ask; anyone else (no subscription, or
+    all of them over) a new one through Checkout, for a
     plan (an add-on comes with a plan).  Raises
     BillingError (400 for a price that is not an active recurring price in
     the mirror, before any Stripe call; Stripe's failures as in the portal).
@@ -74,6 +75,10 @@ def start_checkout(db: Database, stripe: StripeApi, config: Mapping[str, Any], u
         customer = customer_for_user(conn, user.id, user_key=user_key)
         rows = live_subscription_items(conn, customer["id"]) if customer is not None else []
         choice = plan_choice(rows) if customer is not None else None
+    if choice is not None and choice.kind == "settle":
+        raise BillingError(409, "subscription_needs_attention",
+                           "Your current subscription needs you first (a payment to finish, or a subscription "
+                           "to resume): see your account page.")
     if price["id"] in prices_held(rows):  # in any of their subscriptions, as the pricing page shows
         raise already_on_this_plan()
     if choice is not None and choice.kind == "change":  # the portal's flow checks the item and the price
@@ -82,10 +87,6 @@ def start_checkout(db: Database, stripe: StripeApi, config: Mapping[str, Any], u
                                      customer=customer)
     if choice is not None and choice.kind == "ask":
         raise plan_change_on_request()
-    if choice is not None and choice.kind == "settle":
-        raise BillingError(409, "subscription_needs_attention",
-                           "Your current subscription needs you first (a payment to finish, or a subscription "
-                           "to resume): see your account page.")
     if is_addon(price["product_metadata"]):
         raise BillingError(400, "addon_needs_plan", "That is an add-on: choose a plan first, then ask us to add it.")
     if customer is not None:
