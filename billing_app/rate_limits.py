@@ -67,9 +67,14 @@ class MemoryCounters(storage.MemoryStorage):
                 self.locks.pop(key, None)
 
 
+def counts_per_process(uri: str) -> bool:
+    """Does RATELIMIT_STORAGE_URI keep its counters in each process's memory (memory://)?"""
+    return uri.partition("://")[0] == "memory"
+
+
 def counters(uri: str) -> storage.Storage:
     """The storage RATELIMIT_STORAGE_URI names (memory:// is MemoryCounters)."""
-    return MemoryCounters() if uri.partition("://")[0] == "memory" else storage.storage_from_string(uri)
+    return MemoryCounters() if counts_per_process(uri) else storage.storage_from_string(uri)
 
 
 @dataclass

@@ -5,6 +5,7 @@ import signal
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -104,11 +105,15 @@ if sys.argv[2] == "hold":
 """
 
 
+_started: dict[Path, list[subprocess.Popen]] = {}  # each test's processes, by instance folder
+
+
 def embedded_process(instance: Path, mode: str) -> subprocess.Popen:
     """A process using the embedded server in ``instance``: it holds it (``hold``) or exits at once."""
     process = subprocess.Popen([sys.executable, "-c", HOLD_THE_SERVER, str(instance), mode], cwd=ROOT,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                env={**os.environ, "PYTHONPATH": str(ROOT)})
+    _started.setdefault(instance, []).append(process)
     assert process.stdout.readline() == "ready\n", process.communicate(timeout=60)[1]
     return process
 
@@ -132,8 +137,12 @@ def server_pid(instance: Path) -> int | None:
 def instance(tmp_path):
     folder = tmp_path / "instance"
     yield folder
+    for process in _started.pop(folder, []):  # a test that failed leaves no process behind...
+        if process.poll() is None:
+            process.kill()
+            finish(process)
     pid = server_pid(folder)
-    if pid:  # a test that failed leaves no server behind
+    if pid:  # ...and no server
         os.kill(pid, signal.SIGINT)
 
 
@@ -159,3 +168,20 @@ def test_a_new_process_forgets_one_that_was_killed(instance):
     errors = finish(next_one)
     assert next_one.returncode == 0, errors
     assert server_pid(instance) is None
+
+
+def test_a_dead_process_not_yet_reaped_does_not_count_as_using_the_server():
+    """werkzeug's reloader kills its child on Ctrl-C and may exit before reaping it: a zombie is gone."""
+    import psutil
+    from billing_app.embedded import _exists
+    child = subprocess.Popen(["true"])
+    try:
+        for _ in range(500):
+            if psutil.Process(child.pid).status() == psutil.STATUS_ZOMBIE:
+                break
+            time.sleep(0.01)
+        assert not _exists(child.pid)
+        assert _exists(os.getpid())
+    finally:
+        child.wait()
+    assert not _exists(child.pid)
