@@ -10,7 +10,7 @@ from dotenv import find_dotenv, load_dotenv
 from flask import Flask
 from flask.helpers import get_debug_flag
 
-from billing_app.billing import Billing, StartupError, in_command
+from billing_app.billing import Billing, StartupError, in_command, loaded_for_commands
 from billing_app.commands import register_commands
 from billing_app.config import SETTINGS, ConfigError, load_settings, require
 
@@ -23,8 +23,9 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, cli: bool = Fals
 
     ``test_config`` replaces the environment (tests); ``cli`` is set by the
     ``flask`` command (see .flaskenv): commands check the settings they use
-    themselves, and the database (embedded when DATABASE_URL is unset) is
-    only started when one needs it.  Serving checks the server's settings and
+    themselves, the database (embedded when DATABASE_URL is unset) is only
+    started when one needs it, and an app made to run one of billing_app's
+    own commands has no pages (each command is imported when it runs).  Serving checks the server's settings and
     the database first.  A configuration or start-up problem ends the process
     with one line per problem.
     """
@@ -33,7 +34,8 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, cli: bool = Fals
     app = Flask(__name__, instance_relative_config=True, instance_path=instance_path)
     try:
         settings = configure(app, source, from_tests=test_config is not None)
-        billing = Billing().init_app(app, settings=settings, standalone=True)
+        pages = not (cli and loaded_for_commands())  # `flask report show` starts without them
+        billing = Billing().init_app(app, settings=settings, standalone=True, pages=pages)
         if not app.testing and not (cli and in_command()):  # a server: wsgi.py, or `flask run`
             require_server_settings(settings, relaxed=app.debug or get_debug_flag())
             from billing_app.schema import check_database_ready
@@ -42,7 +44,8 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, cli: bool = Fals
         raise SystemExit(f"billing_app: {exc}") from None
     configure_logging(app)
     trust_proxies(app, settings["TRUSTED_PROXY_COUNT"])
-    register_site(app, billing)
+    if pages:
+        register_site(app, billing)
     register_commands(app)
     return app
 

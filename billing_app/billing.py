@@ -82,6 +82,16 @@ def in_command() -> bool:
     return ctx is not None and ctx.command.name != "run"
 
 
+def loaded_for_commands() -> bool:
+    """Is the `flask` command loading the app to find one of its own commands (`flask report show`,
+    `flask db init`, `flask --help`)?  Those serve no page, so the app is made without its pages and
+    what requests need.  `flask run`, `flask shell` and `flask routes` load it inside their own command
+    and get all of it."""
+    import click
+    ctx = click.get_current_context(silent=True)
+    return ctx is not None and isinstance(ctx.command, click.Group)
+
+
 def serving(app: Flask) -> bool:
     """Is ``app`` being made to serve requests in production (not a `flask` command, debug or tests)?"""
     return not (app.testing or app.debug or get_debug_flag() or in_command())
@@ -110,11 +120,12 @@ class Billing:
             self.init_app(app)
 
     def init_app(self, app: Flask, *, settings: dict[str, Any] | None = None,
-                 standalone: bool = False) -> BillingState:
+                 standalone: bool = False, pages: bool = True) -> BillingState:
         """Set billing_app up on ``app``; raises ConfigError naming every setting to fix.
 
-        ``settings`` and ``standalone`` are for ``create_app`` (billing_app's own app): parsed
-        settings without a prefix, pages at the root, built-in accounts by default.  The state
+        ``settings``, ``standalone`` and ``pages`` are for ``create_app`` (billing_app's own app): parsed
+        settings without a prefix, pages at the root (none at all for a `flask` command), built-in
+        accounts by default.  The state
         is kept per app (one Billing() may serve several apps), in app.extensions["billing"].
         """
         prefix = "" if standalone else HOST_PREFIX
@@ -146,21 +157,24 @@ class Billing:
         billing = BillingState(settings=config, standalone=standalone, instance_path=app.instance_path,
                                url_prefix=config["URL_PREFIX"], setting_prefix=prefix)
         app.extensions["billing"] = billing
-        self._set_up(app, billing)
+        self._set_up(app, billing, pages=pages)
         return billing
 
-    def _set_up(self, app: Flask, billing: BillingState) -> None:
+    def _set_up(self, app: Flask, billing: BillingState, *, pages: bool) -> None:
         from billing_app import db
-        from billing_app.rate_limits import RateLimits
-        from billing_app.identity import init_identity
         from billing_app.stripe_client import init_stripe
-        from billing_app.blueprint import billing_bp
 
         db.init_app(app, billing)
-        app.extensions["billing_rate_limits"] = RateLimits.from_settings(billing.settings)
-        from billing_app.mail import Outbox
-        app.extensions["billing_mail"] = Outbox()
         init_stripe(app, billing.settings, eager=not in_command())
+        if not pages:  # a `flask` command: the database and Stripe, nothing a request needs
+            return
+        from billing_app.rate_limits import RateLimits
+        from billing_app.identity import init_identity
+        from billing_app.blueprint import billing_bp
+        from billing_app.mail import Outbox
+
+        app.extensions["billing_rate_limits"] = RateLimits.from_settings(billing.settings)
+        app.extensions["billing_mail"] = Outbox()
         init_identity(app, billing)
         app.register_blueprint(billing_bp, url_prefix=billing.url_prefix or None)
         if billing.url_prefix:

@@ -6,15 +6,18 @@ says what happened and what to do; no stack trace reaches a client.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 
 import psycopg
 
 from flask import Blueprint, got_request_exception, Flask, current_app, g, Response, jsonify, make_response, render_template, request
-from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from billing_app.db import DATABASE_ERRORS, DatabaseUnavailable, SchemaMissing
 from billing_app.request_log import logger
+
+if TYPE_CHECKING:
+    from flask_wtf.csrf import CSRFError
 
 log = logger(__name__)
 
@@ -149,6 +152,7 @@ def register(app: Flask | Blueprint) -> None:
     # raised by a query on the request's connection (get_db): read as Database.connection() reads it
     for error in DATABASE_ERRORS:
         app.register_error_handler(error, _database_error)
+    from flask_wtf.csrf import CSRFError  # here: `flask` commands import this module and serve no form
     app.register_error_handler(CSRFError, csrf_failed_response)
     app.register_error_handler(BillingError, _billing_error)
     app.register_error_handler(HTTPException, _http_error)

@@ -121,16 +121,35 @@ def test_report_command_needs_only_the_reporting_database(tmp_path, database_url
 
 def test_report_commands_start_without_loading_what_only_pages_and_payments_use(tmp_path, database_url):
     """`flask report` starts without stripe-python, the password checker, the email address checker or
-    the mail header parser, even with a Stripe key set (analysts run it often; the pages load those when
-    they first need them)."""
+    the mail header parser, even with a Stripe key set, and without the pages, the other commands or
+    what only requests use (analysts run it often; the pages load those when they first need them)."""
     result = run_flask(tmp_path, {"DATABASE_URL": database_url, "STRIPE_SECRET_KEY": "sk_test_x",
                                   "PYTHONPROFILEIMPORTTIME": "1"}, "report", "list")
     assert result.returncode == 0, result.stderr[-2000:]
     imported = {line.rsplit("|", 1)[1].strip() for line in result.stderr.splitlines()
                 if line.startswith("import time:")}
     assert "billing_app.reporting.commands" in imported
-    page_only = {"stripe", "zxcvbn", "requests", "email_validator", "email.headerregistry"}
+    page_only = {"stripe", "zxcvbn", "requests", "email_validator", "email.headerregistry",
+                 "flask_login", "flask_wtf", "wtforms", "babel", "limits", "billing_app.blueprint",
+                 "billing_app.identity", "billing_app.account", "billing_app.auth", "billing_app.plans",
+                 "billing_app.portal", "billing_app.demo", "billing_app.doctor", "billing_app.rate_limits"}
     assert not imported & page_only, sorted(imported & page_only)
+
+
+def test_every_command_runs_in_the_app_made_for_commands(tmp_path, database_url, stripe_api):
+    """`flask <command>` makes the app without its pages: each command group still finds what it uses."""
+    env = {"DATABASE_URL": database_url, "STRIPE_SECRET_KEY": "sk_test_x",
+           "STRIPE_API_BASE": stripe_api.url_for("").rstrip("/")}
+    upgrade = run_flask(tmp_path, env, "db", "upgrade")
+    assert upgrade.returncode == 0, upgrade.stderr[-2000:]
+    created = run_flask(tmp_path, env, "users", "create", "ops@example.com", "--password", "a long password 7")
+    assert created.returncode == 0 and created.stdout.startswith("created user "), created.stderr[-2000:]
+    doctor = run_flask(tmp_path, env, "billing", "doctor")  # fails its checks here, without a traceback
+    assert doctor.returncode == 1 and "check(s) failed" in doctor.stdout, doctor.stderr[-2000:]
+    assert "Traceback" not in doctor.stderr
+    assert run_flask(tmp_path, env, "report", "list").returncode == 0
+    routes = run_flask(tmp_path, env, "routes")  # a built-in command that needs the pages gets them
+    assert routes.returncode == 0 and "/account" in routes.stdout, routes.stderr[-2000:]
 
 
 def test_portal_configure_names_the_settings_it_lacks(tmp_path, database_url):
