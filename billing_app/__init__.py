@@ -25,9 +25,10 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, cli: bool = Fals
     ``flask`` command (see .flaskenv): commands check the settings they use
     themselves, the database (embedded when DATABASE_URL is unset) is only
     started when one needs it, and an app made to run one of billing_app's
-    own commands has no pages (each command is imported when it runs).  Serving checks the server's settings and
-    the database first.  A configuration or start-up problem ends the process
-    with one line per problem.
+    own commands has no pages (each command is imported when it runs).
+    Serving checks the server's settings and the database first.  A
+    configuration or start-up problem ends the process with one line per
+    problem.
     """
     source = settings_source(test_config)
     instance_path = source.get("INSTANCE_PATH") or None  # where the embedded database lives

@@ -125,8 +125,8 @@ class Billing:
 
         ``settings``, ``standalone`` and ``pages`` are for ``create_app`` (billing_app's own app): parsed
         settings without a prefix, pages at the root (none at all for a `flask` command), built-in
-        accounts by default.  The state
-        is kept per app (one Billing() may serve several apps), in app.extensions["billing"].
+        accounts by default.  The state is kept per app (one Billing() may serve several apps), in
+        app.extensions["billing"].
         """
         prefix = "" if standalone else HOST_PREFIX
         config = dict(settings if settings is not None else host_settings(app))
