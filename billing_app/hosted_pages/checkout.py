@@ -58,10 +58,10 @@ def start_checkout(db: Database, stripe: StripeApi, config: Mapping[str, Any], u
     with a subscription whose plan can change goes to the portal's confirmation
     of that exact change; one whose subscription has several items (the portal
     cannot change them) a 409 saying to ask; anyone else (no subscription, or
-    all of them over) a new one through Checkout, for a
-    plan (an add-on comes with a plan).  Raises
-    BillingError (400 for a price that is not an active recurring price in
-    the mirror, before any Stripe call; Stripe's failures as in the portal).
+    all of them over) a new one through Checkout, for a plan (an add-on comes
+    with a plan).  Raises BillingError (400 for a price that is not an active
+    recurring price in the mirror, before any Stripe call; Stripe's failures as
+    in the portal).
     """
     if not user.email_verified:  # its address goes to Stripe, which mails receipts there
         raise BillingError(403, "email_not_verified",
