@@ -88,8 +88,9 @@ def loaded_for_commands() -> bool:
     what requests need.  `flask run`, `flask shell` and `flask routes` load it inside their own command
     and get all of it."""
     import click
+    from flask.cli import FlaskGroup
     ctx = click.get_current_context(silent=True)
-    return ctx is not None and isinstance(ctx.command, click.Group)
+    return ctx is not None and isinstance(ctx.command, FlaskGroup)
 
 
 def serving(app: Flask) -> bool:

@@ -44,8 +44,8 @@ class CommandsOnDemand(AppGroup):
     """The app's `flask` commands, each imported when it is run (or listed by `--help`): `flask report`
     does not import the demo loader, the doctor or the sign-in pages' code."""
 
-    def __init__(self, on_demand: dict[str, tuple[str, str]]) -> None:
-        super().__init__()
+    def __init__(self, name: str | None, on_demand: dict[str, tuple[str, str]]) -> None:
+        super().__init__(name)
         self.on_demand = on_demand
 
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -61,10 +61,13 @@ class CommandsOnDemand(AppGroup):
 
 def register_commands(app) -> None:
     """billing_app's own app: `flask db`, `flask portal`, `flask report`, `flask users`, `flask billing
-    doctor` and `flask demo`, each imported when it runs (commands registered before are kept)."""
-    commands = CommandsOnDemand(OWN_COMMANDS)
-    for command in app.cli.commands.values():
-        commands.add_command(command)
+    doctor` and `flask demo`, each imported when it runs (commands registered before are kept).
+
+    The app made for a command has no blueprints (``create_app``): a command belongs here, not on a
+    blueprint's ``cli``, or `flask` would not find it."""
+    commands = CommandsOnDemand(app.cli.name, OWN_COMMANDS)
+    for name, command in app.cli.commands.items():
+        commands.add_command(command, name)
     app.cli = commands
 
 

@@ -18,8 +18,10 @@ import uuid
 import warnings
 from pathlib import Path
 
+import click
 import psycopg
 import pytest
+from flask.cli import FlaskGroup
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
@@ -232,20 +234,28 @@ def app_config(database_url, stripe_api) -> dict:
 
 
 @contextmanager
-def closing_app(config: dict):
+def closing_app(config: dict, *, for_commands: bool = False):
     """``create_app(config)``, its database pool closed when the block ends (whatever happens in it), after
-    its outbox sent what it took (a test's mail server stops after the app: none is cut off mid-mail)."""
-    app = create_app(config)
+    its outbox sent what it took (a test's mail server stops after the app: none is cut off mid-mail).
+    ``for_commands``: the app as the `flask` command makes it to run one of billing_app's commands (no
+    pages: create_app)."""
+    if for_commands:
+        with click.Context(FlaskGroup()).scope():
+            app = create_app(config, cli=True)
+    else:
+        app = create_app(config)
     try:
         yield app
     finally:
-        app.extensions["billing_mail"].close()
+        if "billing_mail" in app.extensions:
+            app.extensions["billing_mail"].close()
         app.extensions["billing_db"].close()
 
 
 def invoke_cli(config: dict, *args: str):
-    """Run a `flask` command on an app made from ``config`` (closed afterwards); the click result."""
-    with closing_app(config) as app:
+    """Run a `flask` command on an app made from ``config`` as `flask` makes it (closed afterwards); the
+    click result."""
+    with closing_app(config, for_commands=True) as app:
         return app.test_cli_runner().invoke(args=list(args))
 
 
@@ -272,8 +282,10 @@ def client(app):
 
 
 @pytest.fixture
-def runner(app):
-    return app.test_cli_runner()
+def runner(app_config):
+    """Runs `flask` commands on an app made as `flask` makes it for them (no pages)."""
+    with closing_app(app_config, for_commands=True) as app:
+        yield app.test_cli_runner()
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from werkzeug import Response
 
 from billing_app import create_app
-from tests.conftest import csrf_token_from
+from tests.conftest import csrf_token_from, invoke_cli
 from tests.stripe_stand_in import answer_portal_session, requests_to, sent_form
 
 SECRET = "super-secret-jwt-token-with-at-least-32-characters-long"
@@ -413,12 +413,14 @@ def test_without_cors_origins_no_cross_origin_headers(jwt_app):
     assert "Access-Control-Allow-Origin" not in answer.headers
 
 
-def test_doctor_fetches_the_signing_keys(jwks_app, key_set):
+def test_doctor_fetches_the_signing_keys(jwt_config, key_set):
+    """In the app `flask` makes for a command (no sign-in set up) as in a full one."""
+    config = {**{k: v for k, v in jwt_config.items() if k != "JWT_SECRET"}, "JWT_JWKS_URL": key_set.url}
     key_set.keys = [public_jwk(rsa_key(), "k1", "RS256")]
-    output = jwks_app.test_cli_runner().invoke(args=["billing", "doctor"]).output
+    output = invoke_cli(config, "billing", "doctor").output
     assert "OK   sign-in: 1 signing key (k1) from JWT_JWKS_URL, audience authenticated" in output
     key_set.down = True
-    output = jwks_app.test_cli_runner().invoke(args=["billing", "doctor"]).output
+    output = invoke_cli(config, "billing", "doctor").output
     assert "FAIL sign-in: cannot fetch the signing keys from JWT_JWKS_URL=" in output
 
 

@@ -327,9 +327,9 @@ def test_report_show_refuses_bad_input(runner, dataset, args, message):
     assert message in result.output
 
 
-def test_report_over_unreachable_database_fails_cleanly(make_app):
-    app = make_app(REPORTING_DATABASE_URL="postgresql://nobody@127.0.0.1:1/x")
-    result = app.test_cli_runner().invoke(args=["report", "list"])
+def test_report_over_unreachable_database_fails_cleanly(app_config):
+    result = invoke_cli({**app_config, "REPORTING_DATABASE_URL": "postgresql://nobody@127.0.0.1:1/x"},
+                        "report", "list")
     assert result.exit_code == 1
     assert "Error: cannot connect to REPORTING_DATABASE_URL" in result.output
 

@@ -5,6 +5,7 @@ import pytest
 from psycopg import sql
 
 from billing_app.schema import MIRROR_FILE, SQL_DIR, SchemaError, apply_schema, schema_files
+from tests.conftest import invoke_cli
 
 MIRROR_TABLES = {"customer", "subscription", "subscription_item", "price", "product", "plan", "invoice",
                  "payment_method"}
@@ -87,9 +88,7 @@ def test_flask_db_init_command_reports_each_file(runner):
 
 
 def test_flask_db_init_on_unreachable_database_fails_with_clear_message(app_config):
-    from billing_app import create_app
-    app = create_app({**app_config, "DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none"}, cli=True)
-    result = app.test_cli_runner().invoke(args=["db", "init"])
+    result = invoke_cli({**app_config, "DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none"}, "db", "init")
     assert result.exit_code == 1
     assert "Error: cannot connect to the database:" in result.output
 
