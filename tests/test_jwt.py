@@ -414,7 +414,7 @@ def test_without_cors_origins_no_cross_origin_headers(jwt_app):
 
 
 def test_doctor_fetches_the_signing_keys(jwt_config, key_set):
-    """In the app `flask` makes for a command (no sign-in set up) as in a full one."""
+    """In the app `flask` makes for a command, which sets no sign-in up."""
     config = {**{k: v for k, v in jwt_config.items() if k != "JWT_SECRET"}, "JWT_JWKS_URL": key_set.url}
     key_set.keys = [public_jwk(rsa_key(), "k1", "RS256")]
     output = invoke_cli(config, "billing", "doctor").output
