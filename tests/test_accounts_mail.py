@@ -102,6 +102,12 @@ def open_link(client, path):
     return client.post(path, data={"csrf_token": csrf_token_from(page.get_data(as_text=True))})
 
 
+def move_address(client, mailbox, address, password=PASSWORD):
+    """The signed-in account asks to move to ``address`` and the link mailed there is opened."""
+    post_form(client, "/settings/email", "/settings", email=address, current_password=password)
+    return open_link(client, mailbox.link_to(address))
+
+
 # --- confirming the address ---------------------------------------------------------------------
 
 def test_sign_up_mails_a_link_that_confirms_the_address_and_opens_checkout(client, auth, mailbox, owner_conn,
@@ -282,8 +288,7 @@ def test_the_old_address_takes_the_account_back_from_a_change_it_did_not_ask_for
     mailbox.to("me@example.com", 1)
     intruder = app.test_client()
     AuthActions(intruder).login("me@example.com", PASSWORD)
-    post_form(intruder, "/settings/email", "/settings", email="intruder@example.com", current_password=PASSWORD)
-    open_link(intruder, mailbox.link_to("intruder@example.com"))
+    move_address(intruder, mailbox, "intruder@example.com")
     assert users(owner_conn) == [("intruder@example.com", True)]
 
     owner = app.test_client()
@@ -304,9 +309,8 @@ def test_the_old_address_takes_the_account_back_from_a_change_it_did_not_ask_for
     assert page.status_code == 400 and "This link has expired or no longer applies." in text_of(page)
     assert owner.get("/account").status_code == 200  # still signed in
     assert AuthActions(again).login("me@example.com", NEW_PASSWORD).status_code == 302
-    # a later change mails a new link, which works: only the links made before the take-back ended
-    post_form(owner, "/settings/email", "/settings", email="elsewhere@example.com", current_password=NEW_PASSWORD)
-    open_link(owner, mailbox.link_to("elsewhere@example.com"))
+    # a later change mails a new link, which works: the take-back spent only the links it undid
+    move_address(owner, mailbox, "elsewhere@example.com", NEW_PASSWORD)
     assert users(owner_conn) == [("elsewhere@example.com", True)]
     later = mailbox.link_to("me@example.com", 3)
     assert later != undo and app.test_client().get(later).status_code == 200
@@ -319,11 +323,9 @@ def test_whoever_changes_the_address_twice_cannot_end_the_owners_take_back_link(
     mailbox.to("me@example.com", 1)
     intruder = app.test_client()
     AuthActions(intruder).login("me@example.com", PASSWORD)
-    post_form(intruder, "/settings/email", "/settings", email="evil1@example.com", current_password=PASSWORD)
-    open_link(intruder, mailbox.link_to("evil1@example.com"))
+    move_address(intruder, mailbox, "evil1@example.com")
     owners_link = mailbox.link_to("me@example.com", 2)
-    post_form(intruder, "/settings/email", "/settings", email="evil2@example.com", current_password=PASSWORD)
-    open_link(intruder, mailbox.link_to("evil2@example.com"))
+    move_address(intruder, mailbox, "evil2@example.com")
     intruders_link = mailbox.link_to("evil1@example.com", 2)
     assert open_link(app.test_client(), intruders_link).status_code == 303
     assert users(owner_conn) == [("evil1@example.com", True)]
@@ -340,8 +342,7 @@ def test_one_take_back_link_used_twice_at_once_takes_the_account_back_once(app, 
     from billing_app.auth.links import read_undo_token
     from billing_app.auth.users import take_back
     auth.signup("me@example.com", PASSWORD)
-    post_form(auth.client, "/settings/email", "/settings", email="new@example.com", current_password=PASSWORD)
-    open_link(auth.client, mailbox.link_to("new@example.com"))
+    move_address(auth.client, mailbox, "new@example.com")
     token = mailbox.link_to("me@example.com", 2).rsplit("/", 1)[1]
     second = []
     with app.app_context():
