@@ -1,5 +1,7 @@
 """`flask db init`: idempotent, all-or-nothing, and the roles it creates."""
 
+import uuid
+
 import psycopg
 import pytest
 from psycopg import sql
@@ -145,3 +147,107 @@ def test_app_connections_run_as_the_service_role(app):
         assert conn.execute("SELECT current_user").fetchone()["current_user"] == "billing_service"
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute("DELETE FROM stripe.customer")
+
+
+TEAMS_VIEWS = """
+SELECT c.relname, c.relkind, c.relispopulated, pg_get_viewdef(c.oid), c.reloptions, pg_get_userbyid(c.relowner),
+       c.relacl::text, obj_description(c.oid, 'pg_class'), col_description(c.oid, 1),
+       (SELECT array_agg(pg_get_indexdef(i.indexrelid)) FROM pg_index i WHERE i.indrelid = c.oid)
+  FROM pg_class c WHERE c.relnamespace = 'analytics'::regnamespace AND c.relkind IN ('v', 'm')
+ ORDER BY c.relname
+"""
+
+
+@pytest.fixture
+def analytics(scratch_database):
+    """A database with the schema, a schema "analytics" of the team's own and a role that owns its views
+    (roles are the server's: each test's its own, dropped afterwards)."""
+    apply_schema(scratch_database, with_mirror=True)
+    owner = f"analytics_{uuid.uuid4().hex[:6]}"
+    with psycopg.connect(scratch_database, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(owner)))
+        conn.execute(sql.SQL("GRANT billing_reporting TO {}").format(sql.Identifier(owner)))
+        conn.execute(sql.SQL("CREATE SCHEMA analytics AUTHORIZATION {}").format(sql.Identifier(owner)))
+        yield conn, owner
+        conn.execute("DROP SCHEMA analytics CASCADE")
+        conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(owner)))
+
+
+def test_a_teams_views_built_on_ours_are_made_again_as_they_were(scratch_database, analytics, app_config):
+    conn, owner = analytics
+    conn.execute("""
+        CREATE VIEW analytics.mrr_by_currency WITH (security_barrier = true) AS
+            SELECT currency, sum(mrr_minor_units) AS mrr FROM reporting.mrr GROUP BY currency;
+        COMMENT ON VIEW analytics.mrr_by_currency IS 'the board''s figure';
+        COMMENT ON COLUMN analytics.mrr_by_currency.currency IS 'ISO code';
+        CREATE VIEW analytics.big_currencies AS SELECT * FROM analytics.mrr_by_currency WHERE mrr > 100;
+        CREATE VIEW analytics.reachable AS SELECT id, email FROM billing_mirror.customers WHERE email LIKE '%@%';
+        CREATE MATERIALIZED VIEW analytics.summary AS SELECT * FROM reporting.mrr_summary;
+        CREATE INDEX summary_currency ON analytics.summary (currency);
+        CREATE MATERIALIZED VIEW analytics.not_filled AS SELECT status FROM reporting.active_subscriptions
+            WITH NO DATA;
+        GRANT SELECT ON analytics.mrr_by_currency TO billing_reporting WITH GRANT OPTION;
+        GRANT SELECT ON analytics.reachable TO PUBLIC;
+    """)
+    for name in ("mrr_by_currency", "big_currencies", "reachable", "summary", "not_filled"):
+        kind = "MATERIALIZED VIEW" if name in ("summary", "not_filled") else "VIEW"
+        conn.execute(sql.SQL("ALTER {} {} OWNER TO {}").format(
+            sql.SQL(kind), sql.Identifier("analytics", name), sql.Identifier(owner)))
+    before = conn.execute(TEAMS_VIEWS).fetchall()
+    assert len(before) == 5 and all(row[5] == owner for row in before)
+
+    result = invoke_cli({**app_config, "DATABASE_URL": scratch_database}, "db", "upgrade")
+
+    assert result.exit_code == 0, result.output
+    assert conn.execute(TEAMS_VIEWS).fetchall() == before
+    for kind, name in (("view", "big_currencies"), ("view", "mrr_by_currency"), ("view", "reachable"),
+                       ("materialized view", "summary"), ("materialized view", "not_filled")):
+        assert f"note: made your {kind} analytics.{name} again (it is built on billing_app's views" in result.output
+    assert conn.execute("SELECT count(*) FROM analytics.big_currencies").fetchone() == (0,)
+
+
+def test_a_view_that_no_longer_fits_stops_the_run_and_nothing_changes(scratch_database, analytics):
+    conn, _ = analytics
+    # a report an earlier version had and this one has not
+    conn.execute("CREATE VIEW reporting.retired AS SELECT id FROM billing_mirror.customers")
+    conn.execute("CREATE VIEW analytics.on_retired AS SELECT count(*) FROM reporting.retired")
+    with pytest.raises(SchemaError, match=r"the view analytics.on_retired is built on billing_app's views and "
+                       r"cannot be made again on this version \(relation \"reporting.retired\" does not exist\): "
+                       r"change or drop it, then run this again; nothing was changed"):
+        apply_schema(scratch_database, with_mirror=False)
+    assert conn.execute("SELECT to_regclass('analytics.on_retired'), to_regclass('reporting.retired')"
+                        ).fetchone() == ("analytics.on_retired", "reporting.retired")
+
+
+def test_what_cannot_be_made_again_stops_the_run_before_anything_is_dropped(scratch_database, analytics):
+    conn, _ = analytics
+    conn.execute("""
+        CREATE TABLE analytics.snapshots (taken date, customer billing_mirror.customer);
+        INSERT INTO analytics.snapshots VALUES (current_date, ROW('cus_1', 'a@example.com', NULL, NULL, NULL,
+                                                                 NULL, false, false, NULL, NULL));
+        CREATE VIEW analytics.paying AS SELECT customer_id FROM reporting.mrr;
+        CREATE FUNCTION analytics.paying_rows() RETURNS SETOF analytics.paying LANGUAGE sql
+            BEGIN ATOMIC SELECT * FROM analytics.paying; END;
+    """)
+    with pytest.raises(SchemaError) as raised:
+        apply_schema(scratch_database, with_mirror=False)
+    message = str(raised.value)
+    assert message.startswith("these objects depend on billing_app's views, which this run makes again, "
+                              "and would be dropped with them: ")
+    assert "column customer of table analytics.snapshots" in message
+    assert "function analytics.paying_rows()" in message
+    assert message.endswith("Drop them first and create them again afterwards; nothing was changed")
+    assert conn.execute("SELECT (customer).email FROM analytics.snapshots").fetchone() == ("a@example.com",)
+
+
+def test_a_trigger_on_a_teams_view_stops_the_run(scratch_database, analytics):
+    conn, _ = analytics
+    conn.execute("""
+        CREATE VIEW analytics.customers AS SELECT id, email FROM billing_mirror.customers;
+        CREATE FUNCTION analytics.refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$;
+        CREATE TRIGGER no_writes INSTEAD OF INSERT ON analytics.customers
+            FOR EACH ROW EXECUTE FUNCTION analytics.refuse();
+    """)
+    with pytest.raises(SchemaError, match=r"would be dropped with them: trigger no_writes on view "
+                                          r"analytics.customers \(the view is built on billing_app's views\)"):
+        apply_schema(scratch_database, with_mirror=False)

@@ -13,6 +13,9 @@ Order (see ``schema_files``):
 5. ``mirror/020_views.sql``: the canonical views over the adapter.
 6. ``reporting/*.sql``: the analysts' views and the precomputed reports' tables.
 
+Views of a team's own built on those of 3, 5 and 6 (in schemas of its own) are
+read before and made again after, as they were (``dependents.py``).
+
 All files are applied in one transaction under an advisory lock, so a failed
 run leaves nothing half-written and two processes never apply them at once
 (nor one while `flask report refresh` runs). Once that transaction has
@@ -36,6 +39,7 @@ from billing_app.db import connection_failure
 from billing_app.mirror.source import (DEFAULT_USER_KEY, MIRROR_VIEWS, Source, SourceError, detect_source,
                                        installed_source, sources_present, user_key_index)
 from billing_app.reporting.reports import first_line
+from billing_app.schema.dependents import DependentsError, make_again, views_built_on_ours
 from billing_app.reporting.rollups import REFRESH_LOCK, Refreshed, RefreshError, refresh_rollups
 from billing_app.resources import SQL_DIR
 
@@ -92,6 +96,7 @@ def apply_schema(conninfo: str, *, with_mirror: bool, source: str | None = None,
             except SourceError as exc:
                 raise SchemaError(str(exc)) from None
             _lock_mirror_tables(conn, found)
+            kept = views_built_on_ours(conn)
             applied = [MIRROR_FILE] if create_mirror else []
             for path in schema_files(found.name):
                 _apply(conn, path)
@@ -103,6 +108,10 @@ def apply_schema(conninfo: str, *, with_mirror: bool, source: str | None = None,
             if index is not None:
                 conn.execute(index[1])
                 applied.append(f"index {index[0]} (STRIPE_CUSTOMER_USER_KEY={user_key})")
+            notes += [f"made your {view} again (it is built on billing_app's views, which this run made again)"
+                      for view in make_again(conn, kept)]
+    except DependentsError as exc:
+        raise SchemaError(f"{exc}; nothing was changed") from None
     except psycopg.OperationalError as exc:
         raise SchemaError(f"cannot connect to the database: {str(exc).splitlines()[0]}") from None
     try:
