@@ -9,9 +9,12 @@ this process's outbox, a few threads that deliver in the background, and the
 request answers at once, the same whether or not a mail was sent (no one learns
 which addresses have accounts from the time an answer takes) and with no
 connection or worker held while a slow server answers.  A mail the server
-refuses is logged; one past the outbox's capacity answers 503 at once.  A
-process that stops loses the mails it had not delivered yet (the user asks
-again).  Without MAIL_URL (local runs), mails are written to the log, links
+could not take for the moment (it could not be reached, dropped the connection,
+or answered 4xx: busy, greylisting, TLS not ready) is tried again after
+MAIL_RETRY_DELAYS; one it refuses for good (5xx: a bad login, a refused sender
+or recipient) is logged at once, as is one still not taken after the last try.
+One past the outbox's capacity answers 503 at once.  A process that stops loses
+the mails it had not delivered yet, and stops retrying (the user asks again).  Without MAIL_URL (local runs), mails are written to the log, links
 included; with a live Stripe key that is refused instead.
 """
 
@@ -34,6 +37,7 @@ MAIL_TIMEOUT = 10  # seconds for the mail server to answer each step
 DEFAULT_PORTS = {"smtp": 25, "smtps": 465, "smtp+starttls": 587}
 OUTBOX_THREADS = 2
 OUTBOX_CAPACITY = 200  # mails waiting or in delivery per process
+MAIL_RETRY_DELAYS = (5, 30)  # seconds before the second and third tries of a mail the server could not take yet
 
 
 def sender(settings) -> str:
@@ -77,6 +81,12 @@ def _server_name(url: str) -> str:
 
 
 def _reason(exc: Exception) -> str:
+    """What went wrong, in one line: the server's code and words, where it answered."""
+    if isinstance(exc, smtplib.SMTPResponseException):
+        words = exc.smtp_error.decode(errors="replace") if isinstance(exc.smtp_error, bytes) else str(exc.smtp_error)
+        return f"{exc.smtp_code} {' '.join(words.split())}"
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return "; ".join(_reason(smtplib.SMTPResponseException(code, words)) for code, words in exc.recipients.values())
     return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
@@ -90,14 +100,38 @@ def check_mail_server(url: str) -> str | None:
     return None
 
 
-def deliver(url: str, message: EmailMessage) -> None:
-    """Hand one message to the server now (the outbox's threads call this)."""
-    try:
-        with _connect(url) as server:
-            server.send_message(message)
-    except (OSError, smtplib.SMTPException) as exc:
-        log.error("the mail server at %s did not take the mail to %s (%s): %s", _server_name(url),
-                  message["To"], message["Subject"], _reason(exc))
+def _for_now(exc: Exception) -> bool:
+    """Whether the server may take the mail on a later try: it could not be reached or hung up, or it
+    answered with a 4xx code (every refused recipient's, when it refused them one by one)."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return all(400 <= code < 500 for code, _ in exc.recipients.values())
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return 400 <= exc.smtp_code < 500
+    if isinstance(exc, ssl.SSLError):  # a certificate that does not verify, a protocol refused: for good
+        return False
+    return isinstance(exc, (OSError, smtplib.SMTPServerDisconnected))
+
+
+def deliver(url: str, message: EmailMessage, stopping: threading.Event) -> None:
+    """Hand one message to the server, trying again after MAIL_RETRY_DELAYS while the server cannot take
+    it for the moment (the outbox's threads call this; ``stopping`` set: no more tries)."""
+    delays = list(MAIL_RETRY_DELAYS)
+    while True:
+        try:
+            with _connect(url) as server:
+                server.send_message(message)
+            return
+        except (OSError, smtplib.SMTPException) as exc:
+            again = bool(delays) and _for_now(exc) and not stopping.is_set()
+            log.error("the mail server at %s did not take the mail to %s (%s): %s%s", _server_name(url),
+                      message["To"], message["Subject"], _reason(exc),
+                      f"; trying again in {delays[0]:g} s" if again else "")
+            if not again:
+                return
+            if stopping.wait(delays.pop(0)):
+                log.error("the mail to %s (%s) is not sent: this process is stopping", message["To"],
+                          message["Subject"])
+                return
 
 
 class Outbox:
@@ -106,16 +140,19 @@ class Outbox:
     def __init__(self) -> None:
         self._pool = ThreadPoolExecutor(OUTBOX_THREADS, thread_name_prefix="billing-mail")
         self._room = threading.BoundedSemaphore(OUTBOX_CAPACITY)
+        self._stopping = threading.Event()
 
     def put(self, url: str, message: EmailMessage) -> None:
         if not self._room.acquire(blocking=False):
             log.error("the outbox holds %d mails already; refusing the mail to %s", OUTBOX_CAPACITY, message["To"])
             raise unavailable()
-        future = self._pool.submit(deliver, url, message)
+        future = self._pool.submit(deliver, url, message, self._stopping)
         future.add_done_callback(lambda _: self._room.release())
 
     def close(self) -> None:
-        """Send the mails taken already, then stop taking any (an app being closed: tests, a host's teardown)."""
+        """Give each mail taken already one more try at most, then stop taking any (an app being closed: tests,
+        a host's teardown)."""
+        self._stopping.set()
         self._pool.shutdown(wait=True)
 
 

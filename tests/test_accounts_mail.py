@@ -14,7 +14,8 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
-from tests.conftest import AuthActions, csrf_token_from
+from billing_app import mail
+from tests.conftest import AuthActions, closing_app, csrf_token_from
 from tests.stripe_stand_in import requests_to, sent_form
 from tests.test_account import text_of
 
@@ -158,6 +159,74 @@ def test_a_mail_server_that_is_down_loses_no_account_and_the_log_says_why(make_a
     assert "the mail server at 127.0.0.1:" in caplog.text and "did not take the mail to me@example.com" in caplog.text
     assert users(owner_conn) == [("me@example.com", False)]
     assert post_form(client, "/settings/confirm-address", "/settings").status_code == 303  # ask again later
+
+
+class RefusingMailbox(Mailbox):
+    """A server that answers ``answer`` to the first ``times`` mails it is given, then takes them."""
+
+    def __init__(self, answer: str, times: int) -> None:
+        super().__init__()
+        self.answer, self.times, self.refused = answer, times, 0
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 aiosmtpd's handler name
+        if self.refused < self.times:
+            self.refused += 1
+            return self.answer
+        return await super().handle_DATA(server, session, envelope)
+
+
+@pytest.fixture
+def refusing(monkeypatch):
+    """Start a RefusingMailbox: refusing(answer, times) -> (its MAIL_URL, the mailbox); retries 0.2 s apart."""
+    monkeypatch.setattr(mail, "MAIL_RETRY_DELAYS", (0.2, 0.2))
+    controllers = []
+
+    def start(answer: str, times: int):
+        box = RefusingMailbox(answer, times)
+        controllers.append(Controller(box, hostname="127.0.0.1", port=free_port()))
+        controllers[-1].start()
+        return f"smtp://127.0.0.1:{controllers[-1].port}", box
+
+    yield start
+    for controller in controllers:
+        controller.stop()
+
+
+def wait_for_log(caplog, text: str) -> None:
+    deadline = time.monotonic() + 10
+    while text not in caplog.text and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert text in caplog.text
+
+
+def test_a_mail_the_server_cannot_take_for_the_moment_is_tried_again(make_app, refusing, caplog):
+    url, box = refusing("451 4.3.0 Try again later", times=2)
+    AuthActions(make_app(MAIL_URL=url).test_client()).signup("me@example.com", PASSWORD, confirmed=False)
+    assert len(box.to("me@example.com", 1)) == 1
+    assert box.refused == 2
+    assert "did not take the mail to me@example.com (Confirm your email address for Acme): 451 4.3.0 Try again later; " \
+           "trying again in 0.2 s" in caplog.text
+
+
+def test_a_mail_the_server_refuses_for_good_is_tried_once_and_logged(make_app, refusing, caplog):
+    url, box = refusing("550 5.7.1 Sender not allowed", times=3)
+    AuthActions(make_app(MAIL_URL=url).test_client()).signup("me@example.com", PASSWORD, confirmed=False)
+    wait_for_log(caplog, "did not take the mail to me@example.com (Confirm your email address for Acme): "
+                         "550 5.7.1 Sender not allowed\n")
+    time.sleep(0.5)  # past the retry delay: no second try came
+    assert box.refused == 1 and box.messages == []
+
+
+def test_an_app_being_closed_stops_waiting_to_try_a_mail_again(app_config, refusing, caplog, monkeypatch):
+    monkeypatch.setattr(mail, "MAIL_RETRY_DELAYS", (600, 600))
+    url, box = refusing("421 4.7.0 Too many connections", times=3)
+    with closing_app({**app_config, "MAIL_URL": url}) as app:
+        AuthActions(app.test_client()).signup("me@example.com", PASSWORD, confirmed=False)
+        wait_for_log(caplog, "Too many connections; trying again in 600 s")
+    # closed: the outbox ended its wait instead of holding the app's teardown for ten minutes
+    assert "the mail to me@example.com (Confirm your email address for Acme) is not sent: this process is stopping" \
+        in caplog.text
+    assert box.refused == 1
 
 
 def test_without_a_mail_server_the_log_shows_the_mail_with_a_link_that_opens(make_app, owner_conn, caplog):
