@@ -117,11 +117,15 @@ def deliver(url: str, message: EmailMessage, stopping: threading.Event) -> None:
     it for the moment (the outbox's threads call this; ``stopping`` set: no more tries)."""
     delays = list(MAIL_RETRY_DELAYS)
     while True:
+        taken = False
         try:
             with _connect(url) as server:
                 server.send_message(message)
+                taken = True
             return
         except (OSError, smtplib.SMTPException) as exc:
+            if taken:  # the server took it; only saying goodbye (QUIT) failed: sending again would send it twice
+                return
             again = bool(delays) and _for_now(exc) and not stopping.is_set()
             log.error("the mail server at %s did not take the mail to %s (%s): %s%s", _server_name(url),
                       message["To"], message["Subject"], _reason(exc),

@@ -217,6 +217,19 @@ def test_a_mail_the_server_refuses_for_good_is_tried_once_and_logged(make_app, r
     assert box.refused == 1 and box.messages == []
 
 
+def test_a_mail_taken_is_not_sent_again_when_the_goodbye_fails(make_app, refusing, caplog):
+    url, box = refusing("451 4.3.0 Try again later", times=0)
+
+    async def handle_QUIT(server, session, envelope):  # noqa: N802 aiosmtpd's handler name
+        return "421 4.3.2 Shutting down"  # after the mail was taken
+    box.handle_QUIT = handle_QUIT
+    AuthActions(make_app(MAIL_URL=url).test_client()).signup("me@example.com", PASSWORD, confirmed=False)
+    assert len(box.to("me@example.com", 1)) == 1
+    time.sleep(0.5)  # past the retry delay: no second copy came
+    assert len(box.to("me@example.com")) == 1
+    assert "did not take the mail" not in caplog.text
+
+
 def test_an_app_being_closed_stops_waiting_to_try_a_mail_again(app_config, refusing, caplog, monkeypatch):
     monkeypatch.setattr(mail, "MAIL_RETRY_DELAYS", (600, 600))
     url, box = refusing("421 4.7.0 Too many connections", times=3)
