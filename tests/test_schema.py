@@ -5,8 +5,10 @@ import uuid
 import psycopg
 import pytest
 from psycopg import sql
+from psycopg.conninfo import make_conninfo
 
 from billing_app.schema import MIRROR_FILE, SQL_DIR, SchemaError, apply_schema, schema_files
+from billing_app.schema.dependents import DependentsError, check_nothing_dropped, objects_outside
 from tests.conftest import invoke_cli
 
 MIRROR_TABLES = {"customer", "subscription", "subscription_item", "price", "product", "plan", "invoice",
@@ -151,10 +153,18 @@ def test_app_connections_run_as_the_service_role(app):
 
 TEAMS_VIEWS = """
 SELECT c.relname, c.relkind, c.relispopulated, pg_get_viewdef(c.oid), c.reloptions, pg_get_userbyid(c.relowner),
-       c.relacl::text, obj_description(c.oid, 'pg_class'), col_description(c.oid, 1),
+       (SELECT array_agg(item::text ORDER BY item::text)  -- what each role may do (no ACL: the owner's defaults)
+          FROM unnest(coalesce(c.relacl, acldefault('r', c.relowner))) AS item),
+       obj_description(c.oid, 'pg_class'), col_description(c.oid, 1),
        (SELECT array_agg(pg_get_indexdef(i.indexrelid)) FROM pg_index i WHERE i.indrelid = c.oid)
   FROM pg_class c WHERE c.relnamespace = 'analytics'::regnamespace AND c.relkind IN ('v', 'm')
  ORDER BY c.relname
+"""
+
+
+COLUMN_GRANTS = """
+SELECT a.attname, a.attacl::text FROM pg_attribute a
+ WHERE a.attrelid = 'analytics.reachable'::regclass AND a.attacl IS NOT NULL ORDER BY a.attnum
 """
 
 
@@ -175,35 +185,70 @@ def analytics(scratch_database):
 
 def test_a_teams_views_built_on_ours_are_made_again_as_they_were(scratch_database, analytics, app_config):
     conn, owner = analytics
-    conn.execute("""
-        CREATE VIEW analytics.mrr_by_currency WITH (security_barrier = true) AS
-            SELECT currency, sum(mrr_minor_units) AS mrr FROM reporting.mrr GROUP BY currency;
-        COMMENT ON VIEW analytics.mrr_by_currency IS 'the board''s figure';
-        COMMENT ON COLUMN analytics.mrr_by_currency.currency IS 'ISO code';
-        CREATE VIEW analytics.big_currencies AS SELECT * FROM analytics.mrr_by_currency WHERE mrr > 100;
-        CREATE VIEW analytics.reachable AS SELECT id, email FROM billing_mirror.customers WHERE email LIKE '%@%';
-        CREATE MATERIALIZED VIEW analytics.summary AS SELECT * FROM reporting.mrr_summary;
-        CREATE INDEX summary_currency ON analytics.summary (currency);
-        CREATE MATERIALIZED VIEW analytics.not_filled AS SELECT status FROM reporting.active_subscriptions
-            WITH NO DATA;
-        GRANT SELECT ON analytics.mrr_by_currency TO billing_reporting WITH GRANT OPTION;
-        GRANT SELECT ON analytics.reachable TO PUBLIC;
-    """)
-    for name in ("mrr_by_currency", "big_currencies", "reachable", "summary", "not_filled"):
-        kind = "MATERIALIZED VIEW" if name in ("summary", "not_filled") else "VIEW"
-        conn.execute(sql.SQL("ALTER {} {} OWNER TO {}").format(
-            sql.SQL(kind), sql.Identifier("analytics", name), sql.Identifier(owner)))
-    before = conn.execute(TEAMS_VIEWS).fetchall()
-    assert len(before) == 5 and all(row[5] == owner for row in before)
+    reader = f"{owner}_reader"
+    conn.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(reader)))
+    try:
+        conn.execute(sql.SQL("""
+            CREATE VIEW analytics.mrr_by_currency WITH (security_barrier = true) AS
+                SELECT currency, sum(mrr_minor_units) AS mrr FROM reporting.mrr GROUP BY currency;
+            COMMENT ON VIEW analytics.mrr_by_currency IS 'the board''s figure';
+            COMMENT ON COLUMN analytics.mrr_by_currency.currency IS 'ISO code';
+            CREATE VIEW analytics.big_currencies AS SELECT * FROM analytics.mrr_by_currency WHERE mrr > 100;
+            CREATE VIEW analytics.reachable AS SELECT id, email FROM billing_mirror.customers WHERE email LIKE '%@%';
+            CREATE MATERIALIZED VIEW analytics.summary AS SELECT * FROM reporting.mrr_summary;
+            CREATE INDEX summary_currency ON analytics.summary (currency);
+            CREATE MATERIALIZED VIEW analytics.not_filled AS SELECT status FROM reporting.active_subscriptions
+                WITH NO DATA;
+            GRANT SELECT ON analytics.mrr_by_currency TO billing_reporting WITH GRANT OPTION;
+            GRANT SELECT ON analytics.reachable TO PUBLIC;
+            GRANT SELECT (email) ON analytics.reachable TO {reader};
+            -- what this login creates there from now on is readable by the reader (Supabase's anon, say)
+            ALTER DEFAULT PRIVILEGES IN SCHEMA analytics GRANT SELECT ON TABLES TO {reader};
+        """).format(reader=sql.Identifier(reader)))
+        for name in ("mrr_by_currency", "big_currencies", "reachable", "summary", "not_filled"):
+            kind = "MATERIALIZED VIEW" if name in ("summary", "not_filled") else "VIEW"
+            conn.execute(sql.SQL("ALTER {} {} OWNER TO {}").format(
+                sql.SQL(kind), sql.Identifier("analytics", name), sql.Identifier(owner)))
+        # the owner keeps only SELECT of its own view
+        conn.execute(sql.SQL("REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON analytics.big_currencies FROM {}").format(
+            sql.Identifier(owner)))
+        before = conn.execute(TEAMS_VIEWS).fetchall()
+        assert len(before) == 5 and all(row[5] == owner for row in before)
 
-    result = invoke_cli({**app_config, "DATABASE_URL": scratch_database}, "db", "upgrade")
+        result = invoke_cli({**app_config, "DATABASE_URL": scratch_database}, "db", "upgrade")
 
-    assert result.exit_code == 0, result.output
-    assert conn.execute(TEAMS_VIEWS).fetchall() == before
-    for kind, name in (("view", "big_currencies"), ("view", "mrr_by_currency"), ("view", "reachable"),
-                       ("materialized view", "summary"), ("materialized view", "not_filled")):
-        assert f"note: made your {kind} analytics.{name} again (it is built on billing_app's views" in result.output
-    assert conn.execute("SELECT count(*) FROM analytics.big_currencies").fetchone() == (0,)
+        assert result.exit_code == 0, result.output
+        assert conn.execute(TEAMS_VIEWS).fetchall() == before
+        assert conn.execute(COLUMN_GRANTS).fetchall() == [("email", f"{{{reader}=r/{owner}}}")]
+        for kind, name in (("view", "big_currencies"), ("view", "mrr_by_currency"), ("view", "reachable"),
+                           ("materialized view", "summary"), ("materialized view", "not_filled")):
+            assert f"note: made your {kind} analytics.{name} again (it is built on billing_app's views" \
+                in result.output
+        assert "note: refreshed your materialized view analytics.summary" in result.output
+        assert "refreshed your materialized view analytics.not_filled" not in result.output
+        assert conn.execute("SELECT count(*) FROM analytics.big_currencies").fetchone() == (0,)
+    finally:
+        conn.execute(sql.SQL("ALTER DEFAULT PRIVILEGES IN SCHEMA analytics REVOKE ALL ON TABLES FROM {}").format(
+            sql.Identifier(reader)))
+        conn.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(reader)))
+        conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(reader)))
+
+
+def test_a_teams_materialized_view_is_filled_by_its_owner_not_by_the_run(scratch_database, analytics):
+    """The run's login (a superuser, often) never runs a team's code: the materialized view is made
+    empty and refreshed as its owner, as REFRESH does."""
+    conn, owner = analytics
+    conn.execute(sql.SQL("""
+        CREATE FUNCTION analytics.who() RETURNS text LANGUAGE sql AS $$ SELECT current_user::text $$;
+        CREATE MATERIALIZED VIEW analytics.who_filled AS SELECT analytics.who(), count(*) FROM reporting.mrr;
+        ALTER FUNCTION analytics.who() OWNER TO {owner};
+        ALTER MATERIALIZED VIEW analytics.who_filled OWNER TO {owner};
+        REFRESH MATERIALIZED VIEW analytics.who_filled;
+    """).format(owner=sql.Identifier(owner)))
+    assert conn.execute("SELECT who FROM analytics.who_filled").fetchone() == (owner,)
+    result = apply_schema(scratch_database, with_mirror=False)
+    assert "refreshed your materialized view analytics.who_filled" in result.notes
+    assert conn.execute("SELECT who FROM analytics.who_filled").fetchone() == (owner,)
 
 
 def test_a_view_that_no_longer_fits_stops_the_run_and_nothing_changes(scratch_database, analytics):
@@ -225,9 +270,12 @@ def test_what_cannot_be_made_again_stops_the_run_before_anything_is_dropped(scra
         CREATE TABLE analytics.snapshots (taken date, customer billing_mirror.customer);
         INSERT INTO analytics.snapshots VALUES (current_date, ROW('cus_1', 'a@example.com', NULL, NULL, NULL,
                                                                  NULL, false, false, NULL, NULL));
+        CREATE TABLE analytics.kept_rows AS SELECT now() AS taken, array_agg(m) AS rows FROM reporting.mrr m;
         CREATE VIEW analytics.paying AS SELECT customer_id FROM reporting.mrr;
         CREATE FUNCTION analytics.paying_rows() RETURNS SETOF analytics.paying LANGUAGE sql
             BEGIN ATOMIC SELECT * FROM analytics.paying; END;
+        CREATE FUNCTION analytics.count_paying(analytics.paying[]) RETURNS int LANGUAGE plpgsql
+            AS $$ BEGIN RETURN cardinality($1); END $$;
     """)
     with pytest.raises(SchemaError) as raised:
         apply_schema(scratch_database, with_mirror=False)
@@ -236,6 +284,8 @@ def test_what_cannot_be_made_again_stops_the_run_before_anything_is_dropped(scra
                               "and would be dropped with them: ")
     assert "column customer of table analytics.snapshots" in message
     assert "function analytics.paying_rows()" in message
+    assert "column rows of table analytics.kept_rows" in message  # an array of a view's rows
+    assert "function analytics.count_paying(analytics.paying[])" in message
     assert message.endswith("Drop them first and create them again afterwards; nothing was changed")
     assert conn.execute("SELECT (customer).email FROM analytics.snapshots").fetchone() == ("a@example.com",)
 
@@ -251,3 +301,67 @@ def test_a_trigger_on_a_teams_view_stops_the_run(scratch_database, analytics):
     with pytest.raises(SchemaError, match=r"would be dropped with them: trigger no_writes on view "
                                           r"analytics.customers \(the view is built on billing_app's views\)"):
         apply_schema(scratch_database, with_mirror=False)
+
+
+def test_whatever_else_the_run_drops_outside_our_schemas_stops_it(scratch_database, analytics):
+    """The last guard: every object outside billing_app's schemas is counted before the files run and
+    after; one gone (by a kind of dependency the reading before did not foresee) rolls the run back."""
+    conn, _ = analytics
+    conn.execute("CREATE TABLE analytics.board (figure int)")
+    with psycopg.connect(scratch_database) as run:
+        before = objects_outside(run)
+        run.execute("DROP TABLE analytics.board")
+        with pytest.raises(DependentsError, match=r"would be dropped with them: column figure of table "
+                                                  r"analytics.board; table analytics.board\."):
+            check_nothing_dropped(run, before)
+
+
+def test_views_reading_each_other_in_a_circle_stop_the_run(scratch_database, analytics):
+    conn, _ = analytics
+    conn.execute("""
+        CREATE VIEW analytics.a AS SELECT customer_id FROM reporting.mrr;
+        CREATE VIEW analytics.b AS SELECT customer_id FROM analytics.a;
+        CREATE OR REPLACE VIEW analytics.a AS SELECT customer_id FROM reporting.mrr
+            UNION ALL SELECT customer_id FROM analytics.b;
+    """)
+    with pytest.raises(SchemaError, match="views built on billing_app's views read each other in a circle"):
+        apply_schema(scratch_database, with_mirror=False)
+
+
+def test_a_login_that_could_not_make_a_teams_view_again_is_told_what_it_needs(postgres_server_url):
+    """The README's set-up: `flask db init` run by the database's owner, not a superuser; an analyst's
+    view in a schema of the analyst's."""
+    suffix = uuid.uuid4().hex[:6]
+    dbo, alice, name = f"dbo_{suffix}", f"alice_{suffix}", f"billing_app_test_dbo_{suffix}"
+    with psycopg.connect(postgres_server_url, autocommit=True) as server:
+        server.execute(sql.SQL("CREATE ROLE {} LOGIN CREATEROLE").format(sql.Identifier(dbo)))
+        server.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(alice)))
+        server.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(name), sql.Identifier(dbo)))
+    url = make_conninfo(postgres_server_url, dbname=name)
+    as_dbo = make_conninfo(url, user=dbo)
+    try:
+        apply_schema(as_dbo, with_mirror=True)
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(sql.SQL("""
+                GRANT billing_reporting TO {alice};
+                CREATE SCHEMA analytics AUTHORIZATION {alice};
+                SET ROLE {alice};
+                CREATE VIEW analytics.board AS SELECT currency, sum(mrr_minor_units) FROM reporting.mrr GROUP BY 1;
+                RESET ROLE;
+            """).format(alice=sql.Identifier(alice)))
+            with pytest.raises(SchemaError, match=rf"the view analytics.board \(owned by {alice}\) is built on "
+                               rf"billing_app's views, which this run makes again; to make it again too, {dbo} "
+                               rf"needs CREATE on schema analytics and membership in role {alice} \(or drop the "
+                               r"view first and create it again afterwards\); nothing was changed"):
+                apply_schema(as_dbo, with_mirror=False)
+            conn.execute(sql.SQL("GRANT USAGE, CREATE ON SCHEMA analytics TO {dbo}; GRANT {alice} TO {dbo}").format(
+                dbo=sql.Identifier(dbo), alice=sql.Identifier(alice)))
+            assert "made your view analytics.board again (it is built on billing_app's views, which this run " \
+                   "made again)" in apply_schema(as_dbo, with_mirror=False).notes
+            assert conn.execute("SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid = 'analytics.board'::regclass"
+                                ).fetchone() == (alice,)
+    finally:
+        with psycopg.connect(postgres_server_url, autocommit=True) as server:
+            server.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+            server.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(alice)))
+            server.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(dbo)))

@@ -14,15 +14,16 @@ Order (see ``schema_files``):
 6. ``reporting/*.sql``: the analysts' views and the precomputed reports' tables.
 
 Views of a team's own built on those of 3, 5 and 6 (in schemas of its own) are
-read before and made again after, as they were (``dependents.py``).
+read before and made again after, as they were; anything else of the team's the
+run would drop stops it (``dependents.py``).
 
 All files are applied in one transaction under an advisory lock, so a failed
 run leaves nothing half-written and two processes never apply them at once
 (nor one while `flask report refresh` runs). Once that transaction has
 committed, the precomputed reports are refreshed in a transaction of their own
 (billing_app/reporting/rollups.py), so the schema's locks are never held
-while the reports are computed. Running it again changes nothing but the
-reports' refresh time.
+while the reports are computed (nor a team's materialized views, refreshed
+last). Running it again changes nothing but the reports' refresh time.
 """
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ from billing_app.db import connection_failure
 from billing_app.mirror.source import (DEFAULT_USER_KEY, MIRROR_VIEWS, Source, SourceError, detect_source,
                                        installed_source, sources_present, user_key_index)
 from billing_app.reporting.reports import first_line
-from billing_app.schema.dependents import DependentsError, make_again, views_built_on_ours
+from billing_app.schema.dependents import (DependentsError, check_nothing_dropped, fill_again, make_again,
+                                           objects_outside, views_built_on_ours)
 from billing_app.reporting.rollups import REFRESH_LOCK, Refreshed, RefreshError, refresh_rollups
 from billing_app.resources import SQL_DIR
 
@@ -96,7 +98,8 @@ def apply_schema(conninfo: str, *, with_mirror: bool, source: str | None = None,
             except SourceError as exc:
                 raise SchemaError(str(exc)) from None
             _lock_mirror_tables(conn, found)
-            kept = views_built_on_ours(conn)
+            kept = views_built_on_ours(conn)  # a team's own views on ours, and all else of theirs
+            theirs = objects_outside(conn)
             applied = [MIRROR_FILE] if create_mirror else []
             for path in schema_files(found.name):
                 _apply(conn, path)
@@ -110,6 +113,7 @@ def apply_schema(conninfo: str, *, with_mirror: bool, source: str | None = None,
                 applied.append(f"index {index[0]} (STRIPE_CUSTOMER_USER_KEY={user_key})")
             notes += [f"made your {view} again (it is built on billing_app's views, which this run made again)"
                       for view in make_again(conn, kept)]
+            check_nothing_dropped(conn, theirs)
     except DependentsError as exc:
         raise SchemaError(f"{exc}; nothing was changed") from None
     except psycopg.OperationalError as exc:
@@ -119,6 +123,10 @@ def apply_schema(conninfo: str, *, with_mirror: bool, source: str | None = None,
     except (RefreshError, psycopg.Error) as exc:
         raise SchemaError(f"the schema is up to date, but refreshing the precomputed reports failed: "
                           f"{first_line(exc)}; run `flask report refresh`") from None
+    try:
+        notes += [f"refreshed your materialized view {view}" for view in fill_again(conninfo, kept)]
+    except DependentsError as exc:
+        raise SchemaError(f"the schema is up to date, but {exc}") from None
     return SchemaResult(found.name, applied, refreshed, notes)
 
 

@@ -4,15 +4,27 @@ Each run drops schema billing_mirror and every view of reporting and reporting_l
 and makes them again (a view may change its columns from one version to the next),
 and PostgreSQL drops what depends on them with them: a team's view over
 reporting.mrr in a schema of its own, a materialized view behind a dashboard, the
-views over those.  So before the files run, ``views_built_on_ours`` reads every
-such view (its definition, owner, privileges, comments and, for a materialized
-view, its indexes), and after them ``make_again`` creates each anew, in the same
-transaction.  A view that no longer fits the new version (it reads a column or a
-report that is gone) stops the run, naming it, and nothing is changed; so does any
-other object of a team's that the drop would take with it (a function returning a
-view's rows, a table column of a mirror type, a trigger on such a view), which
-cannot be carried over.  Views inside billing_app's own schemas are billing_app's:
-they are made again by the files, not kept.
+views over those.  So, in the run's transaction:
+
+1. ``views_built_on_ours`` reads every such view before the files run: its
+   definition, owner, privileges (the view's and its columns'), comments and, for a
+   materialized view, its indexes.  Anything else the drop would take (a function
+   of a view's rows, a table column of a mirror type, a trigger on such a view)
+   stops the run, naming it, as does a view the run's login could not make again
+   (it needs CREATE on the view's schema and membership in the owner's role).
+2. ``objects_outside`` lists every object outside billing_app's schemas.
+3. After the files, ``make_again`` creates each kept view anew, as its owner had
+   it; a materialized view is made empty (nothing of the team's runs as the run's
+   login, and the mirror's tables, locked by the run, are not read meanwhile).
+   A view that no longer fits the new version stops the run, naming it.
+4. ``check_nothing_dropped`` compares with 2: whatever else went (a kind of
+   dependency step 1 did not foresee) stops the run too.  Nothing is changed when
+   the run stops.
+
+After the commit, ``fill_again`` refreshes the kept materialized views that held
+rows (REFRESH runs as the view's owner).  Views in billing_app's own schemas are
+billing_app's: made again by the files, not kept; other sessions' temporary views
+go with the drop, as they would with their session.
 """
 
 from __future__ import annotations
@@ -24,23 +36,21 @@ from psycopg import sql
 from psycopg.rows import tuple_row
 
 REBUILT_SCHEMAS = ("billing_mirror", "reporting", "reporting_live", "reporting_rollups")
+OWN_SCHEMAS = (*REBUILT_SCHEMAS, "billing_app")  # what the files may change as they please
 
-# What a run drops (objects of billing_mirror; views of reporting and reporting_live; the rollup
-# tables, which 100_rollups.sql drops when their columns change), and everything outside those
-# schemas that PostgreSQL's CASCADE would drop with it: objects with a normal dependency on them,
-# and, through each view so reached, on that view and its row type.
+# What a run drops (objects of billing_mirror, views of reporting and reporting_live, and the row
+# and array types of those views), and everything PostgreSQL's CASCADE would drop with it: objects
+# with a normal dependency on them and, through each view so reached, on that view and its types.
 _DROPPED_WITH_OURS = """
 WITH RECURSIVE ours(classid, objid) AS (
     SELECT 'pg_class'::regclass, c.oid
       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-     WHERE n.nspname = 'billing_mirror'
-        OR (n.nspname IN ('reporting', 'reporting_live') AND c.relkind = 'v')
-        OR (n.nspname = 'reporting_rollups' AND c.relkind = 'r')
+     WHERE n.nspname = 'billing_mirror' OR (n.nspname IN ('reporting', 'reporting_live') AND c.relkind = 'v')
     UNION ALL
-    SELECT 'pg_type'::regclass, c.reltype
+    SELECT 'pg_type'::regclass, t.oid
       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-     WHERE (n.nspname IN ('reporting', 'reporting_live') AND c.relkind = 'v')
-        OR (n.nspname = 'reporting_rollups' AND c.relkind = 'r')
+      JOIN pg_type t ON t.oid = c.reltype OR t.typelem = c.reltype
+     WHERE n.nspname IN ('reporting', 'reporting_live') AND c.relkind = 'v'
     UNION ALL
     SELECT 'pg_type'::regclass, t.oid
       FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace WHERE n.nspname = 'billing_mirror'
@@ -58,26 +68,29 @@ WITH RECURSIVE ours(classid, objid) AS (
       JOIN pg_class v ON v.oid = r.ev_class
       JOIN pg_depend d ON d.deptype = 'n'
                       AND ((d.refclassid = 'pg_class'::regclass AND d.refobjid = v.oid)
-                        OR (d.refclassid = 'pg_type'::regclass AND d.refobjid = v.reltype))
+                        OR (d.refclassid = 'pg_type'::regclass
+                            AND d.refobjid IN (SELECT t.oid FROM pg_type t
+                                                WHERE t.oid = v.reltype OR t.typelem = v.reltype)))
+), outside AS (
+    SELECT x.*, r.ev_class, coalesce(n.nspname, (pg_identify_object(x.classid, x.objid, x.objsubid)).schema) AS nspname
+      FROM dropped x
+      LEFT JOIN pg_rewrite r ON x.classid = 'pg_rewrite'::regclass AND r.oid = x.objid AND r.rulename = '_RETURN'
+      LEFT JOIN pg_class v ON v.oid = r.ev_class
+      LEFT JOIN pg_namespace n ON n.oid = v.relnamespace
 )
-SELECT DISTINCT v.oid AS view, NULL::text AS other
-  FROM dropped x
-  JOIN pg_rewrite r ON x.classid = 'pg_rewrite'::regclass AND r.oid = x.objid AND r.rulename = '_RETURN'
-  JOIN pg_class v ON v.oid = r.ev_class AND v.relkind IN ('v', 'm')
-  JOIN pg_namespace n ON n.oid = v.relnamespace
- WHERE n.nspname <> ALL (%(rebuilt)s)
+SELECT DISTINCT ev_class AS view, NULL::text AS other
+  FROM outside
+ WHERE ev_class IS NOT NULL AND nspname <> ALL (%(rebuilt)s) AND nspname NOT LIKE 'pg\\_temp\\_%%'
 UNION ALL
-SELECT DISTINCT NULL::oid, pg_describe_object(x.classid, x.objid, x.objsubid)
-  FROM dropped x
- WHERE NOT (x.classid = 'pg_rewrite'::regclass
-            AND EXISTS (SELECT 1 FROM pg_rewrite r WHERE r.oid = x.objid AND r.rulename = '_RETURN'))
-   AND coalesce((pg_identify_object(x.classid, x.objid, x.objsubid)).schema, '') <> ALL (%(rebuilt)s)
+SELECT DISTINCT NULL::oid, pg_describe_object(classid, objid, objsubid)
+  FROM outside
+ WHERE ev_class IS NULL AND coalesce(nspname, '') <> ALL (%(rebuilt)s) AND coalesce(nspname, '') NOT LIKE 'pg\\_temp\\_%%'
 """
 
-# What else hangs on one of those views and would be dropped with it, unseen by the query above:
-# triggers, rules other than the view's own, column defaults, statistics objects.
+# What else hangs on one of those views and would be dropped with it: triggers, rules other than
+# the view's own, column defaults, statistics objects.
 _ATTACHED = """
-SELECT pg_describe_object(d.classid, d.objid, d.objsubid)
+SELECT DISTINCT pg_describe_object(d.classid, d.objid, 0)
   FROM pg_depend d
  WHERE d.refclassid = 'pg_class'::regclass AND d.refobjid = %s AND d.deptype = 'a'
    AND d.classid <> 'pg_class'::regclass
@@ -85,8 +98,9 @@ SELECT pg_describe_object(d.classid, d.objid, d.objsubid)
             AND EXISTS (SELECT 1 FROM pg_rewrite r WHERE r.oid = d.objid AND r.rulename = '_RETURN'))
 """
 
+# One kept view, read with search_path empty: every name in its definition schema-qualified.
 _VIEW = """
-SELECT n.nspname, c.relname, c.relkind = 'm', c.relispopulated, pg_get_viewdef(c.oid),
+SELECT n.nspname, c.relname, c.oid::regclass::text, c.relkind = 'm', c.relispopulated, pg_get_viewdef(c.oid),
        coalesce(c.reloptions, '{}'), pg_get_userbyid(c.relowner), obj_description(c.oid, 'pg_class'),
        coalesce((SELECT array_agg(pg_get_indexdef(i.indexrelid) ORDER BY i.indexrelid)
                    FROM pg_index i WHERE i.indrelid = c.oid), '{}'),
@@ -94,9 +108,17 @@ SELECT n.nspname, c.relname, c.relkind = 'm', c.relispopulated, pg_get_viewdef(c
                    FROM pg_attribute a
                   WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
                     AND col_description(c.oid, a.attnum) IS NOT NULL), '{}'),
-       coalesce((SELECT array_agg(ARRAY[CASE WHEN acl.grantee = 0 THEN '' ELSE pg_get_userbyid(acl.grantee) END,
-                                        acl.privilege_type, acl.is_grantable::text])
-                   FROM aclexplode(c.relacl) AS acl WHERE acl.grantee <> c.relowner), '{}')
+       c.relacl IS NULL,
+       (SELECT array_agg(ARRAY['', CASE WHEN acl.grantee = 0 THEN '' ELSE pg_get_userbyid(acl.grantee) END,
+                               acl.privilege_type, acl.is_grantable::text])
+          FROM aclexplode(coalesce(c.relacl, acldefault('r', c.relowner))) AS acl),
+       coalesce((SELECT array_agg(ARRAY[a.attname, CASE WHEN acl.grantee = 0 THEN ''
+                                                       ELSE pg_get_userbyid(acl.grantee) END,
+                                        acl.privilege_type, acl.is_grantable::text] ORDER BY a.attnum)
+                   FROM pg_attribute a, aclexplode(a.attacl) AS acl
+                  WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), '{}'),
+       has_schema_privilege(n.oid, 'USAGE') AND has_schema_privilege(n.oid, 'CREATE'),
+       pg_has_role(c.relowner, 'MEMBER')
   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
  WHERE c.oid = %s
 """
@@ -109,6 +131,41 @@ SELECT DISTINCT r.ev_class, d.refobjid
    AND d.refobjid <> r.ev_class
 """
 
+# Every object outside billing_app's schemas (and PostgreSQL's own, and temporary ones), by name.
+_OBJECTS_OUTSIDE = """
+WITH spaces AS (
+    SELECT oid FROM pg_namespace
+     WHERE nspname <> ALL (%(own)s) AND nspname NOT IN ('pg_catalog', 'information_schema')
+       AND nspname NOT LIKE 'pg\\_toast%%' AND nspname NOT LIKE 'pg\\_temp\\_%%'
+), relations AS (
+    SELECT c.oid FROM pg_class c WHERE c.relnamespace IN (SELECT oid FROM spaces)
+)
+SELECT pg_describe_object('pg_class'::regclass, oid, 0) FROM relations
+UNION ALL
+SELECT pg_describe_object('pg_class'::regclass, a.attrelid, a.attnum)
+  FROM pg_attribute a WHERE a.attrelid IN (SELECT oid FROM relations) AND a.attnum > 0 AND NOT a.attisdropped
+UNION ALL
+SELECT pg_describe_object('pg_proc'::regclass, p.oid, 0) FROM pg_proc p WHERE p.pronamespace IN (SELECT oid FROM spaces)
+UNION ALL
+SELECT pg_describe_object('pg_type'::regclass, t.oid, 0)
+  FROM pg_type t WHERE t.typnamespace IN (SELECT oid FROM spaces) AND t.typrelid = 0 AND t.typcategory <> 'A'
+UNION ALL
+SELECT pg_describe_object('pg_constraint'::regclass, co.oid, 0)
+  FROM pg_constraint co WHERE co.connamespace IN (SELECT oid FROM spaces)
+UNION ALL
+SELECT pg_describe_object('pg_trigger'::regclass, tg.oid, 0)
+  FROM pg_trigger tg WHERE tg.tgrelid IN (SELECT oid FROM relations) AND NOT tg.tgisinternal
+UNION ALL
+SELECT pg_describe_object('pg_policy'::regclass, po.oid, 0)
+  FROM pg_policy po WHERE po.polrelid IN (SELECT oid FROM relations)
+UNION ALL
+SELECT pg_describe_object('pg_rewrite'::regclass, r.oid, 0)
+  FROM pg_rewrite r WHERE r.ev_class IN (SELECT oid FROM relations)
+UNION ALL
+SELECT pg_describe_object('pg_attrdef'::regclass, ad.oid, 0)
+  FROM pg_attrdef ad WHERE ad.adrelid IN (SELECT oid FROM relations)
+"""
+
 
 class DependentsError(RuntimeError):
     """A team's object built on billing_app's views cannot be kept across the run; the message names it."""
@@ -118,6 +175,7 @@ class DependentsError(RuntimeError):
 class KeptView:
     schema: str
     name: str
+    shown: str                      # as PostgreSQL names it: schema.name, quoted where needed
     materialized: bool
     populated: bool
     definition: str
@@ -126,11 +184,11 @@ class KeptView:
     comment: str | None
     indexes: list[str]              # CREATE INDEX statements (a materialized view's)
     column_comments: list[list[str]]  # [column, comment]
-    grants: list[list[str]]         # [grantee ('' for PUBLIC), privilege, grantable 'true'/'false']
-
-    @property
-    def qualified(self) -> str:
-        return f"{self.schema}.{self.name}"
+    default_privileges: bool        # the owner's alone, as PostgreSQL gives them (no ACL recorded)
+    grants: list[list[str]]         # ['', grantee ('' for PUBLIC), privilege, grantable 'true'/'false']
+    column_grants: list[list[str]]  # [column, grantee, privilege, grantable]
+    can_create: bool                # the run's login has USAGE and CREATE on the schema
+    can_own: bool                   # the run's login is a member of the owner's role
 
     @property
     def identifier(self) -> sql.Identifier:
@@ -143,14 +201,15 @@ class KeptView:
 
 def views_built_on_ours(conn: psycopg.Connection) -> list[KeptView]:
     """The views outside billing_app's schemas that a run would drop, in an order they can be made
-    again in; DependentsError when the run would also drop something that cannot be made again."""
+    again in; DependentsError when the run would also drop something that cannot be made again, or
+    when this login could not make one of them again."""
     cursor = conn.cursor(row_factory=tuple_row)
     rows = cursor.execute(_DROPPED_WITH_OURS, {"rebuilt": list(REBUILT_SCHEMAS)}).fetchall()
     others = sorted(other for _, other in rows if other is not None)
     oids = [view for view, _ in rows if view is not None]
     for oid in oids:
-        attached = sorted(name for (name,) in cursor.execute(_ATTACHED, (oid,)).fetchall())
-        others += [f"{what} (the view is built on billing_app's views)" for what in attached]
+        attached = [name for (name,) in cursor.execute(_ATTACHED, (oid,)).fetchall()]
+        others += [f"{what} (the view is built on billing_app's views)" for what in sorted(attached)]
     if others:
         raise DependentsError(
             "these objects depend on billing_app's views, which this run makes again, and would be dropped with "
@@ -158,69 +217,133 @@ def views_built_on_ours(conn: psycopg.Connection) -> list[KeptView]:
     if not oids:
         return []
     reads = cursor.execute(_READS, {"views": oids}).fetchall()
-    # definitions with every name schema-qualified, whatever search_path the run has when it makes them again
     search_path = cursor.execute("SELECT current_setting('search_path')").fetchone()
     cursor.execute("SELECT set_config('search_path', '', true)")
     try:
-        return [KeptView(*cursor.execute(_VIEW, (oid,)).fetchone()) for oid in _in_order(oids, reads)]
+        views = [KeptView(*cursor.execute(_VIEW, (oid,)).fetchone()) for oid in _in_order(oids, reads)]
     finally:
         cursor.execute("SELECT set_config('search_path', %s, true)", search_path)
+    login = cursor.execute("SELECT current_user").fetchone()[0]
+    for view in views:
+        missing = ([f"CREATE on schema {view.schema}"] if not view.can_create else []) \
+            + ([f"membership in role {view.owner}"] if not view.can_own else [])
+        if missing:
+            raise DependentsError(
+                f"the {view.kind} {view.shown} (owned by {view.owner}) is built on billing_app's views, which this run "
+                f"makes again; to make it again too, {login} needs {' and '.join(missing)} (or drop the view first "
+                "and create it again afterwards)")
+    return views
 
 
 def _in_order(oids: list[int], reads: list[tuple[int, int]]) -> list[int]:
-    """Each view after the views it reads (the views form no cycle: PostgreSQL allows none)."""
+    """Each view after the views it reads."""
     needs = {oid: {read for view, read in reads if view == oid} for oid in oids}
     ordered: list[int] = []
     while needs:
         ready = sorted(oid for oid, wanted in needs.items() if not wanted - set(ordered))
+        if not ready:  # views reading each other (CREATE OR REPLACE allows it; reading them never ends)
+            raise DependentsError("views built on billing_app's views read each other in a circle: "
+                                  f"{', '.join(str(oid) for oid in sorted(needs))} (oids); drop them first")
         ordered += ready
         for oid in ready:
             del needs[oid]
     return ordered
 
 
+def objects_outside(conn: psycopg.Connection) -> set[str]:
+    """Every object outside billing_app's schemas (and PostgreSQL's own), by PostgreSQL's description."""
+    cursor = conn.cursor(row_factory=tuple_row)
+    return {name for (name,) in cursor.execute(_OBJECTS_OUTSIDE, {"own": list(OWN_SCHEMAS)}).fetchall()}
+
+
+def check_nothing_dropped(conn: psycopg.Connection, before: set[str]) -> None:
+    """DependentsError naming whatever outside billing_app's schemas the run dropped (all of it is rolled back)."""
+    gone = sorted(before - objects_outside(conn))
+    if gone:
+        raise DependentsError(
+            "these objects depend on billing_app's views, which this run makes again, and would be dropped with "
+            f"them: {'; '.join(gone)}. Drop them first and create them again afterwards")
+
+
 def make_again(conn: psycopg.Connection, views: list[KeptView]) -> list[str]:
-    """Create each kept view anew, as it was (those still there were not dropped: left alone); the
-    kinds and names of those made.  DependentsError, naming the view, when one no longer fits."""
+    """Create each kept view anew, as it was (a materialized one empty: ``fill_again``); those still
+    there were not dropped and are left alone.  The kinds and names of those made; DependentsError,
+    naming the view, when one no longer fits."""
     made = []
     for view in views:
-        if conn.execute("SELECT to_regclass(%s)", (view.identifier.as_string(conn),)).fetchone()[0]:
+        still_there = conn.execute(
+            "SELECT EXISTS (SELECT FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE n.nspname = %s AND c.relname = %s)", (view.schema, view.name)).fetchone()[0]
+        if still_there:
             continue
         try:
-            for statement in _statements(view):
+            for statement in _create(view):
                 conn.execute(statement)
+            _restore_privileges(conn, view)
         except psycopg.Error as exc:
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise DependentsError(
-                f"the {view.kind} {view.qualified} is built on billing_app's views and cannot be made again on "
-                f"this version ({reason}): change or drop it, then run this again") from None
-        made.append(f"{view.kind} {view.qualified}")
+                f"the {view.kind} {view.shown} is built on billing_app's views and cannot be made again on this "
+                f"version ({reason}): change or drop it, then run this again") from None
+        made.append(f"{view.kind} {view.shown}")
     return made
 
 
-def _statements(view: KeptView) -> list[sql.Composable]:
+def fill_again(conninfo: str, views: list[KeptView]) -> list[str]:
+    """After the run's commit: refresh the kept materialized views that held rows, in order (REFRESH
+    runs as the view's owner); the names of those filled."""
+    filled = []
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        for view in views:
+            if view.materialized and view.populated:
+                try:
+                    conn.execute(sql.SQL("REFRESH MATERIALIZED VIEW {}").format(view.identifier))
+                except psycopg.Error as exc:
+                    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                    raise DependentsError(f"refreshing your materialized view {view.shown} failed ({reason}): "
+                                          f"it is there, empty; run REFRESH MATERIALIZED VIEW {view.shown}") from None
+                filled.append(view.shown)
+    return filled
+
+
+def _create(view: KeptView) -> list[sql.Composable]:
     options = sql.SQL("")
     if view.options:
         options = sql.SQL(" WITH ({})").format(sql.SQL(", ").join(
             sql.SQL("{} = {}").format(sql.Identifier(key), sql.Literal(value))
             for key, _, value in (option.partition("=") for option in view.options)))
     definition = sql.SQL(view.definition.strip().rstrip(";"))
-    if view.materialized:
-        data = sql.SQL("WITH DATA" if view.populated else "WITH NO DATA")
-        statements = [sql.SQL("CREATE MATERIALIZED VIEW {}{} AS {} {}").format(
-            view.identifier, options, definition, data)]
-        statements += [sql.SQL(index) for index in view.indexes]
-    else:
-        statements = [sql.SQL("CREATE VIEW {}{} AS {}").format(view.identifier, options, definition)]
     kind = sql.SQL("MATERIALIZED VIEW" if view.materialized else "VIEW")
+    # empty, so that nothing of the view's runs as this login; filled after the commit, as its owner
+    statements = [sql.SQL("CREATE {} {}{} AS {}{}").format(
+        kind, view.identifier, options, definition, sql.SQL(" WITH NO DATA" if view.materialized else ""))]
     statements.append(sql.SQL("ALTER {} {} OWNER TO {}").format(kind, view.identifier, sql.Identifier(view.owner)))
+    statements += [sql.SQL(index) for index in view.indexes]  # built as the owner (and on no rows)
     if view.comment is not None:
         statements.append(sql.SQL("COMMENT ON {} {} IS {}").format(kind, view.identifier, sql.Literal(view.comment)))
     for column, comment in view.column_comments:
         statements.append(sql.SQL("COMMENT ON COLUMN {}.{} IS {}").format(
             view.identifier, sql.Identifier(column), sql.Literal(comment)))
-    for grantee, privilege, grantable in view.grants:
-        statements.append(sql.SQL("GRANT {} ON {} TO {}{}").format(
-            sql.SQL(privilege), view.identifier, sql.Identifier(grantee) if grantee else sql.SQL("PUBLIC"),
-            sql.SQL(" WITH GRANT OPTION" if grantable == "true" else "")))
     return statements
+
+
+def _restore_privileges(conn: psycopg.Connection, view: KeptView) -> None:
+    """The privileges the view had, exactly: first none (this login's default privileges may have
+    given some; the owner may have revoked some of its own), then each one it had."""
+    now = [grantee for (grantee,) in conn.execute(
+        "SELECT DISTINCT CASE WHEN acl.grantee = 0 THEN '' ELSE pg_get_userbyid(acl.grantee) END"
+        " FROM pg_class c, aclexplode(c.relacl) AS acl WHERE c.oid = %s::regclass",
+        (view.identifier.as_string(conn),)).fetchall()]
+    if not now and view.default_privileges and not view.column_grants:
+        return  # as it was: no ACL recorded, the owner's privileges as PostgreSQL gives them
+    for grantee in sorted({*now, view.owner}):
+        conn.execute(sql.SQL("REVOKE ALL ON {} FROM {}").format(view.identifier, _grantee(grantee)))
+    for column, grantee, privilege, grantable in [*view.grants, *view.column_grants]:
+        columns = sql.SQL(" ({})").format(sql.Identifier(column)) if column else sql.SQL("")
+        conn.execute(sql.SQL("GRANT {}{} ON {} TO {}{}").format(
+            sql.SQL(privilege), columns, view.identifier, _grantee(grantee),
+            sql.SQL(" WITH GRANT OPTION" if grantable == "true" else "")))
+
+
+def _grantee(name: str) -> sql.Composable:
+    return sql.Identifier(name) if name else sql.SQL("PUBLIC")
