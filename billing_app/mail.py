@@ -13,16 +13,23 @@ could not take for the moment (it could not be reached, dropped the connection,
 or answered 4xx: busy, greylisting, TLS not ready) is tried again after
 MAIL_RETRY_DELAYS; one it refuses for good (5xx: a bad login, a refused sender
 or recipient) is logged at once, as is one still not taken after the last try.
-One past the outbox's capacity answers 503 at once.  A process that stops loses
-the mails it had not delivered yet, and stops retrying (the user asks again).  Without MAIL_URL (local runs), mails are written to the log, links
-included; with a live Stripe key that is refused instead.
+A mail sent whose end the server did not answer may have been taken and is not
+sent again.  One past the outbox's capacity answers 503 at once.  A process that
+stops loses the mails it had not delivered yet, and stops retrying (the user asks
+again).
+
+Without MAIL_URL (local runs), mails are written to the log, links included; with
+a live Stripe key that is refused instead.
 """
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import smtplib
 import ssl
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from email.message import EmailMessage
 from email.utils import formataddr, make_msgid
@@ -56,14 +63,32 @@ def compose(settings, to: str, subject: str, body: str) -> EmailMessage:
     return message
 
 
-def _connect(url: str) -> smtplib.SMTP:
+class _Sending:
+    """An SMTP connection that knows whether a message's text went out: a failure after that (no answer
+    to its end) may mean the server took the mail, and sending it again could send it twice."""
+    text_sent = False
+
+    def data(self, msg):
+        self.text_sent = True
+        return super().data(msg)
+
+
+class _SMTP(_Sending, smtplib.SMTP):
+    pass
+
+
+class _SMTPSSL(_Sending, smtplib.SMTP_SSL):
+    pass
+
+
+def _connect(url: str) -> _SMTP | _SMTPSSL:
     """A connection to MAIL_URL's server, upgraded and logged in as the URL says."""
     parts = urlsplit(url)
     host, port = parts.hostname, parts.port or DEFAULT_PORTS[parts.scheme]
     if parts.scheme == "smtps":
-        server = smtplib.SMTP_SSL(host, port, timeout=MAIL_TIMEOUT, context=ssl.create_default_context())
+        server = _SMTPSSL(host, port, timeout=MAIL_TIMEOUT, context=ssl.create_default_context())
     else:
-        server = smtplib.SMTP(host, port, timeout=MAIL_TIMEOUT)
+        server = _SMTP(host, port, timeout=MAIL_TIMEOUT)
     try:
         if parts.scheme == "smtp+starttls":
             server.starttls(context=ssl.create_default_context())
@@ -101,62 +126,123 @@ def check_mail_server(url: str) -> str | None:
 
 
 def _for_now(exc: Exception) -> bool:
-    """Whether the server may take the mail on a later try: it could not be reached or hung up, or it
-    answered with a 4xx code (every refused recipient's, when it refused them one by one)."""
+    """Whether the server may take the mail on a later try: it could not be reached, hung up, or answered
+    with a 4xx code (every refused recipient's, when it refused them one by one)."""
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         return all(400 <= code < 500 for code, _ in exc.recipients.values())
     if isinstance(exc, smtplib.SMTPResponseException):
         return 400 <= exc.smtp_code < 500
-    if isinstance(exc, ssl.SSLError):  # a certificate that does not verify, a protocol refused: for good
+    if isinstance(exc, smtplib.SMTPServerDisconnected):
+        return True
+    if isinstance(exc, smtplib.SMTPException):  # STARTTLS or a login method the server lacks: for good
         return False
-    return isinstance(exc, (OSError, smtplib.SMTPServerDisconnected))
+    if isinstance(exc, ssl.SSLError):  # a certificate that does not verify, a protocol refused: for good
+        return isinstance(exc, ssl.SSLEOFError)  # but a server that hung up in the handshake may not later
+    return True  # OSError: refused, reset, timed out, no such host (yet)
 
 
-def deliver(url: str, message: EmailMessage, stopping: threading.Event) -> None:
-    """Hand one message to the server, trying again after MAIL_RETRY_DELAYS while the server cannot take
-    it for the moment (the outbox's threads call this; ``stopping`` set: no more tries)."""
-    delays = list(MAIL_RETRY_DELAYS)
-    while True:
-        taken = False
-        try:
-            with _connect(url) as server:
-                server.send_message(message)
-                taken = True
-            return
-        except (OSError, smtplib.SMTPException) as exc:
-            if taken:  # the server took it; only saying goodbye (QUIT) failed: sending again would send it twice
-                return
-            again = bool(delays) and _for_now(exc) and not stopping.is_set()
-            log.error("the mail server at %s did not take the mail to %s (%s): %s%s", _server_name(url),
-                      message["To"], message["Subject"], _reason(exc),
-                      f"; trying again in {delays[0]:g} s" if again else "")
-            if not again:
-                return
-            if stopping.wait(delays.pop(0)):
-                log.error("the mail to %s (%s) is not sent: this process is stopping", message["To"],
-                          message["Subject"])
-                return
+def deliver(url: str, message: EmailMessage, *, tries: int = 1, retry_in: float | None = None) -> bool:
+    """Hand one message to the server (the outbox's threads call this; ``tries``: this one's number).
+    True when the server could not take it for the moment and ``retry_in`` (seconds) allows one more
+    try; False when it was taken, or is not to be sent again (each logged)."""
+    server = None
+    taken = False
+    try:
+        server = _connect(url)
+        with server:
+            server.send_message(message)
+            taken = True
+    except (OSError, smtplib.SMTPException) as exc:
+        if taken:  # only the goodbye (QUIT) failed
+            return False
+        mail = f"the mail to {message['To']} ({message['Subject']})"
+        if server is not None and server.text_sent and not isinstance(exc, smtplib.SMTPResponseException):
+            log.error("the mail server at %s did not answer once %s was sent (%s): it may have taken it, so it "
+                      "is not sent again", _server_name(url), mail, _reason(exc))
+            return False
+        if retry_in is not None and _for_now(exc):
+            log.warning("the mail server at %s did not take %s: %s; trying again in %g s", _server_name(url),
+                        mail, _reason(exc), retry_in)
+            return True
+        log.error("the mail server at %s did not take %s: %s", _server_name(url), mail, _reason(exc))
+        return False
+    if tries > 1:
+        log.info("the mail server at %s took the mail to %s (%s) on try %d", _server_name(url), message["To"],
+                 message["Subject"], tries)
+    return False
+
+
+def _not_sent(message: EmailMessage) -> None:
+    log.error("the mail to %s (%s) is not sent: this process is stopping", message["To"], message["Subject"])
 
 
 class Outbox:
-    """This process's mail threads, at most OUTBOX_CAPACITY mails waiting."""
+    """This process's mail threads, and at most OUTBOX_CAPACITY mails waiting for them or for a try again.
+
+    A mail to try again waits in a queue, not in a thread (the threads go on with the other mails), and
+    a daemon thread hands it back when its time comes; a process that exits without ``close`` loses
+    those, without waiting for them.
+    """
 
     def __init__(self) -> None:
         self._pool = ThreadPoolExecutor(OUTBOX_THREADS, thread_name_prefix="billing-mail")
         self._room = threading.BoundedSemaphore(OUTBOX_CAPACITY)
-        self._stopping = threading.Event()
+        self._later: list[tuple[float, int, str, EmailMessage, int]] = []  # heap: (when, n, url, mail, tries)
+        self._numbers = itertools.count()
+        self._wake = threading.Condition()
+        self._closed = False
+        self._clock: threading.Thread | None = None
 
     def put(self, url: str, message: EmailMessage) -> None:
         if not self._room.acquire(blocking=False):
             log.error("the outbox holds %d mails already; refusing the mail to %s", OUTBOX_CAPACITY, message["To"])
             raise unavailable()
-        future = self._pool.submit(deliver, url, message, self._stopping)
-        future.add_done_callback(lambda _: self._room.release())
+        self._submit(url, message, 1)
+
+    def _submit(self, url: str, message: EmailMessage, tries: int) -> None:
+        try:
+            self._pool.submit(self._try, url, message, tries)
+        except RuntimeError:  # the threads are stopped: the app was closed, or the interpreter is exiting
+            _not_sent(message)
+            self._room.release()
+
+    def _try(self, url: str, message: EmailMessage, tries: int) -> None:
+        delay = MAIL_RETRY_DELAYS[tries - 1] if tries <= len(MAIL_RETRY_DELAYS) else None
+        if deliver(url, message, tries=tries, retry_in=delay) and self._try_later(url, message, tries + 1, delay):
+            return
+        self._room.release()
+
+    def _try_later(self, url: str, message: EmailMessage, tries: int, delay: float) -> bool:
+        with self._wake:
+            if self._closed:
+                _not_sent(message)
+                return False
+            heapq.heappush(self._later, (time.monotonic() + delay, next(self._numbers), url, message, tries))
+            if self._clock is None:
+                self._clock = threading.Thread(target=self._hand_back, name="billing-mail-later", daemon=True)
+                self._clock.start()
+            self._wake.notify()
+        return True
+
+    def _hand_back(self) -> None:
+        """The retry queue's thread: each mail back to the outbox's threads when its time comes."""
+        with self._wake:
+            while not self._closed:
+                while self._later and self._later[0][0] <= time.monotonic():
+                    _, _, url, message, tries = heapq.heappop(self._later)
+                    self._submit(url, message, tries)
+                self._wake.wait(self._later[0][0] - time.monotonic() if self._later else None)
 
     def close(self) -> None:
-        """Give each mail taken already one more try at most, then stop taking any (an app being closed: tests,
-        a host's teardown)."""
-        self._stopping.set()
+        """Give each mail taken already its try under way or its first, drop those waiting to be tried again
+        (each logged), then stop (an app being closed: tests, a host's teardown)."""
+        with self._wake:
+            self._closed = True
+            waiting, self._later = self._later, []
+            self._wake.notify()
+        for _, _, _, message, _ in waiting:
+            _not_sent(message)
+            self._room.release()
         self._pool.shutdown(wait=True)
 
 

@@ -4,9 +4,12 @@ server (aiosmtpd) and the test opens the link it carries."""
 
 from __future__ import annotations
 
+import asyncio
 import html
 import re
 import socket
+import subprocess
+import sys
 import time
 from email import message_from_bytes, policy
 
@@ -240,6 +243,65 @@ def test_an_app_being_closed_stops_waiting_to_try_a_mail_again(app_config, refus
     assert "the mail to me@example.com (Confirm your email address for Acme) is not sent: this process is stopping" \
         in caplog.text
     assert box.refused == 1
+
+
+def test_mails_waiting_to_be_tried_again_do_not_hold_the_others_back(make_app, refusing, monkeypatch):
+    monkeypatch.setattr(mail, "MAIL_RETRY_DELAYS", (600, 600))
+    url, box = refusing("452 4.2.2 Mailbox full", times=mail.OUTBOX_THREADS)
+    app = make_app(MAIL_URL=url)
+    for n in range(mail.OUTBOX_THREADS):  # as many mails waiting as the outbox has threads
+        AuthActions(app.test_client()).signup(f"full{n}@example.com", PASSWORD, confirmed=False)
+    AuthActions(app.test_client()).signup("me@example.com", PASSWORD, confirmed=False)
+    assert len(box.to("me@example.com", 1)) == 1
+    assert box.refused == mail.OUTBOX_THREADS
+
+
+def test_a_mail_whose_end_the_server_did_not_answer_is_not_sent_twice(make_app, refusing, monkeypatch, caplog):
+    """The server took the text but answered after MAIL_TIMEOUT: it may have queued the mail (as this
+    one did), so sending again could send it twice."""
+    monkeypatch.setattr(mail, "MAIL_TIMEOUT", 0.5)
+    url, box = refusing("451 4.3.0 Try again later", times=0)
+    taken = box.handle_DATA
+
+    async def handle_DATA(server, session, envelope):  # noqa: N802 aiosmtpd's handler name
+        answer = await taken(server, session, envelope)
+        await asyncio.sleep(1)
+        return answer
+    box.handle_DATA = handle_DATA
+    AuthActions(make_app(MAIL_URL=url).test_client()).signup("me@example.com", PASSWORD, confirmed=False)
+    wait_for_log(caplog, "did not answer once the mail to me@example.com (Confirm your email address for Acme) "
+                         "was sent (Connection unexpectedly closed: timed out): it may have taken it, so it is "
+                         "not sent again")
+    time.sleep(1)  # past the retry delay: no second copy came
+    assert len(box.to("me@example.com")) == 1
+
+
+def test_a_server_without_starttls_is_not_asked_again(make_app, refusing, caplog):
+    url, _ = refusing("451 4.3.0 Try again later", times=0)
+    client = make_app(MAIL_URL=url.replace("smtp://", "smtp+starttls://")).test_client()
+    AuthActions(client).signup("me@example.com", PASSWORD, confirmed=False)
+    wait_for_log(caplog, "did not take the mail to me@example.com (Confirm your email address for Acme): "
+                         "STARTTLS extension not supported by server.\n")
+    assert "trying again" not in caplog.text
+
+
+def test_a_process_exiting_without_closing_its_outbox_does_not_wait_for_retries(tmp_path):
+    """gunicorn stops a worker within its graceful timeout: mails waiting to be tried again are not
+    waited for (the interpreter joins the outbox's threads at exit, which hold none of them)."""
+    script = tmp_path / "exit.py"
+    script.write_text(f"""
+from billing_app import mail
+mail.MAIL_RETRY_DELAYS = (600, 600)
+settings = {{"MAIL_FROM": "", "COMPANY_NAME": "Acme", "CONTACT_EMAIL": "billing@example.com"}}
+outbox = mail.Outbox()
+outbox.put("smtp://127.0.0.1:{free_port()}", mail.compose(settings, "me@example.com", "Hello", "Hi"))
+import time
+while not outbox._later:  # its first try failed and it waits for the next
+    time.sleep(0.01)
+""")
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "trying again in 600 s" in result.stderr
 
 
 def test_without_a_mail_server_the_log_shows_the_mail_with_a_link_that_opens(make_app, owner_conn, caplog):
