@@ -27,7 +27,9 @@ Data set (amounts in minor units):
           s13 c5 paused     m_usd                                 2025-04-05
 """
 
+import os
 import re
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
@@ -314,6 +316,43 @@ def test_report_show_csv(runner, dataset, gone):
     lines = result.output.splitlines()
     assert lines[0] == "currency,customers,subscriptions,mrr_minor_units,mrr,arr"
     assert ("usd,4,4,15100.00,151.00,1812.00" if gone.dropped else "usd,4,5,17100.00,171.00,2052.00") in lines
+
+
+def test_report_csv_written_to_a_real_stdout_is_the_same(runner, dataset, database_url, tmp_path):
+    """`flask report show --csv` in a process of its own writes through a buffer of its own on the
+    descriptor (the test runner above has none): the same bytes."""
+    from tests.conftest import TEST_SECRET_KEY
+    from tests.test_config import run_flask
+    expected = runner.invoke(args=["report", "show", "active_subscriptions", "--csv"]).stdout
+    result = run_flask(tmp_path, {"DATABASE_URL": database_url, "SECRET_KEY": TEST_SECRET_KEY},
+                       "report", "show", "active_subscriptions", "--csv")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == expected and len(expected.splitlines()) > 5
+
+
+def test_a_csv_reader_that_stops_early_ends_the_command(runner, dataset, owner_conn, monkeypatch):
+    """`flask report show NAME --csv | head`: the pipe closes while COPY still sends rows; the command
+    ends the COPY and exits 1 (it used to hang for good: the transaction cannot end during a COPY)."""
+    from types import SimpleNamespace
+
+    from billing_app.reporting import commands
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader has gone
+    monkeypatch.setattr(commands, "CSV_BUFFER", 0)  # each row written at once: the first one meets the closed pipe
+    monkeypatch.setattr(commands, "sys", SimpleNamespace(stdout=SimpleNamespace(fileno=lambda: write_end,
+                                                                                   flush=lambda: None)))
+    results = []
+    command = threading.Thread(target=lambda: results.append(
+        runner.invoke(args=["report", "show", "active_subscriptions", "--csv"])), daemon=True)
+    command.start()
+    command.join(30)
+    try:
+        assert not command.is_alive(), "the command hung after its reader went away"
+        assert results[0].exit_code == 1
+    finally:
+        owner_conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                           "WHERE query LIKE 'COPY%%' AND pid <> pg_backend_pid()")
+        os.close(write_end)
 
 
 @pytest.mark.parametrize("args, message", [
