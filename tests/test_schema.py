@@ -8,6 +8,7 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
 from billing_app.schema import MIRROR_FILE, SQL_DIR, SchemaError, apply_schema, schema_files
+from billing_app.reporting.rollups import RefreshError
 from billing_app.schema.dependents import DependentsError, check_nothing_dropped, objects_outside
 from tests.conftest import invoke_cli
 
@@ -307,13 +308,39 @@ def test_whatever_else_the_run_drops_outside_our_schemas_stops_it(scratch_databa
     """The last guard: every object outside billing_app's schemas is counted before the files run and
     after; one gone (by a kind of dependency the reading before did not foresee) rolls the run back."""
     conn, _ = analytics
-    conn.execute("CREATE TABLE analytics.board (figure int)")
+    conn.execute("CREATE TABLE analytics.board (figure int); CREATE TABLE analytics.partition_of_may (n int)")
     with psycopg.connect(scratch_database) as run:
         before = objects_outside(run)
         run.execute("DROP TABLE analytics.board")
+        conn.execute("DROP TABLE analytics.partition_of_may")  # another session's doing, not the run's
         with pytest.raises(DependentsError, match=r"would be dropped with them: column figure of table "
                                                   r"analytics.board; table analytics.board\."):
-            check_nothing_dropped(run, before)
+            check_nothing_dropped(run, scratch_database, before)
+
+
+def test_the_last_guard_reads_names_whatever_the_logins_search_path(scratch_database):
+    """A login whose search_path starts with billing_app (a role named billing_app, say): billing_app.users
+    made by the run hides public.users, whose name must not change in the guard's eyes."""
+    with psycopg.connect(scratch_database, autocommit=True) as conn:
+        conn.execute("CREATE TABLE public.users (id int)")
+    apply_schema(make_conninfo(scratch_database, options="-c search_path=billing_app,public"), with_mirror=True)
+
+
+def test_a_teams_materialized_view_is_refreshed_even_when_the_reports_refresh_fails(scratch_database, analytics,
+                                                                                  monkeypatch):
+    import billing_app.schema as schema
+    conn, _ = analytics
+    conn.execute("CREATE MATERIALIZED VIEW analytics.board AS SELECT count(*) FROM reporting.mrr")
+
+    def failing(*args, **kwargs):
+        raise RefreshError("canceling statement due to statement timeout")
+    monkeypatch.setattr(schema, "refresh_rollups", failing)
+    with pytest.raises(SchemaError, match=r"the schema is up to date, but refreshing the precomputed reports "
+                                          r"failed: canceling statement due to statement timeout; run `flask report "
+                                          r"refresh`"):
+        apply_schema(scratch_database, with_mirror=False)
+    assert conn.execute("SELECT relispopulated FROM pg_class WHERE oid = 'analytics.board'::regclass"
+                        ).fetchone() == (True,)
 
 
 def test_views_reading_each_other_in_a_circle_stop_the_run(scratch_database, analytics):
@@ -355,8 +382,9 @@ def test_a_login_that_could_not_make_a_teams_view_again_is_told_what_it_needs(po
             """).format(alice=sql.Identifier(alice)))
             with pytest.raises(SchemaError, match=rf"the view analytics.board \(owned by {alice}\) is built on "
                                rf"billing_app's views, which this run makes again; to make it again too, {dbo} "
-                               rf"needs CREATE on schema analytics and membership in role {alice} \(or drop the "
-                               r"view first and create it again afterwards\); nothing was changed"):
+                               rf"needs CREATE on schema analytics and membership in role {alice} with its privileges "
+                               r"\(INHERIT, and SET on PostgreSQL 16 and later\) \(or drop the view first and create "
+                               r"it again afterwards\); nothing was changed"):
                 apply_schema(as_dbo, with_mirror=False)
             conn.execute(sql.SQL("GRANT USAGE, CREATE ON SCHEMA analytics TO {dbo}; GRANT {alice} TO {dbo}").format(
                 dbo=sql.Identifier(dbo), alice=sql.Identifier(alice)))

@@ -29,11 +29,14 @@ go with the drop, as they would with their session.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 import psycopg
 from psycopg import sql
 from psycopg.rows import tuple_row
+
+from billing_app.reporting.reports import first_line
 
 REBUILT_SCHEMAS = ("billing_mirror", "reporting", "reporting_live", "reporting_rollups")
 OWN_SCHEMAS = (*REBUILT_SCHEMAS, "billing_app")  # what the files may change as they please
@@ -118,7 +121,9 @@ SELECT n.nspname, c.relname, c.oid::regclass::text, c.relkind = 'm', c.relispopu
                    FROM pg_attribute a, aclexplode(a.attacl) AS acl
                   WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), '{}'),
        has_schema_privilege(n.oid, 'USAGE') AND has_schema_privilege(n.oid, 'CREATE'),
-       pg_has_role(c.relowner, 'MEMBER')
+       -- ALTER ... OWNER TO, CREATE INDEX, COMMENT and REFRESH act with the owner's privileges
+       pg_has_role(c.relowner, 'USAGE') AND (current_setting('server_version_num')::int < 160000
+                                            OR pg_has_role(c.relowner, %s))
   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
  WHERE c.oid = %s
 """
@@ -188,7 +193,7 @@ class KeptView:
     grants: list[list[str]]         # ['', grantee ('' for PUBLIC), privilege, grantable 'true'/'false']
     column_grants: list[list[str]]  # [column, grantee, privilege, grantable]
     can_create: bool                # the run's login has USAGE and CREATE on the schema
-    can_own: bool                   # the run's login is a member of the owner's role
+    can_own: bool                   # the run's login has the owner's privileges (and may SET ROLE to it)
 
     @property
     def identifier(self) -> sql.Identifier:
@@ -217,22 +222,36 @@ def views_built_on_ours(conn: psycopg.Connection) -> list[KeptView]:
     if not oids:
         return []
     reads = cursor.execute(_READS, {"views": oids}).fetchall()
-    search_path = cursor.execute("SELECT current_setting('search_path')").fetchone()
-    cursor.execute("SELECT set_config('search_path', '', true)")
-    try:
-        views = [KeptView(*cursor.execute(_VIEW, (oid,)).fetchone()) for oid in _in_order(oids, reads)]
-    finally:
-        cursor.execute("SELECT set_config('search_path', %s, true)", search_path)
+    with _search_path_empty(conn):
+        # 'SET' (PostgreSQL 16 and later: ALTER ... OWNER TO needs it) as a parameter: older servers never read it
+        set_privilege = "SET" if conn.info.server_version >= 160000 else "USAGE"
+        views = [KeptView(*cursor.execute(_VIEW, (set_privilege, oid)).fetchone())
+                 for oid in _in_order(oids, reads)]
     login = cursor.execute("SELECT current_user").fetchone()[0]
     for view in views:
         missing = ([f"CREATE on schema {view.schema}"] if not view.can_create else []) \
-            + ([f"membership in role {view.owner}"] if not view.can_own else [])
+            + ([f"membership in role {view.owner} with its privileges (INHERIT, and SET on PostgreSQL 16 and "
+                "later)"] if not view.can_own else [])
         if missing:
             raise DependentsError(
                 f"the {view.kind} {view.shown} (owned by {view.owner}) is built on billing_app's views, which this run "
                 f"makes again; to make it again too, {login} needs {' and '.join(missing)} (or drop the view first "
                 "and create it again afterwards)")
     return views
+
+
+@contextlib.contextmanager
+def _search_path_empty(conn: psycopg.Connection):
+    """search_path empty for the block (in the transaction): names read schema-qualified, and the
+    definitions so read meaning the same when run."""
+    cursor = conn.cursor(row_factory=tuple_row)
+    search_path = cursor.execute("SELECT current_setting('search_path')").fetchone()
+    cursor.execute("SELECT set_config('search_path', '', %s)", (not conn.autocommit,))
+    try:
+        yield
+    finally:
+        if conn.info.transaction_status != psycopg.pq.TransactionStatus.INERROR:  # else rolled back with the rest
+            cursor.execute("SELECT set_config('search_path', %s, %s)", (*search_path, not conn.autocommit))
 
 
 def _in_order(oids: list[int], reads: list[tuple[int, int]]) -> list[int]:
@@ -251,14 +270,23 @@ def _in_order(oids: list[int], reads: list[tuple[int, int]]) -> list[int]:
 
 
 def objects_outside(conn: psycopg.Connection) -> set[str]:
-    """Every object outside billing_app's schemas (and PostgreSQL's own), by PostgreSQL's description."""
-    cursor = conn.cursor(row_factory=tuple_row)
-    return {name for (name,) in cursor.execute(_OBJECTS_OUTSIDE, {"own": list(OWN_SCHEMAS)}).fetchall()}
+    """Every object outside billing_app's schemas (and PostgreSQL's own), by PostgreSQL's description,
+    every name schema-qualified (whatever the connection's search_path)."""
+    with _search_path_empty(conn):
+        cursor = conn.cursor(row_factory=tuple_row)
+        return {name for (name,) in cursor.execute(_OBJECTS_OUTSIDE, {"own": list(OWN_SCHEMAS)}).fetchall()}
 
 
-def check_nothing_dropped(conn: psycopg.Connection, before: set[str]) -> None:
-    """DependentsError naming whatever outside billing_app's schemas the run dropped (all of it is rolled back)."""
-    gone = sorted(before - objects_outside(conn))
+def check_nothing_dropped(conn: psycopg.Connection, conninfo: str, before: set[str]) -> None:
+    """DependentsError naming whatever outside billing_app's schemas this run dropped (all of it is then
+    rolled back).  An object gone here counts only while another connection, which sees what is
+    committed, still has it: one another session dropped meanwhile (a partition, a table swapped) is
+    not this run's doing."""
+    gone = before - objects_outside(conn)
+    if gone:
+        with psycopg.connect(conninfo, autocommit=True) as committed:
+            gone &= objects_outside(committed)
+    gone = sorted(gone)
     if gone:
         raise DependentsError(
             "these objects depend on billing_app's views, which this run makes again, and would be dropped with "
@@ -266,44 +294,45 @@ def check_nothing_dropped(conn: psycopg.Connection, before: set[str]) -> None:
 
 
 def make_again(conn: psycopg.Connection, views: list[KeptView]) -> list[str]:
-    """Create each kept view anew, as it was (a materialized one empty: ``fill_again``); those still
-    there were not dropped and are left alone.  The kinds and names of those made; DependentsError,
-    naming the view, when one no longer fits."""
-    made = []
-    for view in views:
-        still_there = conn.execute(
-            "SELECT EXISTS (SELECT FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
-            " WHERE n.nspname = %s AND c.relname = %s)", (view.schema, view.name)).fetchone()[0]
-        if still_there:
-            continue
-        try:
-            for statement in _create(view):
-                conn.execute(statement)
-            _restore_privileges(conn, view)
-        except psycopg.Error as exc:
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise DependentsError(
-                f"the {view.kind} {view.shown} is built on billing_app's views and cannot be made again on this "
-                f"version ({reason}): change or drop it, then run this again") from None
-        made.append(f"{view.kind} {view.shown}")
-    return made
+    """Create each kept view anew, as it was (a materialized one empty: ``fill_again``), under the empty
+    search_path its definition was read with; those still there were not dropped and are left alone.
+    The kinds and names of those made; DependentsError, naming the view, when one no longer fits."""
+    with _search_path_empty(conn):
+        return [made for view in views if (made := _make_one_again(conn, view))]
 
 
-def fill_again(conninfo: str, views: list[KeptView]) -> list[str]:
-    """After the run's commit: refresh the kept materialized views that held rows, in order (REFRESH
-    runs as the view's owner); the names of those filled."""
-    filled = []
+def _make_one_again(conn: psycopg.Connection, view: KeptView) -> str | None:
+    still_there = conn.execute(
+        "SELECT EXISTS (SELECT FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE n.nspname = %s AND c.relname = %s)", (view.schema, view.name)).fetchone()[0]
+    if still_there:
+        return None
+    try:
+        for statement in _create(view):
+            conn.execute(statement)
+        _restore_privileges(conn, view)
+    except psycopg.Error as exc:
+        raise DependentsError(
+            f"the {view.kind} {view.shown} is built on billing_app's views and cannot be made again on this "
+            f"version ({first_line(exc)}): change or drop it, then run this again") from None
+    return f"{view.kind} {view.shown}"
+
+
+def fill_again(conninfo: str, views: list[KeptView]) -> tuple[list[str], list[str]]:
+    """After the run's commit: refresh each kept materialized view that held rows, in order (REFRESH runs
+    as the view's owner; until then reading one is an error, "has not been populated").  The names of
+    those filled, and what went wrong with each of the others (every one is tried)."""
+    filled, failed = [], []
     with psycopg.connect(conninfo, autocommit=True) as conn:
         for view in views:
             if view.materialized and view.populated:
                 try:
                     conn.execute(sql.SQL("REFRESH MATERIALIZED VIEW {}").format(view.identifier))
+                    filled.append(view.shown)
                 except psycopg.Error as exc:
-                    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-                    raise DependentsError(f"refreshing your materialized view {view.shown} failed ({reason}): "
-                                          f"it is there, empty; run REFRESH MATERIALIZED VIEW {view.shown}") from None
-                filled.append(view.shown)
-    return filled
+                    failed.append(f"refreshing your materialized view {view.shown} failed ({first_line(exc)}): "
+                                  f"run REFRESH MATERIALIZED VIEW {view.shown}")
+    return filled, failed
 
 
 def _create(view: KeptView) -> list[sql.Composable]:
