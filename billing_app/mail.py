@@ -24,12 +24,14 @@ a live Stripe key that is refused instead.
 
 from __future__ import annotations
 
+import atexit
 import heapq
 import itertools
 import smtplib
 import ssl
 import threading
 import time
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 from email.message import EmailMessage
 from email.utils import formataddr, make_msgid
@@ -120,7 +122,7 @@ def check_mail_server(url: str) -> str | None:
     try:
         with _connect(url) as server:
             server.noop()
-    except (OSError, smtplib.SMTPException) as exc:
+    except (OSError, smtplib.SMTPException, ValueError) as exc:  # ValueError: a password smtplib cannot encode
         return f"the mail server at {_server_name(url)} refused: {_reason(exc)}"
     return None
 
@@ -164,12 +166,26 @@ def deliver(url: str, message: EmailMessage, *, tries: int = 1, retry_in: float 
             log.warning("the mail server at %s did not take %s: %s; trying again in %g s", _server_name(url),
                         mail, _reason(exc), retry_in)
             return True
-        log.error("the mail server at %s did not take %s: %s", _server_name(url), mail, _reason(exc))
+        log.error("the mail server at %s did not take %s: %s%s", _server_name(url), mail, _reason(exc),
+                  f" (try {tries})" if tries > 1 else "")
+        return False
+    except Exception:  # a bug of ours, or a setting smtplib cannot use (a password it cannot encode)
+        log.exception("the mail to %s (%s) is not sent", message["To"], message["Subject"])
         return False
     if tries > 1:
         log.info("the mail server at %s took the mail to %s (%s) on try %d", _server_name(url), message["To"],
                  message["Subject"], tries)
     return False
+
+
+def _say_what_is_left(outbox: weakref.ref) -> None:
+    """At the interpreter's exit: the mails still waiting to be tried again, which go with the process."""
+    left = outbox()
+    if left is not None:
+        with left._wake:
+            waiting = [message for _, _, _, message, _ in left._later]
+        for message in waiting:
+            _not_sent(message)
 
 
 def _not_sent(message: EmailMessage) -> None:
@@ -192,6 +208,7 @@ class Outbox:
         self._wake = threading.Condition()
         self._closed = False
         self._clock: threading.Thread | None = None
+        atexit.register(_say_what_is_left, weakref.ref(self))
 
     def put(self, url: str, message: EmailMessage) -> None:
         if not self._room.acquire(blocking=False):
@@ -207,20 +224,25 @@ class Outbox:
             self._room.release()
 
     def _try(self, url: str, message: EmailMessage, tries: int) -> None:
-        delay = MAIL_RETRY_DELAYS[tries - 1] if tries <= len(MAIL_RETRY_DELAYS) else None
-        if deliver(url, message, tries=tries, retry_in=delay) and self._try_later(url, message, tries + 1, delay):
-            return
-        self._room.release()
+        later = False
+        try:
+            delay = MAIL_RETRY_DELAYS[tries - 1] if tries <= len(MAIL_RETRY_DELAYS) else None
+            later = deliver(url, message, tries=tries, retry_in=delay) and \
+                self._try_later(url, message, tries + 1, delay)
+        finally:
+            if not later:  # done with, whatever happened: its room goes back
+                self._room.release()
 
     def _try_later(self, url: str, message: EmailMessage, tries: int, delay: float) -> bool:
         with self._wake:
             if self._closed:
                 _not_sent(message)
                 return False
-            heapq.heappush(self._later, (time.monotonic() + delay, next(self._numbers), url, message, tries))
             if self._clock is None:
-                self._clock = threading.Thread(target=self._hand_back, name="billing-mail-later", daemon=True)
-                self._clock.start()
+                clock = threading.Thread(target=self._hand_back, name="billing-mail-later", daemon=True)
+                clock.start()
+                self._clock = clock
+            heapq.heappush(self._later, (time.monotonic() + delay, next(self._numbers), url, message, tries))
             self._wake.notify()
         return True
 

@@ -302,6 +302,18 @@ while not outbox._later:  # its first try failed and it waits for the next
     result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert "trying again in 600 s" in result.stderr
+    assert "the mail to me@example.com (Hello) is not sent: this process is stopping" in result.stderr
+
+
+def test_a_mail_that_fails_in_an_unforeseen_way_is_logged_and_frees_its_room(make_app, mailbox, caplog, monkeypatch):
+    """A password smtplib cannot encode (not ASCII) raises neither OSError nor SMTPException: the mail
+    is logged as not sent, and its room in the outbox is free again for the next one."""
+    monkeypatch.setattr(mail, "OUTBOX_CAPACITY", 1)
+    app = make_app(MAIL_URL=f"smtp://billing%40example.com:p%C3%A4ss@127.0.0.1:{mailbox.port}")
+    for address in ("one@example.com", "two@example.com"):
+        AuthActions(app.test_client()).signup(address, PASSWORD, confirmed=False)
+        wait_for_log(caplog, f"the mail to {address} (Confirm your email address for Acme) is not sent\n")
+    assert "the outbox holds" not in caplog.text
 
 
 def test_without_a_mail_server_the_log_shows_the_mail_with_a_link_that_opens(make_app, owner_conn, caplog):

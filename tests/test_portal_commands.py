@@ -338,6 +338,10 @@ def test_doctor_logs_in_to_the_mail_server_without_sending(doctor, healthy, mail
     assert bad.exit_code == 1
     assert any(line.startswith(f"FAIL mail: the mail server at 127.0.0.1:{mailbox.port} refused: ")
                and line.endswith(": check MAIL_URL") for line in bad.output.splitlines()), bad.output
+    unencodable = doctor(MAIL_URL=f"smtp://billing%40example.com:p%C3%A4ss@127.0.0.1:{mailbox.port}")
+    assert unencodable.exit_code == 1 and "Traceback" not in unencodable.output
+    assert f"FAIL mail: the mail server at 127.0.0.1:{mailbox.port} refused: 'ascii' codec can't encode" \
+        in unencodable.output
     assert mailbox.messages == []
 
 
