@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 
@@ -51,7 +52,10 @@ def show_command(name: str, as_csv: bool, filters: tuple[str, ...], limit: int |
         freshness = None if live else rollup_freshness(conn).get(name)
         if as_csv:
             query = report_query(conn, name, parsed, live=live, limit=limit or None)
-            stream_csv(copy_csv(conn, query, ordered=False))
+            # closed whatever stops the writing (a reader gone, a full disk, ^C): the transaction around a
+            # COPY cannot end while the COPY is under way
+            with contextlib.closing(copy_csv(conn, query, ordered=False)) as chunks:
+                stream_csv(chunks)
         else:
             query = report_query(conn, name, parsed, live=live, limit=limit or None)
             total = conn.execute(query.count, query.params).fetchone()[0] if limit else None
@@ -68,17 +72,18 @@ def stream_csv(chunks) -> None:
     """COPY's output to stdout as it comes; a reader that stops early (`| head`) ends it quietly."""
     sys.stdout.flush()
     try:
-        out = open(sys.stdout.fileno(), "wb", buffering=CSV_BUFFER, closefd=False)
+        fd = sys.stdout.fileno()
+        # a terminal sees rows as they come; a file or a pipe gets them a megabyte at a time
+        out = sys.stdout.buffer if os.isatty(fd) else open(fd, "wb", buffering=CSV_BUFFER, closefd=False)
     except (AttributeError, OSError, ValueError):  # not a file (a test's runner): its own buffer
-        out = sys.stdout.buffer
+        fd, out = None, sys.stdout.buffer
     try:
         for chunk in chunks:
             out.write(chunk)
         out.flush()
     except BrokenPipeError:
-        # as the Python docs advise: no second error when the interpreter flushes stdout at exit
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        chunks.close()  # end the COPY now: the transaction around it cannot end while one is under way
+        if fd is not None:  # as the Python docs advise: no second error when stdout is flushed at exit
+            os.dup2(os.open(os.devnull, os.O_WRONLY), fd)
         raise SystemExit(1) from None
 
 
