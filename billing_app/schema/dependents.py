@@ -11,7 +11,7 @@ views over those.  So, in the run's transaction:
    materialized view, its indexes.  Anything else the drop would take (a function
    of a view's rows, a table column of a mirror type, a trigger on such a view)
    stops the run, naming it, as does a view the run's login could not make again
-   (it needs CREATE on the view's schema and membership in the owner's role).
+   (it needs CREATE on the view's schema and the owner's privileges).
 2. ``objects_outside`` lists every object outside billing_app's schemas.
 3. After the files, ``make_again`` creates each kept view anew, as its owner had
    it; a materialized view is made empty (nothing of the team's runs as the run's
@@ -216,9 +216,7 @@ def views_built_on_ours(conn: psycopg.Connection) -> list[KeptView]:
         attached = [name for (name,) in cursor.execute(_ATTACHED, (oid,)).fetchall()]
         others += [f"{what} (the view is built on billing_app's views)" for what in sorted(attached)]
     if others:
-        raise DependentsError(
-            "these objects depend on billing_app's views, which this run makes again, and would be dropped with "
-            f"them: {'; '.join(others)}. Drop them first and create them again afterwards")
+        raise _would_be_dropped(others)
     if not oids:
         return []
     reads = cursor.execute(_READS, {"views": oids}).fetchall()
@@ -286,11 +284,14 @@ def check_nothing_dropped(conn: psycopg.Connection, conninfo: str, before: set[s
     if gone:
         with psycopg.connect(conninfo, autocommit=True) as committed:
             gone &= objects_outside(committed)
-    gone = sorted(gone)
     if gone:
-        raise DependentsError(
-            "these objects depend on billing_app's views, which this run makes again, and would be dropped with "
-            f"them: {'; '.join(gone)}. Drop them first and create them again afterwards")
+        raise _would_be_dropped(sorted(gone))
+
+
+def _would_be_dropped(names: list[str]) -> DependentsError:
+    return DependentsError(
+        "these objects depend on billing_app's views, which this run makes again, and would be dropped with "
+        f"them: {'; '.join(names)}. Drop them first and create them again afterwards")
 
 
 def make_again(conn: psycopg.Connection, views: list[KeptView]) -> list[str]:
@@ -323,15 +324,24 @@ def fill_again(conninfo: str, views: list[KeptView]) -> tuple[list[str], list[st
     as the view's owner; until then reading one is an error, "has not been populated").  The names of
     those filled, and what went wrong with each of the others (every one is tried)."""
     filled, failed = [], []
-    with psycopg.connect(conninfo, autocommit=True) as conn:
-        for view in views:
-            if view.materialized and view.populated:
+    to_fill = [view for view in views if view.materialized and view.populated]
+    if not to_fill:
+        return filled, failed
+    try:
+        with psycopg.connect(conninfo, autocommit=True) as conn:
+            for view in to_fill:
                 try:
                     conn.execute(sql.SQL("REFRESH MATERIALIZED VIEW {}").format(view.identifier))
                     filled.append(view.shown)
                 except psycopg.Error as exc:
+                    if conn.closed:
+                        raise
                     failed.append(f"refreshing your materialized view {view.shown} failed ({first_line(exc)}): "
                                   f"run REFRESH MATERIALIZED VIEW {view.shown}")
+    except psycopg.OperationalError as exc:  # the database went away
+        left = [view.shown for view in to_fill if view.shown not in filled]
+        failed.append(f"refreshing your materialized views {', '.join(left)} failed ({first_line(exc)}): "
+                      "run REFRESH MATERIALIZED VIEW for each")
     return filled, failed
 
 
