@@ -170,7 +170,8 @@ def deliver(url: str, message: EmailMessage, *, tries: int = 1, retry_in: float 
                   f" (try {tries})" if tries > 1 else "")
         return False
     except Exception:  # a bug of ours, or a setting smtplib cannot use (a password it cannot encode)
-        log.exception("the mail to %s (%s) is not sent", message["To"], message["Subject"])
+        if not taken:
+            log.exception("the mail to %s (%s) is not sent", message["To"], message["Subject"])
         return False
     if tries > 1:
         log.info("the mail server at %s took the mail to %s (%s) on try %d", _server_name(url), message["To"],
@@ -240,7 +241,12 @@ class Outbox:
                 return False
             if self._clock is None:
                 clock = threading.Thread(target=self._hand_back, name="billing-mail-later", daemon=True)
-                clock.start()
+                try:
+                    clock.start()
+                except RuntimeError:  # no thread to be had (a process at its limit): not tried again
+                    log.exception("the outbox cannot start its thread for mails to try again")
+                    _not_sent(message)
+                    return False
                 self._clock = clock
             heapq.heappush(self._later, (time.monotonic() + delay, next(self._numbers), url, message, tries))
             self._wake.notify()

@@ -10,6 +10,7 @@ import re
 import socket
 import subprocess
 import sys
+import threading
 import time
 from email import message_from_bytes, policy
 
@@ -314,6 +315,21 @@ def test_a_mail_that_fails_in_an_unforeseen_way_is_logged_and_frees_its_room(mak
         AuthActions(app.test_client()).signup(address, PASSWORD, confirmed=False)
         wait_for_log(caplog, f"the mail to {address} (Confirm your email address for Acme) is not sent\n")
     assert "the outbox holds" not in caplog.text
+
+
+def test_a_mail_to_try_again_is_logged_as_not_sent_when_no_thread_can_wait_for_it(make_app, refusing, caplog,
+                                                                                     monkeypatch):
+    class NoThread(threading.Thread):  # the outbox's own threads start; the one that waits for retries cannot
+        def start(self):
+            if self.name == "billing-mail-later":
+                raise RuntimeError("can't start new thread")
+            super().start()
+    monkeypatch.setattr(mail.threading, "Thread", NoThread)
+    url, _ = refusing("451 4.3.0 Try again later", times=3)
+    AuthActions(make_app(MAIL_URL=url).test_client()).signup("me@example.com", PASSWORD, confirmed=False)
+    wait_for_log(caplog, "the mail to me@example.com (Confirm your email address for Acme) is not sent: this process "
+                         "is stopping")
+    assert "the outbox cannot start its thread for mails to try again" in caplog.text
 
 
 def test_without_a_mail_server_the_log_shows_the_mail_with_a_link_that_opens(make_app, owner_conn, caplog):

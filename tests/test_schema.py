@@ -316,6 +316,10 @@ def test_whatever_else_the_run_drops_outside_our_schemas_stops_it(scratch_databa
         with pytest.raises(DependentsError, match=r"would be dropped with them: column figure of table "
                                                   r"analytics.board; table analytics.board\."):
             check_nothing_dropped(run, scratch_database, before)
+        # without a second connection to tell them apart (a connection limit), both count
+        with pytest.raises(DependentsError, match=r"would be dropped with them: column figure of table "
+                                                  r"analytics.board; column n of table analytics.partition_of_may"):
+            check_nothing_dropped(run, "host=/nonexistent dbname=none", before)
 
 
 def test_the_last_guard_reads_names_whatever_the_logins_search_path(scratch_database):
@@ -337,8 +341,11 @@ def test_a_teams_materialized_view_is_refreshed_even_when_the_reports_refresh_fa
     monkeypatch.setattr(schema, "refresh_rollups", failing)
     with pytest.raises(SchemaError, match=r"the schema is up to date, but refreshing the precomputed reports "
                                           r"failed: canceling statement due to statement timeout; run `flask report "
-                                          r"refresh`"):
+                                          r"refresh`") as raised:
         apply_schema(scratch_database, with_mirror=False)
+    assert "made your materialized view analytics.board again (it is built on billing_app's views, which this run " \
+           "made again)" in raised.value.notes  # what the run did, told beside the error
+    assert "refreshed your materialized view analytics.board" in raised.value.notes
     assert conn.execute("SELECT relispopulated FROM pg_class WHERE oid = 'analytics.board'::regclass"
                         ).fetchone() == (True,)
 

@@ -59,7 +59,8 @@ def show_command(name: str, as_csv: bool, filters: tuple[str, ...], limit: int |
         else:
             query = report_query(conn, name, parsed, live=live, limit=limit or None)
             total = conn.execute(query.count, query.params).fetchone()[0] if limit else None
-            write_table(copy_csv(conn, query), query.columns, sys.stdout, total=total)
+            with contextlib.closing(copy_csv(conn, query)) as chunks:
+                write_table(chunks, query.columns, sys.stdout, total=total)
     if freshness is not None:
         # after a table; on stderr beside CSV, so that stdout stays CSV
         click.echo(f"{name}: precomputed, {freshness.words()}; --live computes it now", err=as_csv)
@@ -81,10 +82,12 @@ def stream_csv(chunks) -> None:
         for chunk in chunks:
             out.write(chunk)
         out.flush()
-    except BrokenPipeError:
+    except OSError as exc:  # a reader gone (`| head`), a full disk
         if fd is not None:  # as the Python docs advise: no second error when stdout is flushed at exit
             os.dup2(os.open(os.devnull, os.O_WRONLY), fd)
-        raise SystemExit(1) from None
+        if isinstance(exc, BrokenPipeError):
+            raise SystemExit(1) from None
+        raise click.ClickException(f"cannot write the report to stdout: {exc.strerror or exc}") from None
 
 
 @report_cli.command("refresh")

@@ -54,7 +54,12 @@ NOTE_PREFIX = "billing_app: "  # a NOTICE from sql/ meant for the operator
 
 
 class SchemaError(RuntimeError):
-    """A schema file could not be applied; the message names the file and the fix."""
+    """A schema file could not be applied; the message names the file and the fix.  ``notes``: what the
+    run had done and told before it stopped (when the schema itself was committed)."""
+
+    def __init__(self, message: str, notes: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.notes = notes or []
 
 
 @dataclass
@@ -126,7 +131,7 @@ def apply_schema(conninfo: str, *, with_mirror: bool, source: str | None = None,
     filled, not_filled = fill_again(conninfo, kept)  # a team's, after the reports they may read, failed or not
     notes += [f"refreshed your materialized view {view}" for view in filled]
     if failed or not_filled:
-        raise SchemaError(f"the schema is up to date, but {'; '.join(failed + not_filled)}")
+        raise SchemaError(f"the schema is up to date, but {'; '.join(failed + not_filled)}", notes)
     return SchemaResult(found.name, applied, refreshed, notes)
 
 

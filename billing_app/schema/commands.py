@@ -32,6 +32,8 @@ def _bring_up_to_date(mirror: bool, *, upgrade: bool = False) -> None:
         result = apply_schema(state().database_url(), with_mirror=mirror, source=settings()["STRIPE_MIRROR"],
                               user_key=settings()["STRIPE_CUSTOMER_USER_KEY"])
     except SchemaError as exc:
+        for note in exc.notes:
+            click.echo(f"note: {note}")
         raise click.ClickException(str(exc)) from None
     click.echo(f"mirror source: {result.source}")
     for name in result.applied:
