@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
 
@@ -50,16 +49,13 @@ def show_command(name: str, as_csv: bool, filters: tuple[str, ...], limit: int |
         limit = 0 if as_csv else TABLE_ROWS
     with reporting_connection() as conn:
         freshness = None if live else rollup_freshness(conn).get(name)
+        query = report_query(conn, name, parsed, live=live, limit=limit or None)
         if as_csv:
-            query = report_query(conn, name, parsed, live=live, limit=limit or None)
-            # closed whatever stops the writing (a reader gone, a full disk, ^C): the transaction around a
-            # COPY cannot end while the COPY is under way
-            with contextlib.closing(copy_csv(conn, query, ordered=False)) as chunks:
+            with copy_csv(conn, query, ordered=False) as chunks:
                 stream_csv(chunks)
         else:
-            query = report_query(conn, name, parsed, live=live, limit=limit or None)
             total = conn.execute(query.count, query.params).fetchone()[0] if limit else None
-            with contextlib.closing(copy_csv(conn, query)) as chunks:
+            with copy_csv(conn, query) as chunks:
                 write_table(chunks, query.columns, sys.stdout, total=total)
     if freshness is not None:
         # after a table; on stderr beside CSV, so that stdout stays CSV
