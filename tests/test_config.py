@@ -84,10 +84,13 @@ def test_server_start_names_every_missing_setting_at_once(tmp_path):
         "(Stripe Dashboard > Developers > API keys)"]
 
 
-def run_flask(tmp_path, env, *args):
+def run_flask(tmp_path, env, *args, stdout=subprocess.PIPE):
+    """`flask ARGS` in a process of its own with only ``env``'s settings; ``stdout``: where its output goes
+    (read into the result unless told)."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("FLASK_", "STRIPE_", "SITE_URL",
                                                                        "DATABASE_", "SECRET_KEY", "JWT_"))}
-    return subprocess.run([sys.executable, "-m", "flask", *args], cwd=ROOT, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "flask", *args], cwd=ROOT, stdout=stdout, stderr=subprocess.PIPE,
+                          text=True,
                           env={**clean, "FLASK_SKIP_DOTENV": "1", "PYTHONPATH": str(ROOT),
                                "FLASK_APP": "billing_app:create_app(cli=True)",
                                "INSTANCE_PATH": str(tmp_path / "instance"), **env}, timeout=120)

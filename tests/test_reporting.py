@@ -29,8 +29,6 @@ Data set (amounts in minor units):
 
 import os
 import re
-import subprocess
-import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -334,13 +332,10 @@ def test_report_csv_written_to_a_real_stdout_is_the_same(runner, dataset, databa
 
 def test_report_csv_to_a_full_disk_says_so_in_one_line(dataset, database_url, tmp_path):
     from tests.conftest import TEST_SECRET_KEY
-    from tests.test_config import ROOT
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("FLASK_", "DATABASE_", "SECRET_KEY"))}
+    from tests.test_config import run_flask
     with open("/dev/full", "wb") as full:
-        result = subprocess.run([sys.executable, "-m", "flask", "report", "show", "active_subscriptions", "--csv"],
-                                cwd=ROOT, stdout=full, stderr=subprocess.PIPE, text=True, timeout=120,
-                                env={**env, "FLASK_SKIP_DOTENV": "1", "FLASK_APP": "billing_app:create_app(cli=True)",
-                                     "DATABASE_URL": database_url, "SECRET_KEY": TEST_SECRET_KEY})
+        result = run_flask(tmp_path, {"DATABASE_URL": database_url, "SECRET_KEY": TEST_SECRET_KEY},
+                           "report", "show", "active_subscriptions", "--csv", stdout=full)
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1] == \
         "Error: cannot write the report to stdout: No space left on device"
