@@ -41,6 +41,7 @@ def test_bench_smoke_writes_every_figure(wrk_available, postgres_server_url, tmp
                 "| GET /account during 60 portal sessions/s |", "| GET /account while 70 Stripe calls hang |",
                 "GET /account while 70 Stripe calls hang: no errors, p99 within 3x of quiet",
                 "| mrr_summary |", "| data_quality |", "| query s (in the server) | fetched into Python s |",
+                "| plain table: in the server s | plain table: fetched s |", "its rows from a plain table",
                 "| active_subscriptions `--csv` |", "| `flask report refresh` < 30 s |",
                 "| GET /account CPU per request <= 4x hello's (alternating rounds) |",
                 "Flask's hello, the stack's floor and GET /account alternating, 3 rounds",
