@@ -32,6 +32,21 @@ STRIPE_LOCALES = (
     "nl", "pl", "pt", "pt-BR", "ro", "ru", "sk", "sl", "sv", "th", "tr", "vi", "zh", "zh-HK", "zh-TW",
 )
 
+_STRIPE_LOCALE_BY_KEY = {locale.lower(): locale for locale in STRIPE_LOCALES}
+
+
+def stripe_locale(tag: str | None) -> str | None:
+    """A user's language tag as one of STRIPE_LOCALES, None when Stripe speaks neither it nor its
+    language (its pages then follow the browser).  "en_US" and "en-us" -> "en", "pt_BR" -> "pt-BR",
+    "zh-Hant-TW" -> "zh": a locale Stripe does not know fails the whole session with a 400."""
+    if not tag:
+        return None
+    key = tag.strip().replace("_", "-").lower()
+    if key in _STRIPE_LOCALE_BY_KEY:
+        return _STRIPE_LOCALE_BY_KEY[key]
+    return _STRIPE_LOCALE_BY_KEY.get(key.split("-", 1)[0])
+
+
 RETRY_HINT = "Please try again in a minute."
 
 

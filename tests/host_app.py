@@ -17,6 +17,7 @@ from billing_app import Billing
 class HostUser(UserMixin):
     id: str | None
     email: str
+    locale: str | None = None  # as a host's user model may keep it (POSIX or BCP 47, any language)
 
     def get_id(self):
         return self.id
@@ -27,6 +28,8 @@ USERS = {
     "bob@host.test": HostUser("7", "bob@host.test"),
     "ghost@host.test": HostUser(None, "ghost@host.test"),  # a host user class whose id is not set
     "blank@host.test": HostUser("", "blank@host.test"),
+    "ines@host.test": HostUser("ines-1", "ines@host.test", locale="pt_BR"),
+    "kim@host.test": HostUser("kim-1", "kim@host.test", locale="tlh"),  # Klingon: not one of Stripe's
 }
 
 

@@ -3,6 +3,7 @@ a BILLING_ prefix, pages under /billing, the host's own handlers and settings le
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -88,6 +89,21 @@ def test_portal_and_checkout_send_the_hosts_user_customer_and_prefixed_urls(host
     assert session["customer"] == "cus_bob"
     assert session["success_url"] == "https://host.example/billing/account?from=checkout"
     assert session["cancel_url"] == "https://host.example/billing/pricing"
+
+
+def test_the_hosts_user_locale_reaches_stripe_as_a_locale_stripe_speaks_or_not_at_all(host, mirror, stripe_api):
+    """A host's user model may keep "pt_BR" (POSIX) or a language Stripe's pages do not speak: sent as
+    it is, Stripe answers 400 and every portal click of that user fails."""
+    for email in ("ines@host.test", "kim@host.test"):
+        mirror.customer(f"cus_{USERS[email].id}", USERS[email].id, email=email)
+    answer_portal_session(stripe_api)
+    for email in ("ines@host.test", "kim@host.test"):
+        client = signed_in(host, email)
+        token = csrf_token_from(client.get("/billing/account").get_data(as_text=True))
+        assert client.post("/billing/portal", data={"csrf_token": token}).status_code == 303
+    assert [sent_form(r) for r in requests_to(stripe_api, SESSIONS)] == [
+        {"customer": "cus_ines-1", "return_url": "https://host.example/billing/account?from=portal", "locale": "pt-BR"},
+        {"customer": "cus_kim-1", "return_url": "https://host.example/billing/account?from=portal"}]
 
 
 def test_billing_forms_need_their_csrf_token_even_with_the_host_exempting_them(host, ada, stripe_api):

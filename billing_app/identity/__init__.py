@@ -20,6 +20,7 @@ from urllib.parse import quote
 from flask import Flask, current_app, g, redirect, request
 
 from billing_app.errors import BillingError, error_response, wants_json
+from billing_app.stripe_client import stripe_locale
 
 USER_ID_MAX_LENGTH = 255
 
@@ -70,7 +71,7 @@ def user_from_login(user: Any) -> BillingUser | None:
     email = getattr(user, "email", None)
     locale = getattr(user, "locale", None)
     return BillingUser(id=user_id, email=email if isinstance(email, str) and email else None,
-                       locale=locale if isinstance(locale, str) and locale else None,
+                       locale=stripe_locale(locale) if isinstance(locale, str) else None,
                        email_verified=getattr(user, "email_verified", True) is not False)
 
 
