@@ -14,9 +14,11 @@ from billing_app.db import DatabaseUnavailable, database
 from billing_app.errors import BillingError, operator_text
 from billing_app.mirror.catalogue import active_recurring_prices
 from billing_app.portal.configuration import (
+    LEGAL_LINKS,
     MANAGED_BY,
     PortalConfigError,
     default_portal_file,
+    missing_legal_links,
     portal_configuration_params,
     read_portal_file,
 )
@@ -49,11 +51,18 @@ def configure_command(path: Path, dry_run: bool) -> None:
             catalog = active_recurring_prices(conn)
         params = portal_configuration_params(raw, settings()["SITE_URL"], catalog,
                                              billing_url=settings()["SITE_URL"] + state().url_prefix,
-                                             terms_url=settings()["TERMS_URL"], privacy_url=settings()["PRIVACY_URL"])
+                                             terms_url=settings()["TERMS_URL"], privacy_url=settings()["PRIVACY_URL"],
+                                             own_legal_pages=state().standalone)
     except PortalConfigError as exc:
         raise click.ClickException(f"portal settings refused, nothing sent to Stripe: {path.name}: {exc}") from None
     except DatabaseUnavailable as exc:
         raise click.ClickException(f"cannot read the plans from the mirror: {exc}") from None
+    missing = missing_legal_links(params)
+    if missing:  # mounted in a host: billing_app has no /terms or /privacy of its own there
+        click.echo(f"note: the portal shows no {' or '.join(words for _, words in missing)} link (mounted, "
+                   f"billing_app has no such page of its own): set "
+                   f"{' and '.join(state().setting_prefix + setting for setting, _ in missing)}, or "
+                   f"business_profile's URLs in {path.name}")
     if dry_run:
         click.echo(json.dumps(params, indent=2))
         click.echo("dry run: nothing was sent to Stripe")
@@ -68,7 +77,9 @@ def configure_command(path: Path, dry_run: bool) -> None:
             verb = "created"
         else:
             result = stripe.call(lambda client: client.v1.billing_portal.configurations.update(
-                existing.id, params={**params, "active": True}, options=options))
+                existing.id, params={**params, "active": True, "business_profile": {
+                    **{name: "" for name in LEGAL_LINKS}, **params["business_profile"]}},  # "": an earlier link goes
+                options=options))
             verb = "updated"
     except BillingError as exc:
         raise click.ClickException(operator_text(exc)) from None

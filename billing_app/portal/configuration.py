@@ -102,7 +102,7 @@ class _Section:
             raise PortalConfigError(f"{self.path(key)}: lists an entry twice")
         return value
 
-    def url(self, key: str, default: str) -> str:
+    def url(self, key: str, default: str | None) -> str:
         value = self.values.get(key, default)
         parts = urlsplit(value) if isinstance(value, str) else None
         if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
@@ -176,16 +176,26 @@ def _adjustable_quantities(section: _Section, products: list[str]) -> dict[str, 
     return quantities
 
 
+# the portal's legal links: the setting that gives each, and its words
+LEGAL_LINKS = {"privacy_policy_url": ("PRIVACY_URL", "privacy policy"),
+               "terms_of_service_url": ("TERMS_URL", "terms of service")}
+
+
 def portal_configuration_params(raw: dict, site_url: str, catalog: list[dict], *,
                                 billing_url: str | None = None, terms_url: str | None = None,
-                                privacy_url: str | None = None) -> dict[str, Any]:
-    """The parameters for billing_portal.configurations.create/update (legal pages: the file's,
-    else TERMS_URL/PRIVACY_URL, else the app's own)."""
+                                privacy_url: str | None = None, own_legal_pages: bool = True) -> dict[str, Any]:
+    """The parameters for billing_portal.configurations.create/update.
+
+    Legal pages: the file's, else TERMS_URL/PRIVACY_URL, else the app's own /terms and /privacy,
+    which only billing_app's own site has (``own_legal_pages``): mounted in a host, a link left
+    unknown is left out (see ``missing_legal_links``) rather than pointed at a page that is not there.
+    """
     top = _Section(raw, "")
     profile = _Section(raw, "business_profile")
-    business_profile = {
-        "privacy_policy_url": profile.url("privacy_policy_url", privacy_url or f"{site_url}/privacy"),
-        "terms_of_service_url": profile.url("terms_of_service_url", terms_url or f"{site_url}/terms")}
+    known = {"privacy_policy_url": privacy_url or (f"{site_url}/privacy" if own_legal_pages else None),
+             "terms_of_service_url": terms_url or (f"{site_url}/terms" if own_legal_pages else None)}
+    business_profile = {name: profile.url(name, default) for name, default in known.items()
+                        if default is not None or name in profile.values}
     headline = profile.text("headline", HEADLINE_MAX)
     if headline:
         business_profile["headline"] = headline
@@ -235,3 +245,8 @@ def portal_configuration_params(raw: dict, site_url: str, catalog: list[dict], *
         "features": features,
         "metadata": dict(MANAGED_BY),
     }
+
+
+def missing_legal_links(params: dict[str, Any]) -> list[tuple[str, str]]:
+    """(setting, words) of each legal link ``params`` leave out."""
+    return [link for name, link in LEGAL_LINKS.items() if name not in params["business_profile"]]
