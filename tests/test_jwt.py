@@ -232,6 +232,19 @@ def test_rs256_and_es256_tokens_from_the_key_set(jwks_app, key_set, linked):
     assert key_set.fetches == 1  # fetched once, then kept
 
 
+def test_providers_that_name_the_app_in_client_id_or_azp_instead_of_aud(jwks_app, key_set, linked):
+    """Cognito's access tokens carry the app client in client_id, Clerk's session tokens the app's
+    origin in azp, neither an aud: JWT_AUDIENCE is checked against that claim."""
+    private = rsa_key()
+    key_set.keys = [public_jwk(private, "k1", "RS256")]
+    cognito = mint({"client_id": AUDIENCE, "token_use": "access"}, key=private, algorithm="RS256",
+                   headers={"kid": "k1"}, drop=("aud",))
+    clerk = mint({"azp": AUDIENCE, "sid": "sess_1"}, key=private, algorithm="RS256", headers={"kid": "k1"},
+                 drop=("aud",))
+    for token in (cognito, clerk):
+        assert summary(jwks_app, token).get_json()["customer"] == "cus_jwt"
+
+
 def test_a_rotated_key_is_fetched_and_unknown_keys_do_not_flood_the_provider(jwks_app, key_set, linked):
     old, new = rsa_key(), rsa_key()
     key_set.keys = [public_jwk(old, "2026-01", "RS256")]
@@ -290,6 +303,11 @@ BAD_TOKENS = {
     "not yet valid": (lambda: mint({"nbf": int(time.time()) + 600}), "it is not valid yet"),
     "other audience": (lambda: mint({"aud": "someone-else"}), "it is for another audience"),
     "other issuer": (lambda: mint({"iss": "https://evil.test"}), "it comes from another issuer"),
+    "no audience": (lambda: mint(drop=("aud",)), "it has no aud claim"),
+    "another app's client_id, no aud": (lambda: mint({"client_id": "another-app"}, drop=("aud",)),
+                                        "it is for another audience"),
+    "another audience beside our azp": (lambda: mint({"aud": "someone-else", "azp": AUDIENCE}),
+                                        "it is for another audience"),
     "alg none": (unsigned_token, "its algorithm 'none' is not accepted here"),
     "no user claim": (lambda: mint(drop=("sub",)), "it has no usable sub claim"),
     "user claim too long": (lambda: mint({"sub": "u" * 256}), "it has no usable sub claim"),

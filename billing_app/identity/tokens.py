@@ -33,6 +33,8 @@ MAX_COOKIE_BYTES = 32 * 1024  # a chunked session cookie, all chunks together
 HMAC_ALGORITHMS = ("HS256", "HS384", "HS512")
 KEY_SET_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA")
 LEEWAY_SECONDS = 30  # clock skew between the provider and this server
+# where a token names the app it is for (audience_of), in that order
+AUDIENCE_CLAIMS = ("aud", "client_id", "azp")
 
 
 class TokenRejected(Exception):
@@ -192,12 +194,11 @@ class TokenVerifier:
             if jwk.algorithm_name != algorithm and jwk._jwk_data.get("alg"):
                 raise TokenRejected("its algorithm does not match its signing key")
             key = jwk.key
-        required = ["exp"] + (["aud"] if self.audience else []) + (["iss"] if self.issuer else [])
+        required = ["exp"] + (["iss"] if self.issuer else [])
         try:
-            return jwt.decode(token, key, algorithms=[algorithm], audience=self.audience, issuer=self.issuer,
-                              leeway=LEEWAY_SECONDS,
-                              options={"require": required, "verify_aud": self.audience is not None,
-                                       "verify_sub": False})  # the user claim is checked below
+            claims = jwt.decode(token, key, algorithms=[algorithm], issuer=self.issuer, leeway=LEEWAY_SECONDS,
+                                options={"require": required, "verify_aud": False,  # see audience_of
+                                         "verify_sub": False})  # the user claim is checked below
         except jwt.ExpiredSignatureError:
             raise TokenRejected("it has expired") from None
         except jwt.ImmatureSignatureError:
@@ -210,6 +211,20 @@ class TokenVerifier:
             raise TokenRejected(f"it has no {exc.claim} claim") from None
         except (jwt.PyJWTError, ValueError, TypeError):
             raise TokenRejected("its signature does not verify") from None
+        if self.audience is not None and self.audience not in audience_of(claims):
+            raise TokenRejected("it is for another audience" if audience_of(claims) else "it has no aud claim")
+        return claims
+
+
+def audience_of(claims: dict[str, Any]) -> list[Any]:
+    """Who a token is meant for: its ``aud``, else the claim some providers put the app in instead,
+    Cognito's access tokens ``client_id`` and Clerk's session tokens ``azp`` (the app's origin).
+    A token with an ``aud`` is read by that alone."""
+    for name in AUDIENCE_CLAIMS:
+        if name in claims:
+            value = claims[name]
+            return [value] if isinstance(value, str) else value if isinstance(value, list) else [None]
+    return []
 
 
 def cookie_token(cookies: Mapping[str, str], name: str) -> str | None:
