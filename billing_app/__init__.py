@@ -17,17 +17,19 @@ from billing_app.config import SETTINGS, ConfigError, load_settings, require
 __all__ = ["Billing", "create_app"]
 
 
-def create_app(test_config: Mapping[str, Any] | None = None, *, cli: bool = False) -> Flask:
+def create_app(test_config: Mapping[str, Any] | None = None, *, cli: bool = True) -> Flask:
     """Build billing_app's own app: the billing pages (see ``Billing``) plus a start page, legal
     pages and, with AUTH_MODE=accounts, the built-in sign-up and sign-in.
 
-    ``test_config`` replaces the environment (tests); ``cli`` is set by the
-    ``flask`` command (see .flaskenv): commands check the settings they use
-    themselves, the database (embedded when DATABASE_URL is unset) is only
-    started when one needs it, and an app made to run one of billing_app's
-    own commands has no pages (each command is imported when it runs).
-    Serving checks the server's settings and the database first.  A
-    configuration or start-up problem ends the process with one line per
+    ``test_config`` replaces the environment (tests).  Made by the ``flask``
+    command for one of its commands (.flaskenv's FLASK_APP, or ``flask --app
+    billing_app`` where an installed wheel has no .flaskenv), commands check
+    the settings they use themselves, the database (embedded when DATABASE_URL
+    is unset) is only started when one needs it, and an app made to run one of
+    billing_app's own commands has no pages (each command is imported when it
+    runs); ``cli=False`` checks it as a server all the same.  Serving (a WSGI
+    server, `flask run`) checks the server's settings and the database first.
+    A configuration or start-up problem ends the process with one line per
     problem.
     """
     source = settings_source(test_config)

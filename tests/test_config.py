@@ -6,6 +6,7 @@ import sys
 import uuid
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from billing_app import require_server_settings
@@ -101,6 +102,23 @@ def test_flask_help_works_with_nothing_set_and_starts_no_database(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "report" in result.stdout and "db" in result.stdout
     assert not (tmp_path / "instance").exists()  # no embedded PostgreSQL was started for --help
+
+
+def test_flask_app_named_as_the_package_runs_commands_on_a_new_database(tmp_path, scratch_database):
+    """An installed wheel has no .flaskenv: `flask --app billing_app db init` (create_app() as Flask finds
+    it, with no argument) runs the command instead of checking the new database as a server would
+    ("run `flask db init`")."""
+    server_settings = {"SECRET_KEY": "k" * 40, "SITE_URL": "https://billing.example", "STRIPE_SECRET_KEY": "sk_test_x"}
+    for env in ({"DATABASE_URL": scratch_database}, {"DATABASE_URL": scratch_database, **server_settings}):
+        with psycopg.connect(scratch_database, autocommit=True) as conn:
+            conn.execute("DROP SCHEMA IF EXISTS billing_app, billing_mirror, stripe, reporting, reporting_live, "
+                         "reporting_rollups CASCADE")
+        result = run_flask(tmp_path, {**env, "FLASK_APP": ""}, "--app", "billing_app", "db", "init", "--mirror")
+        assert result.returncode == 0, result.stderr[-2000:]
+        assert "run `flask db init`" not in result.stderr
+        result = run_flask(tmp_path, {**env, "FLASK_APP": ""}, "--app", "billing_app", "report", "list")
+        assert result.returncode == 0, result.stderr[-2000:]
+        assert "mrr_summary" in result.stdout
 
 
 def test_flask_run_without_debug_refuses_to_serve_without_the_server_settings(tmp_path, database_url):
