@@ -74,11 +74,20 @@ def start_embedded_database(instance_path: str, settings: Mapping[str, Any]) -> 
     return url
 
 
-def in_command() -> bool:
-    """Is the app being made for a command line tool other than a server (`flask report`, `flask db`...),
-    which sets up only what it uses?  `flask run` serves: it gets every start-up check."""
+def _flask_command():
+    """The click context of the `flask` command (whatever it runs), or None: another click program
+    (uvicorn, a worker, a team's own script) that builds the app is not one of billing_app's commands."""
     import click
+    from flask.cli import ScriptInfo
     ctx = click.get_current_context(silent=True)
+    return ctx if ctx is not None and ctx.find_object(ScriptInfo) is not None else None
+
+
+def in_command() -> bool:
+    """Is the app being made by the `flask` command for a command line tool other than a server
+    (`flask report`, `flask db`...), which sets up only what it uses?  `flask run` serves: it gets every
+    start-up check, as does an app made by any other program."""
+    ctx = _flask_command()
     return ctx is not None and ctx.command.name != "run"
 
 
@@ -87,9 +96,8 @@ def loaded_for_commands() -> bool:
     `flask db init`, `flask --help`)?  Those serve no page, so the app is made without its pages and
     what requests need.  `flask run`, `flask shell` and `flask routes` load it inside their own command
     and get all of it."""
-    import click
     from flask.cli import FlaskGroup
-    ctx = click.get_current_context(silent=True)
+    ctx = _flask_command()
     return ctx is not None and isinstance(ctx.command, FlaskGroup)
 
 

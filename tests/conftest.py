@@ -21,7 +21,7 @@ from pathlib import Path
 import click
 import psycopg
 import pytest
-from flask.cli import FlaskGroup
+from flask.cli import FlaskGroup, ScriptInfo
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
@@ -240,7 +240,7 @@ def closing_app(config: dict, *, for_commands: bool = False):
     ``for_commands``: the app as the `flask` command makes it to run one of billing_app's commands (no
     pages: create_app)."""
     if for_commands:
-        with click.Context(FlaskGroup()).scope():
+        with click.Context(FlaskGroup(), obj=ScriptInfo()).scope():
             app = create_app(config, cli=True)
     else:
         app = create_app(config)

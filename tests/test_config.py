@@ -121,6 +121,20 @@ def test_flask_app_named_as_the_package_runs_commands_on_a_new_database(tmp_path
         assert "mrr_summary" in result.stdout
 
 
+def test_an_app_built_by_another_click_program_is_checked_as_a_server(tmp_path, database_url):
+    """uvicorn, a worker or a team's own `serve` script are click programs too: only the `flask` command
+    makes the app of one of billing_app's commands, without the server's checks."""
+    code = ("import click\nfrom billing_app import create_app\n"
+            "@click.command()\ndef serve():\n    create_app()\n    print('built')\nserve()\n")
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("FLASK_", "STRIPE_", "SITE_URL", "DATABASE_",
+                                                                       "SECRET_KEY", "JWT_"))}
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                            env={**clean, "FLASK_SKIP_DOTENV": "1", "PYTHONPATH": str(ROOT),
+                                 "DATABASE_URL": database_url, "INSTANCE_PATH": str(tmp_path / "instance")})
+    assert result.returncode != 0 and "built" not in result.stdout
+    assert "billing_app: 3 settings need attention:" in result.stderr, result.stderr[-2000:]
+
+
 def test_flask_run_without_debug_refuses_to_serve_without_the_server_settings(tmp_path, database_url):
     """`flask run` serves pages like wsgi.py does: without SECRET_KEY, SITE_URL and the Stripe key it
     stops in one line instead of answering every page with a 500 (and /healthz with 200)."""
