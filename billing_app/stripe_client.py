@@ -25,26 +25,44 @@ if TYPE_CHECKING:  # stripe-python is imported when a client is first built: `fl
 log = logger(__name__)
 T = TypeVar("T")
 
-# Locales Stripe's hosted pages (Customer Portal, Checkout) speak.
+# Locales Stripe's Customer Portal speaks (billing_portal.sessions.create's locale, "auto" aside).
 STRIPE_LOCALES = (
     "bg", "cs", "da", "de", "el", "en", "en-AU", "en-CA", "en-GB", "en-IE", "en-IN", "en-NZ", "en-SG", "es",
     "es-419", "et", "fi", "fil", "fr", "fr-CA", "hr", "hu", "id", "it", "ja", "ko", "lt", "lv", "ms", "mt", "nb",
     "nl", "pl", "pt", "pt-BR", "ro", "ru", "sk", "sl", "sv", "th", "tr", "vi", "zh", "zh-HK", "zh-TW",
 )
-
 _STRIPE_LOCALE_BY_KEY = {locale.lower(): locale for locale in STRIPE_LOCALES}
+# languages under another code than Stripe's: Norwegian (and Nynorsk) -> Bokmål, Tagalog -> Filipino, the
+# old code of Indonesian
+_LANGUAGE_ALIASES = {"no": "nb", "nn": "nb", "tl": "fil", "in": "id"}
+# Chinese in Traditional characters: Stripe's zh is Simplified
+_TRADITIONAL_CHINESE = {"tw": "zh-TW", "hk": "zh-HK", "mo": "zh-HK", "hant": "zh-TW"}
 
 
-def stripe_locale(tag: str | None) -> str | None:
-    """A user's language tag as one of STRIPE_LOCALES, None when Stripe speaks neither it nor its
-    language (its pages then follow the browser).  "en_US" and "en-us" -> "en", "pt_BR" -> "pt-BR",
-    "zh-Hant-TW" -> "zh": a locale Stripe does not know fails the whole session with a 400."""
-    if not tag:
+def stripe_locale(tag: object) -> str | None:
+    """A user's language (a BCP 47 or POSIX tag, or a Babel Locale) as the nearest of STRIPE_LOCALES;
+    None when Stripe speaks neither it nor its language (Stripe then chooses).  Sent as it is, a locale
+    Stripe does not know fails the whole session with a 400.
+
+    "en_US" -> "en", "pt_BR.UTF-8" -> "pt-BR", "zh-Hant" and "zh_TW" -> "zh-TW", "es-MX" -> "es-419",
+    "no" -> "nb".
+    """
+    if tag is None or len(str(tag)) > 64:  # a language tag is short
         return None
-    key = tag.strip().replace("_", "-").lower()
+    key = str(tag).strip().split(".", 1)[0].split("@", 1)[0].replace("_", "-").lower()
     if key in _STRIPE_LOCALE_BY_KEY:
         return _STRIPE_LOCALE_BY_KEY[key]
-    return _STRIPE_LOCALE_BY_KEY.get(key.split("-", 1)[0])
+    language, *subtags = key.split("-")
+    language = _LANGUAGE_ALIASES.get(language, language)
+    if language == "zh":
+        return next((_TRADITIONAL_CHINESE[sub] for sub in reversed(subtags) if sub in _TRADITIONAL_CHINESE), "zh")
+    regions = [sub for sub in subtags if len(sub) == 2 or sub.isdigit()]
+    if language == "es" and regions and regions[-1] != "es":
+        return "es-419"  # Spanish of the Americas (and of anywhere but Spain)
+    for region in regions:
+        if f"{language}-{region}" in _STRIPE_LOCALE_BY_KEY:
+            return _STRIPE_LOCALE_BY_KEY[f"{language}-{region}"]
+    return _STRIPE_LOCALE_BY_KEY.get(language)
 
 
 RETRY_HINT = "Please try again in a minute."

@@ -223,3 +223,22 @@ def test_a_proxy_that_cannot_be_used_fails_each_call_not_the_start_up(make_app, 
     assert excinfo.value.status == 502 and excinfo.value.code == "stripe_unreachable"
     assert "the proxy socks5://***@127.0.0.1:1080 cannot be used" in caplog.text
     assert "secret" not in caplog.text
+
+
+@pytest.mark.parametrize("tag, locale", [
+    ("de", "de"), ("en_US", "en"), ("EN-gb", "en-GB"), ("pt_BR.UTF-8", "pt-BR"), ("de_DE@euro", "de"),
+    ("zh-Hant", "zh-TW"), ("zh_TW", "zh-TW"), ("zh-Hant-HK", "zh-HK"), ("zh-MO", "zh-HK"), ("zh-Hans-CN", "zh"),
+    ("es-MX", "es-419"), ("es-US", "es-419"), ("es_ES", "es"), ("no", "nb"), ("nn-NO", "nb"), ("tl", "fil"),
+    ("in", "id"), ("en-Latn-GB", "en-GB"), ("tlh", None), ("", None), (None, None), (42, None), ("x" * 100, None),
+])
+def test_a_users_language_becomes_the_nearest_locale_stripe_speaks(tag, locale):
+    from billing_app.stripe_client import STRIPE_LOCALES, stripe_locale
+    assert stripe_locale(tag) == locale
+    assert locale is None or locale in STRIPE_LOCALES
+
+
+def test_a_babel_locale_object_is_read_as_its_tag():
+    from babel import Locale
+
+    from billing_app.stripe_client import stripe_locale
+    assert stripe_locale(Locale.parse("pt_BR")) == "pt-BR"

@@ -71,7 +71,7 @@ def user_from_login(user: Any) -> BillingUser | None:
     email = getattr(user, "email", None)
     locale = getattr(user, "locale", None)
     return BillingUser(id=user_id, email=email if isinstance(email, str) and email else None,
-                       locale=stripe_locale(locale) if isinstance(locale, str) else None,
+                       locale=stripe_locale(locale),  # a host's user model: any tag, or a Babel Locale
                        email_verified=getattr(user, "email_verified", True) is not False)
 
 
