@@ -14,7 +14,6 @@ from billing_app.db import DatabaseUnavailable, database
 from billing_app.errors import BillingError, operator_text
 from billing_app.mirror.catalogue import active_recurring_prices
 from billing_app.portal.configuration import (
-    LEGAL_LINKS,
     MANAGED_BY,
     PortalConfigError,
     default_portal_file,
@@ -59,10 +58,10 @@ def configure_command(path: Path, dry_run: bool) -> None:
         raise click.ClickException(f"cannot read the plans from the mirror: {exc}") from None
     missing = missing_legal_links(params)
     if missing:  # mounted in a host: billing_app has no /terms or /privacy of its own there
-        click.echo(f"note: the portal shows no {' or '.join(words for _, words in missing)} link (mounted, "
-                   f"billing_app has no such page of its own): set "
+        click.echo(f"note: no {' or '.join(words for _, words in missing)} link is sent to Stripe (mounted, "
+                   f"billing_app has no such page of its own; one set before stays): set "
                    f"{' and '.join(state().setting_prefix + setting for setting, _ in missing)}, or "
-                   f"business_profile's URLs in {path.name}")
+                   f"business_profile's URLs in {path.name}", err=True)
     if dry_run:
         click.echo(json.dumps(params, indent=2))
         click.echo("dry run: nothing was sent to Stripe")
@@ -77,9 +76,7 @@ def configure_command(path: Path, dry_run: bool) -> None:
             verb = "created"
         else:
             result = stripe.call(lambda client: client.v1.billing_portal.configurations.update(
-                existing.id, params={**params, "active": True, "business_profile": {
-                    **{name: "" for name in LEGAL_LINKS}, **params["business_profile"]}},  # "": an earlier link goes
-                options=options))
+                existing.id, params={**params, "active": True}, options=options))
             verb = "updated"
     except BillingError as exc:
         raise click.ClickException(operator_text(exc)) from None
