@@ -33,8 +33,8 @@ MAX_COOKIE_BYTES = 32 * 1024  # a chunked session cookie, all chunks together
 HMAC_ALGORITHMS = ("HS256", "HS384", "HS512")
 KEY_SET_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA")
 LEEWAY_SECONDS = 30  # clock skew between the provider and this server
-# where a token names the app it is for (audience_of), in that order
-AUDIENCE_CLAIMS = ("aud", "client_id", "azp")
+# where a token without an aud names the app it is for (audience_problem)
+AUDIENCE_FALLBACKS = ("client_id", "azp")
 
 
 class TokenRejected(Exception):
@@ -197,34 +197,37 @@ class TokenVerifier:
         required = ["exp"] + (["iss"] if self.issuer else [])
         try:
             claims = jwt.decode(token, key, algorithms=[algorithm], issuer=self.issuer, leeway=LEEWAY_SECONDS,
-                                options={"require": required, "verify_aud": False,  # see audience_of
+                                options={"require": required, "verify_aud": False,  # audience_problem
                                          "verify_sub": False})  # the user claim is checked below
         except jwt.ExpiredSignatureError:
             raise TokenRejected("it has expired") from None
         except jwt.ImmatureSignatureError:
             raise TokenRejected("it is not valid yet") from None
-        except jwt.InvalidAudienceError:
-            raise TokenRejected("it is for another audience") from None
         except jwt.InvalidIssuerError:
             raise TokenRejected("it comes from another issuer") from None
         except jwt.MissingRequiredClaimError as exc:
             raise TokenRejected(f"it has no {exc.claim} claim") from None
         except (jwt.PyJWTError, ValueError, TypeError):
             raise TokenRejected("its signature does not verify") from None
-        if self.audience is not None and self.audience not in audience_of(claims):
-            raise TokenRejected("it is for another audience" if audience_of(claims) else "it has no aud claim")
+        problem = audience_problem(claims, self.audience) if self.audience is not None else None
+        if problem:
+            raise TokenRejected(problem)
         return claims
 
 
-def audience_of(claims: dict[str, Any]) -> list[Any]:
-    """Who a token is meant for: its ``aud``, else the claim some providers put the app in instead,
-    Cognito's access tokens ``client_id`` and Clerk's session tokens ``azp`` (the app's origin).
-    A token with an ``aud`` is read by that alone."""
-    for name in AUDIENCE_CLAIMS:
-        if name in claims:
-            value = claims[name]
-            return [value] if isinstance(value, str) else value if isinstance(value, list) else [None]
-    return []
+def audience_problem(claims: dict[str, Any], audience: str) -> str | None:
+    """Why a token is not meant for ``audience`` (None when it is): its ``aud`` (text, or a list of text
+    holding it) decides; a token without one is read by the claims some providers name the app in
+    instead, Cognito's access tokens ``client_id`` and Clerk's session tokens ``azp`` (the app's
+    origin), every one of them present having to be ``audience``."""
+    if "aud" in claims:
+        named = claims["aud"]
+        names = [named] if isinstance(named, str) else named if isinstance(named, list) else [None]
+        return None if all(isinstance(n, str) for n in names) and audience in names else "it is for another audience"
+    parties = [claims[name] for name in AUDIENCE_FALLBACKS if name in claims]
+    if not parties:
+        return "it has no aud claim"
+    return None if all(party == audience for party in parties) else "it is for another audience"
 
 
 def cookie_token(cookies: Mapping[str, str], name: str) -> str | None:
