@@ -17,19 +17,20 @@ from billing_app.config import SETTINGS, ConfigError, load_settings, require
 __all__ = ["Billing", "create_app"]
 
 
-def create_app(test_config: Mapping[str, Any] | None = None, *, cli: bool = True) -> Flask:
+def create_app(test_config: Mapping[str, Any] | None = None, *, cli: bool = False) -> Flask:
     """Build billing_app's own app: the billing pages (see ``Billing``) plus a start page, legal
     pages and, with AUTH_MODE=accounts, the built-in sign-up and sign-in.
 
     ``test_config`` replaces the environment (tests).  Made by the ``flask``
-    command for one of its commands (.flaskenv's FLASK_APP, or ``flask --app
-    billing_app`` where an installed wheel has no .flaskenv), commands check
-    the settings they use themselves, the database (embedded when DATABASE_URL
-    is unset) is only started when one needs it, and an app made to run one of
-    billing_app's own commands has no pages (each command is imported when it
-    runs); ``cli=False`` checks it as a server all the same.  Serving (a WSGI
-    server, `flask run`) checks the server's settings and the database first.
-    A configuration or start-up problem ends the process with one line per
+    command (.flaskenv's FLASK_APP, ``flask --app billing_app`` where an
+    installed wheel has no .flaskenv, or a team's factory around this one) for
+    one of its commands, commands check the settings they use themselves and
+    the database (embedded when DATABASE_URL is unset) is only started when one
+    needs it.  ``cli`` (.flaskenv's FLASK_APP sets it) also leaves out the pages
+    when the app is made to find one of billing_app's own commands (each command
+    is imported when it runs).  Serving (a WSGI server, `flask run`, any other
+    program) checks the server's settings and the database first.  A
+    configuration or start-up problem ends the process with one line per
     problem.
     """
     source = settings_source(test_config)
@@ -39,7 +40,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, cli: bool = True
         settings = configure(app, source, from_tests=test_config is not None)
         pages = not (cli and loaded_for_commands())  # `flask report show` starts without them
         billing = Billing().init_app(app, settings=settings, standalone=True, pages=pages)
-        if not app.testing and not (cli and in_command()):  # a server: wsgi.py, or `flask run`
+        if not app.testing and not in_command():  # a server: wsgi.py, `flask run`, another program
             require_server_settings(settings, relaxed=app.debug or get_debug_flag())
             from billing_app.schema import check_database_ready
             check_database_ready(billing)

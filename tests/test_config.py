@@ -121,6 +121,20 @@ def test_flask_app_named_as_the_package_runs_commands_on_a_new_database(tmp_path
         assert "mrr_summary" in result.stdout
 
 
+def test_a_teams_factory_around_create_app_keeps_the_pages_for_its_own_commands(tmp_path, database_url):
+    """A team's `flask --app theirs notify` makes billing_app's app to find its command: only .flaskenv's
+    cli=True leaves the pages out (for billing_app's own commands), so the team's command has them."""
+    (tmp_path / "theirs.py").write_text(
+        "from billing_app import create_app\n\ndef make():\n    app = create_app()\n\n"
+        "    @app.cli.command('notify')\n    def notify():\n"
+        "        print('pages' if 'billing.account.account' in app.view_functions else 'no pages')\n\n"
+        "    return app\n")
+    result = run_flask(tmp_path, {"DATABASE_URL": database_url, "PYTHONPATH": f"{ROOT}{os.pathsep}{tmp_path}",
+                                  "FLASK_APP": ""}, "--app", "theirs:make()", "notify")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "pages"
+
+
 def test_an_app_built_by_another_click_program_is_checked_as_a_server(tmp_path, database_url):
     """uvicorn, a worker or a team's own `serve` script are click programs too: only the `flask` command
     makes the app of one of billing_app's commands, without the server's checks."""
