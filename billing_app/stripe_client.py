@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from enum import Enum
 from typing import TYPE_CHECKING, Any, Callable, Mapping, TypeVar
 
 from flask import current_app, g, has_request_context
@@ -37,28 +38,43 @@ _STRIPE_LOCALE_BY_KEY = {locale.lower(): locale for locale in STRIPE_LOCALES}
 _LANGUAGE_ALIASES = {"no": "nb", "nn": "nb", "tl": "fil", "in": "id"}
 # Chinese in Traditional characters: Stripe's zh is Simplified
 _TRADITIONAL_CHINESE = {"tw": "zh-TW", "hk": "zh-HK", "mo": "zh-HK", "hant": "zh-TW"}
+# Spanish of the Americas (es-419): Latin America, the Caribbean and the United States
+_AMERICAS = frozenset({"419", "ar", "bo", "bz", "cl", "co", "cr", "cu", "do", "ec", "gt", "hn", "mx", "ni", "pa",
+                       "pe", "pr", "py", "sv", "us", "uy", "ve"})
 
 
 def stripe_locale(tag: object) -> str | None:
-    """A user's language (a BCP 47 or POSIX tag, or a Babel Locale) as the nearest of STRIPE_LOCALES;
-    None when Stripe speaks neither it nor its language (Stripe then chooses).  Sent as it is, a locale
-    Stripe does not know fails the whole session with a 400.
+    """A user's language (a BCP 47 or POSIX tag, a Babel Locale, an Enum of tags) as the nearest of
+    STRIPE_LOCALES; None when Stripe speaks neither it nor its language (Stripe then chooses).  Sent as
+    it is, a locale Stripe does not know fails the whole session with a 400.
 
     "en_US" -> "en", "pt_BR.UTF-8" -> "pt-BR", "zh-Hant" and "zh_TW" -> "zh-TW", "es-MX" -> "es-419",
     "no" -> "nb".
     """
-    if tag is None or len(str(tag)) > 64:  # a language tag is short
+    if isinstance(tag, Enum):
+        tag = tag.value
+    try:
+        text = str(tag) if tag is not None else ""
+    except Exception:  # noqa: BLE001  a host's object that cannot say its language: Stripe chooses
         return None
-    key = str(tag).strip().split(".", 1)[0].split("@", 1)[0].replace("_", "-").lower()
+    if len(text) > 64:  # a language tag is short
+        return None
+    key = text.strip().split(".", 1)[0].split("@", 1)[0].replace("_", "-").lower()
     if key in _STRIPE_LOCALE_BY_KEY:
         return _STRIPE_LOCALE_BY_KEY[key]
     language, *subtags = key.split("-")
+    for n, sub in enumerate(subtags):  # extensions (-u-ca-gregory) and private use (-x-...) say no region
+        if len(sub) == 1:
+            subtags = subtags[:n]
+            break
     language = _LANGUAGE_ALIASES.get(language, language)
     if language == "zh":
+        if "hans" in subtags:
+            return "zh"
         return next((_TRADITIONAL_CHINESE[sub] for sub in reversed(subtags) if sub in _TRADITIONAL_CHINESE), "zh")
     regions = [sub for sub in subtags if len(sub) == 2 or sub.isdigit()]
-    if language == "es" and regions and regions[-1] != "es":
-        return "es-419"  # Spanish of the Americas (and of anywhere but Spain)
+    if language == "es" and regions:
+        return "es-419" if regions[-1] in _AMERICAS else "es"
     for region in regions:
         if f"{language}-{region}" in _STRIPE_LOCALE_BY_KEY:
             return _STRIPE_LOCALE_BY_KEY[f"{language}-{region}"]

@@ -230,6 +230,8 @@ def test_a_proxy_that_cannot_be_used_fails_each_call_not_the_start_up(make_app, 
     ("zh-Hant", "zh-TW"), ("zh_TW", "zh-TW"), ("zh-Hant-HK", "zh-HK"), ("zh-MO", "zh-HK"), ("zh-Hans-CN", "zh"),
     ("es-MX", "es-419"), ("es-US", "es-419"), ("es_ES", "es"), ("no", "nb"), ("nn-NO", "nb"), ("tl", "fil"),
     ("in", "id"), ("en-Latn-GB", "en-GB"), ("tlh", None), ("", None), (None, None), (42, None), ("x" * 100, None),
+    ("en-US-u-ca-gregory", "en"), ("fr-FR-u-ca-gregory", "fr"), ("es-ES-u-co-trad", "es"), ("zh-x-hk", "zh"),
+    ("zh-Hans-HK", "zh"), ("zh-Hans-TW", "zh"), ("es-150", "es"), ("es-419", "es-419"),
 ])
 def test_a_users_language_becomes_the_nearest_locale_stripe_speaks(tag, locale):
     from billing_app.stripe_client import STRIPE_LOCALES, stripe_locale
@@ -242,3 +244,19 @@ def test_a_babel_locale_object_is_read_as_its_tag():
 
     from billing_app.stripe_client import stripe_locale
     assert stripe_locale(Locale.parse("pt_BR")) == "pt-BR"
+
+
+def test_a_language_the_host_keeps_in_an_enum_or_an_object_that_cannot_say_it():
+    import enum
+
+    from billing_app.stripe_client import stripe_locale
+
+    class Language(str, enum.Enum):
+        PT_BR = "pt_BR"
+
+    class Broken:
+        def __str__(self):
+            raise ValueError("no language")
+
+    assert stripe_locale(Language.PT_BR) == "pt-BR"
+    assert stripe_locale(Broken()) is None
