@@ -271,22 +271,25 @@ def test_operator_detail_names_settings_as_the_host_knows_them(host_config, ada,
 
 def test_mounted_the_portal_links_no_legal_page_billing_does_not_serve(host_config, ada, stripe_api, tmp_path):
     """Mounted, billing_app has no /terms or /privacy: `portal configure` leaves a link it does not know
-    out (an update keeps the one Stripe has) instead of pointing Stripe's portal at a page that may not
-    be there, and says which setting gives it."""
+    out instead of pointing Stripe's portal at a page that may not be there, says which setting gives
+    it, and removes the link to its own /privacy that earlier releases sent on a guess."""
+    from billing_app.portal.configuration import links_to_clear
     from tests.test_portal_commands import answer_list, configuration
     portal_file = tmp_path / "portal.toml"
     portal_file.write_text('[business_profile]\nheadline = "Manage your plan"\n')
     app = create_host_app({**host_config, "BILLING_TERMS_URL": "https://host.example/legal/terms"})
-    note = ("note: no privacy policy link is sent to Stripe (mounted, billing_app has no such page of its own; one "
-            "set before stays): set BILLING_PRIVACY_URL, or business_profile's URLs in portal.toml\n")
+    note = ("note: no privacy policy link is sent to Stripe (mounted, billing_app has no such page of its own): "
+            "set BILLING_PRIVACY_URL, or business_profile's URLs in portal.toml\n")
     try:
         runner = app.test_cli_runner()
         dry = runner.invoke(args=["billing", "portal", "configure", "--file", str(portal_file), "--dry-run"])
         assert dry.exit_code == 0, dry.output
-        assert dry.stderr == note
-        assert json.loads(dry.stdout.rsplit("dry run", 1)[0])["business_profile"] == {
+        assert dry.stderr == note + "dry run: nothing was sent to Stripe\n"
+        assert json.loads(dry.stdout)["business_profile"] == {
             "terms_of_service_url": "https://host.example/legal/terms", "headline": "Manage your plan"}
-        answer_list(stripe_api, configuration("bpc_mine"))
+        guessed = {"privacy_policy_url": "https://host.example/privacy",
+                   "terms_of_service_url": "https://host.example/terms"}
+        answer_list(stripe_api, {**configuration("bpc_mine"), "business_profile": guessed})
         stripe_api.expect_request("/v1/billing_portal/configurations/bpc_mine", method="POST").respond_with_json(
             configuration("bpc_mine"))
         result = runner.invoke(args=["billing", "portal", "configure", "--file", str(portal_file)])
@@ -294,7 +297,11 @@ def test_mounted_the_portal_links_no_legal_page_billing_does_not_serve(host_conf
         assert result.stderr == note
         (updated,) = requests_to(stripe_api, "/v1/billing_portal/configurations/bpc_mine")
         sent = sent_form(updated)
-        assert "business_profile[privacy_policy_url]" not in sent  # never the host's /privacy on a guess
+        assert sent["business_profile[privacy_policy_url]"] == ""  # the earlier guess goes
         assert sent["business_profile[terms_of_service_url]"] == "https://host.example/legal/terms"
     finally:
         app.extensions["billing_db"].close()
+    # a link of the team's own (set in the Dashboard) stays: nothing is sent for it
+    params = {"business_profile": {"terms_of_service_url": "https://host.example/legal/terms"}}
+    assert links_to_clear(params, {"business_profile": {"privacy_policy_url": "https://host.example/legal/privacy"}},
+                          "https://host.example") == {}

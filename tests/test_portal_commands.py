@@ -91,11 +91,11 @@ def answer_list(stripe_api, *configurations):
 def test_dry_run_prints_the_parameters_and_sends_nothing(runner, catalog, portal_file, stripe_api):
     result = runner.invoke(args=["portal", "configure", "--file", str(portal_file), "--dry-run"])
     assert result.exit_code == 0, result.output
-    printed = json.loads(result.output.rsplit("dry run", 1)[0])
+    printed = json.loads(result.stdout)  # the parameters alone: `--dry-run > params.json` is JSON
     assert printed["features"]["subscription_update"]["products"] == [
         {"product": "prod_pro", "prices": ["price_pro_monthly", "price_pro_yearly"]}]
     assert printed["metadata"] == {"managed_by": "billing_app"}
-    assert result.output.strip().endswith("dry run: nothing was sent to Stripe")
+    assert result.stderr == "dry run: nothing was sent to Stripe\n"
     assert stripe_api.log == []
 
 

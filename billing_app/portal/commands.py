@@ -17,6 +17,7 @@ from billing_app.portal.configuration import (
     MANAGED_BY,
     PortalConfigError,
     default_portal_file,
+    links_to_clear,
     missing_legal_links,
     portal_configuration_params,
     read_portal_file,
@@ -59,12 +60,12 @@ def configure_command(path: Path, dry_run: bool) -> None:
     missing = missing_legal_links(params)
     if missing:  # mounted in a host: billing_app has no /terms or /privacy of its own there
         click.echo(f"note: no {' or '.join(words for _, words in missing)} link is sent to Stripe (mounted, "
-                   f"billing_app has no such page of its own; one set before stays): set "
+                   f"billing_app has no such page of its own): set "
                    f"{' and '.join(state().setting_prefix + setting for setting, _ in missing)}, or "
                    f"business_profile's URLs in {path.name}", err=True)
     if dry_run:
         click.echo(json.dumps(params, indent=2))
-        click.echo("dry run: nothing was sent to Stripe")
+        click.echo("dry run: nothing was sent to Stripe", err=True)  # stdout: the parameters alone
         return
     try:
         stripe = stripe_api()
@@ -75,8 +76,10 @@ def configure_command(path: Path, dry_run: bool) -> None:
                 params=params, options=options))
             verb = "created"
         else:
+            cleared = links_to_clear(params, existing.to_dict(), settings()["SITE_URL"])
+            update = {**params, "active": True, "business_profile": {**params["business_profile"], **cleared}}
             result = stripe.call(lambda client: client.v1.billing_portal.configurations.update(
-                existing.id, params={**params, "active": True}, options=options))
+                existing.id, params=update, options=options))
             verb = "updated"
     except BillingError as exc:
         raise click.ClickException(operator_text(exc)) from None

@@ -193,8 +193,9 @@ def portal_configuration_params(raw: dict, site_url: str, catalog: list[dict], *
     """
     top = _Section(raw, "")
     profile = _Section(raw, "business_profile")
-    known = {"privacy_policy_url": privacy_url or (f"{site_url}/privacy" if own_legal_pages else None),
-             "terms_of_service_url": terms_url or (f"{site_url}/terms" if own_legal_pages else None)}
+    own = own_legal_pages_at(site_url)
+    known = {"privacy_policy_url": privacy_url or (own["privacy_policy_url"] if own_legal_pages else None),
+             "terms_of_service_url": terms_url or (own["terms_of_service_url"] if own_legal_pages else None)}
     business_profile = {name: profile.url(name, default) for name, default in known.items()
                         if default is not None or name in profile.values}
     headline = profile.text("headline", HEADLINE_MAX)
@@ -246,6 +247,20 @@ def portal_configuration_params(raw: dict, site_url: str, catalog: list[dict], *
         "features": features,
         "metadata": dict(MANAGED_BY),
     }
+
+
+def own_legal_pages_at(site_url: str) -> dict[str, str]:
+    """The portal's legal links to billing_app's own /privacy and /terms on ``site_url``."""
+    return {"privacy_policy_url": f"{site_url}/privacy", "terms_of_service_url": f"{site_url}/terms"}
+
+
+def links_to_clear(params: dict[str, Any], existing: dict[str, Any], site_url: str) -> dict[str, str]:
+    """For an update that leaves a legal link out: "" (Stripe's way to remove it) for each link the
+    existing configuration has to billing_app's own page, which releases before this one sent on a guess
+    even when mounted (where there is no such page).  A link of the team's own choosing stays."""
+    have = existing.get("business_profile") or {}
+    return {name: "" for name, url in own_legal_pages_at(site_url).items()
+            if name not in params["business_profile"] and have.get(name) == url}
 
 
 def missing_legal_links(params: dict[str, Any]) -> list[tuple[str, str]]:
