@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
+import tempfile
 from contextlib import ExitStack, contextmanager
 import uuid
 import warnings
@@ -43,15 +45,24 @@ def start_pgserver(folder: Path):
 
 
 @pytest.fixture(scope="session")
-def postgres_server_url(tmp_path_factory) -> str:
-    """A URL for the PostgreSQL server the suite runs on (its maintenance database)."""
+def postgres_server_url() -> str:
+    """A URL for the PostgreSQL server the suite runs on (its maintenance database).
+
+    The embedded server's folder is its own, not under pytest's base temporary folder: pytest keeps the
+    last three of those and deletes older ones, so a second pytest run started meanwhile (on the same
+    machine, by the same user) would take the server's files away from under this one.
+    """
     url = os.environ.get("TEST_DATABASE_URL")
     if url:
         yield url
         return
-    server = start_pgserver(tmp_path_factory.mktemp("pg") / "data")
-    yield server.get_uri()
-    server.cleanup()
+    folder = Path(tempfile.mkdtemp(prefix="billing_app_test_pg_"))
+    try:
+        server = start_pgserver(folder / "data")
+        yield server.get_uri()
+        server.cleanup()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 ALL_SOURCES = ("sequin", "supabase-sync-engine", "stripe-sync-engine")
