@@ -51,10 +51,10 @@ def stripe_locale(tag: object) -> str | None:
     "en_US" -> "en", "pt_BR.UTF-8" -> "pt-BR", "zh-Hant" and "zh_TW" -> "zh-TW", "es-MX" -> "es-419",
     "no" -> "nb".
     """
-    if isinstance(tag, Enum):
-        tag = tag.value
     try:
-        text = str(tag) if tag is not None else ""
+        if not tag:  # most users: no language kept
+            return None
+        text = str(tag.value if isinstance(tag, Enum) else tag)
     except Exception:  # noqa: BLE001  a host's object that cannot say its language: Stripe chooses
         return None
     if len(text) > 64:  # a language tag is short
