@@ -189,7 +189,8 @@ def portal_configuration_params(raw: dict, site_url: str, catalog: list[dict], *
     Legal pages: the file's, else TERMS_URL/PRIVACY_URL, else the app's own /terms and /privacy,
     which only billing_app's own site has (``own_legal_pages``): mounted in a host, a link left
     unknown is left out (see ``missing_legal_links``) rather than pointed at a page that may not be
-    there; on an update, Stripe then keeps the link it has (set before, or in the Dashboard).
+    there; an update then removes only a link to that page which an earlier release guessed
+    (``links_to_clear``), and Stripe keeps any other.
     """
     top = _Section(raw, "")
     profile = _Section(raw, "business_profile")
