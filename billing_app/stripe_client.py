@@ -13,6 +13,7 @@ import threading
 import time
 import uuid
 from enum import Enum
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Callable, Mapping, TypeVar
 
 from flask import current_app, g, has_request_context
@@ -38,9 +39,19 @@ _STRIPE_LOCALE_BY_KEY = {locale.lower(): locale for locale in STRIPE_LOCALES}
 _LANGUAGE_ALIASES = {"no": "nb", "nn": "nb", "tl": "fil", "in": "id"}
 # Chinese in Traditional characters: Stripe's zh is Simplified
 _TRADITIONAL_CHINESE = {"tw": "zh-TW", "hk": "zh-HK", "mo": "zh-HK", "hant": "zh-TW"}
-# Spanish of the Americas (es-419): Latin America, the Caribbean and the United States
-_AMERICAS = frozenset({"419", "ar", "bo", "bz", "cl", "co", "cr", "cu", "do", "ec", "gt", "hn", "mx", "ni", "pa",
-                       "pe", "pr", "py", "sv", "us", "uy", "ve"})
+# the Americas' regions by number (UN M49): Latin America, the Americas, South, North and Central America,
+# the Caribbean
+_AMERICAS_BY_NUMBER = frozenset({"419", "019", "005", "003", "013", "021", "029"})
+
+
+@lru_cache(maxsize=1)
+def _spanish_of_the_americas() -> frozenset[str]:
+    """The regions whose Spanish is es-419 (Latin American Spanish), as CLDR says through Babel: es_MX,
+    es_US, es_BR... have es_419 as their parent locale."""
+    from babel.core import get_global
+    return _AMERICAS_BY_NUMBER | frozenset(
+        name.split("_", 1)[1].lower() for name, parent in get_global("parent_exceptions").items()
+        if parent == "es_419" and name.startswith("es_"))
 
 
 def stripe_locale(tag: object) -> str | None:
@@ -72,9 +83,9 @@ def stripe_locale(tag: object) -> str | None:
         if "hans" in subtags:
             return "zh"
         return next((_TRADITIONAL_CHINESE[sub] for sub in reversed(subtags) if sub in _TRADITIONAL_CHINESE), "zh")
-    regions = [sub for sub in subtags if len(sub) == 2 or sub.isdigit()]
+    regions = [sub for sub in subtags if len(sub) == 2 or (len(sub) == 3 and sub.isdigit())]
     if language == "es" and regions:
-        return "es-419" if regions[-1] in _AMERICAS else "es"
+        return "es-419" if regions[-1] in _spanish_of_the_americas() else "es"
     for region in regions:
         if f"{language}-{region}" in _STRIPE_LOCALE_BY_KEY:
             return _STRIPE_LOCALE_BY_KEY[f"{language}-{region}"]

@@ -284,7 +284,9 @@ def test_mounted_the_portal_links_no_legal_page_billing_does_not_serve(host_conf
         runner = app.test_cli_runner()
         dry = runner.invoke(args=["billing", "portal", "configure", "--file", str(portal_file), "--dry-run"])
         assert dry.exit_code == 0, dry.output
-        assert dry.stderr == note + "dry run: nothing was sent to Stripe\n"
+        assert dry.stderr == (note + "note: an update also removes the portal's privacy policy link if it is "
+                              "https://host.example/privacy, which earlier releases sent\n"
+                              "dry run: nothing was sent to Stripe\n")
         assert json.loads(dry.stdout)["business_profile"] == {
             "terms_of_service_url": "https://host.example/legal/terms", "headline": "Manage your plan"}
         guessed = {"privacy_policy_url": "https://host.example/privacy",
@@ -295,6 +297,9 @@ def test_mounted_the_portal_links_no_legal_page_billing_does_not_serve(host_conf
         result = runner.invoke(args=["billing", "portal", "configure", "--file", str(portal_file)])
         assert result.exit_code == 0, result.output
         assert result.stderr == note
+        assert result.stdout.splitlines()[1] == (
+            "removed the portal's privacy policy link to https://host.example/privacy: an earlier release sent it, "
+            "and billing_app serves no such page when mounted")
         (updated,) = requests_to(stripe_api, "/v1/billing_portal/configurations/bpc_mine")
         sent = sent_form(updated)
         assert sent["business_profile[privacy_policy_url]"] == ""  # the earlier guess goes

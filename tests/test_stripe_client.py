@@ -231,7 +231,8 @@ def test_a_proxy_that_cannot_be_used_fails_each_call_not_the_start_up(make_app, 
     ("es-MX", "es-419"), ("es-US", "es-419"), ("es_ES", "es"), ("no", "nb"), ("nn-NO", "nb"), ("tl", "fil"),
     ("in", "id"), ("en-Latn-GB", "en-GB"), ("tlh", None), ("", None), (None, None), (42, None), ("x" * 100, None),
     ("en-US-u-ca-gregory", "en"), ("fr-FR-u-ca-gregory", "fr"), ("es-ES-u-co-trad", "es"), ("zh-x-hk", "zh"),
-    ("zh-Hans-HK", "zh"), ("zh-Hans-TW", "zh"), ("es-150", "es"), ("es-419", "es-419"),
+    ("zh-Hans-HK", "zh"), ("zh-Hans-TW", "zh"), ("es-150", "es"), ("es-419", "es-419"), ("es_BR", "es-419"),
+    ("es-013", "es-419"), ("es-MX-1994", "es-419"),
 ])
 def test_a_users_language_becomes_the_nearest_locale_stripe_speaks(tag, locale):
     from billing_app.stripe_client import STRIPE_LOCALES, stripe_locale

@@ -14,11 +14,13 @@ from billing_app.db import DatabaseUnavailable, database
 from billing_app.errors import BillingError, operator_text
 from billing_app.mirror.catalogue import active_recurring_prices
 from billing_app.portal.configuration import (
+    LEGAL_LINKS,
     MANAGED_BY,
     PortalConfigError,
     default_portal_file,
     links_to_clear,
     missing_legal_links,
+    own_legal_pages_at,
     portal_configuration_params,
     read_portal_file,
 )
@@ -59,12 +61,15 @@ def configure_command(path: Path, dry_run: bool) -> None:
         raise click.ClickException(f"cannot read the plans from the mirror: {exc}") from None
     missing = missing_legal_links(params)
     if missing:  # mounted in a host: billing_app has no /terms or /privacy of its own there
-        click.echo(f"note: no {' or '.join(words for _, words in missing)} link is sent to Stripe (mounted, "
-                   f"billing_app has no such page of its own): set "
-                   f"{' and '.join(state().setting_prefix + setting for setting, _ in missing)}, or "
+        click.echo(f"note: no {' or '.join(LEGAL_LINKS[name][1] for name in missing)} link is sent to Stripe "
+                   f"(mounted, billing_app has no such page of its own): set "
+                   f"{' and '.join(state().setting_prefix + LEGAL_LINKS[name][0] for name in missing)}, or "
                    f"business_profile's URLs in {path.name}", err=True)
     if dry_run:
         click.echo(json.dumps(params, indent=2))
+        for name in missing:
+            click.echo(f"note: an update also removes the portal's {LEGAL_LINKS[name][1]} link if it is "
+                       f"{own_legal_pages_at(settings()['SITE_URL'])[name]}, which earlier releases sent", err=True)
         click.echo("dry run: nothing was sent to Stripe", err=True)  # stdout: the parameters alone
         return
     try:
@@ -85,5 +90,10 @@ def configure_command(path: Path, dry_run: bool) -> None:
         raise click.ClickException(operator_text(exc)) from None
     mode = key_mode(settings()["STRIPE_SECRET_KEY"])
     click.echo(f"{verb} portal configuration {result.id} ({mode} mode)")
+    if verb == "updated":
+        for field in cleared:
+            click.echo(f"removed the portal's {LEGAL_LINKS[field][1]} link to "
+                       f"{existing.to_dict()['business_profile'][field]}: an earlier release sent it, and billing_app "
+                       f"serves no such page when mounted")
     if settings()["STRIPE_PORTAL_CONFIGURATION"] != result.id:
         click.echo(f"set STRIPE_PORTAL_CONFIGURATION={result.id}")

@@ -264,6 +264,6 @@ def links_to_clear(params: dict[str, Any], existing: dict[str, Any], site_url: s
             if name not in params["business_profile"] and have.get(name) == url}
 
 
-def missing_legal_links(params: dict[str, Any]) -> list[tuple[str, str]]:
-    """(setting, words) of each legal link ``params`` leave out."""
-    return [link for name, link in LEGAL_LINKS.items() if name not in params["business_profile"]]
+def missing_legal_links(params: dict[str, Any]) -> list[str]:
+    """The legal links (LEGAL_LINKS' fields) ``params`` leave out."""
+    return [name for name in LEGAL_LINKS if name not in params["business_profile"]]
