@@ -67,11 +67,13 @@ def configure_command(path: Path, dry_run: bool) -> None:
                    f"business_profile's URLs in {path.name}", err=True)
     if dry_run:
         click.echo(json.dumps(params, indent=2))
+        own = own_legal_pages_at(settings()["SITE_URL"])
         for name in missing:
             click.echo(f"note: an update also removes the portal's {LEGAL_LINKS[name][1]} link if it is "
-                       f"{own_legal_pages_at(settings()['SITE_URL'])[name]}, which earlier releases sent", err=True)
+                       f"{own[name]}, which earlier releases sent", err=True)
         click.echo("dry run: nothing was sent to Stripe", err=True)  # stdout: the parameters alone
         return
+    removed: dict[str, str] = {}
     try:
         stripe = stripe_api()
         existing = find_managed_configuration(stripe)
@@ -81,8 +83,9 @@ def configure_command(path: Path, dry_run: bool) -> None:
                 params=params, options=options))
             verb = "created"
         else:
-            cleared = links_to_clear(params, existing.to_dict(), settings()["SITE_URL"])
-            update = {**params, "active": True, "business_profile": {**params["business_profile"], **cleared}}
+            removed = links_to_clear(params, existing.to_dict(), settings()["SITE_URL"])
+            update = {**params, "active": True,
+                      "business_profile": {**params["business_profile"], **dict.fromkeys(removed, "")}}
             result = stripe.call(lambda client: client.v1.billing_portal.configurations.update(
                 existing.id, params=update, options=options))
             verb = "updated"
@@ -90,10 +93,8 @@ def configure_command(path: Path, dry_run: bool) -> None:
         raise click.ClickException(operator_text(exc)) from None
     mode = key_mode(settings()["STRIPE_SECRET_KEY"])
     click.echo(f"{verb} portal configuration {result.id} ({mode} mode)")
-    if verb == "updated":
-        for field in cleared:
-            click.echo(f"removed the portal's {LEGAL_LINKS[field][1]} link to "
-                       f"{existing.to_dict()['business_profile'][field]}: an earlier release sent it, and billing_app "
-                       f"serves no such page when mounted")
+    for name, url in removed.items():
+        click.echo(f"removed the portal's {LEGAL_LINKS[name][1]} link to {url}: an earlier release sent it, and "
+                   f"billing_app serves no such page when mounted")
     if settings()["STRIPE_PORTAL_CONFIGURATION"] != result.id:
         click.echo(f"set STRIPE_PORTAL_CONFIGURATION={result.id}")

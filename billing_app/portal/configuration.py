@@ -194,9 +194,9 @@ def portal_configuration_params(raw: dict, site_url: str, catalog: list[dict], *
     """
     top = _Section(raw, "")
     profile = _Section(raw, "business_profile")
-    own = own_legal_pages_at(site_url)
-    known = {"privacy_policy_url": privacy_url or (own["privacy_policy_url"] if own_legal_pages else None),
-             "terms_of_service_url": terms_url or (own["terms_of_service_url"] if own_legal_pages else None)}
+    own = own_legal_pages_at(site_url) if own_legal_pages else {}
+    given = {"privacy_policy_url": privacy_url, "terms_of_service_url": terms_url}
+    known = {name: given[name] or own.get(name) for name in LEGAL_LINKS}
     business_profile = {name: profile.url(name, default) for name, default in known.items()
                         if default is not None or name in profile.values}
     headline = profile.text("headline", HEADLINE_MAX)
@@ -256,12 +256,12 @@ def own_legal_pages_at(site_url: str) -> dict[str, str]:
 
 
 def links_to_clear(params: dict[str, Any], existing: dict[str, Any], site_url: str) -> dict[str, str]:
-    """For an update that leaves a legal link out: "" (Stripe's way to remove it) for each link the
-    existing configuration has to billing_app's own page, which releases before this one sent on a guess
-    even when mounted (where there is no such page).  A link of the team's own choosing stays."""
-    have = existing.get("business_profile") or {}
-    return {name: "" for name, url in own_legal_pages_at(site_url).items()
-            if name not in params["business_profile"] and have.get(name) == url}
+    """For an update that leaves a legal link out: each link (field: URL) the existing configuration has
+    to billing_app's own page, which releases before this one sent on a guess even when mounted (where
+    there is no such page); the update sends "" for it, Stripe's way to remove it.  A link of the team's
+    own choosing stays."""
+    have, own = existing.get("business_profile") or {}, own_legal_pages_at(site_url)
+    return {name: own[name] for name in missing_legal_links(params) if have.get(name) == own[name]}
 
 
 def missing_legal_links(params: dict[str, Any]) -> list[str]:
